@@ -1,0 +1,83 @@
+"""Activities that read from PayTrace."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities import names
+from activities.errors import to_application_error
+from connectors.paytrace.client import PaytraceClient
+from connectors.paytrace.errors import PaytraceError
+from domain.activity_io import SweepWindow, SweptTransaction
+from domain.models import PaytraceTransaction
+
+
+class PaytraceActivities:
+    """PayTrace reads, with the client injected.
+
+    Args:
+        client: the shared PayTrace client.
+        timezone: the merchant's time zone, in which PayTrace reports dates and times.
+    """
+
+    def __init__(self, client: PaytraceClient, timezone: str) -> None:
+        self._client = client
+        self._tz = ZoneInfo(timezone)
+
+    @activity.defn(name=names.FETCH_TRANSACTION)
+    async def fetch_transaction(self, transaction_id: int) -> PaytraceTransaction:
+        """Re-read a transaction from PayTrace; the event that announced it is never trusted.
+
+        Args:
+            transaction_id: PayTrace's transaction id.
+
+        Returns:
+            The transaction with the masked card number only.
+        """
+        try:
+            found = await self._client.export_by_id(transaction_id)
+        except PaytraceError as exc:
+            raise to_application_error(exc) from None
+        if found is None:
+            raise ApplicationError(
+                f"PayTrace has no transaction {transaction_id}",
+                type="paytrace_unknown_transaction",
+                non_retryable=True,
+            )
+        return found.to_domain()
+
+    @activity.defn(name=names.EXPORT_SWEEP_WINDOW)
+    async def export_sweep_window(self, window: SweepWindow) -> list[SweptTransaction]:
+        """List the transactions PayTrace created in a window (read by merchant-local dates).
+
+        Args:
+            window: the UTC window and the transaction types wanted.
+
+        Returns:
+            The transactions created at or after the window's start, oldest first.
+        """
+        since = window.since.astimezone(self._tz).replace(tzinfo=None)
+        until = window.until.astimezone(self._tz).replace(tzinfo=None)
+        try:
+            records = await self._client.export_by_date_range(since.date(), until.date())
+        except PaytraceError as exc:
+            raise to_application_error(exc) from None
+        wanted = {t.upper() for t in window.transaction_types}
+        found = []
+        for record in records:
+            txn = record.to_domain()
+            if record.transaction_type.upper() not in wanted:
+                continue
+            if txn.created_at is not None and txn.created_at < since:
+                continue
+            found.append(
+                SweptTransaction(
+                    transaction_id=txn.transaction_id,
+                    transaction_type=record.transaction_type.upper(),
+                )
+            )
+        found.sort(key=lambda t: t.transaction_id)
+        return found

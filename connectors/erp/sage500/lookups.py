@@ -1,0 +1,188 @@
+"""Read queries against the Sage 500 AR tables, turned into domain models.
+
+Invoice balances are what is still payable: the posted ``tarInvoice.Balance`` minus what pending
+(unposted) applications already take, so a payment waiting in a pending batch is not paid twice.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, TypeAlias
+
+import sqlalchemy as sa
+
+from connectors.erp.errors import ErpBusinessError
+from connectors.erp.sage500 import codes
+from connectors.erp.sage500.receipt_rows import DOC_KIND_RECEIPT
+from connectors.erp.sage500.schema import (
+    tarCustomer,
+    tarInvoice,
+    tarPendCustPmtAppl,
+    tptPaytraceXref,
+)
+from domain.matching import normalize_invoice_number
+from domain.models import ErpCustomer, OpenInvoice, ReceiptRecord, ReceiptStatus
+from domain.money import quantize
+
+ERP_NAME = "sage500"
+
+AnyRow: TypeAlias = sa.Row[*tuple[Any, ...]]
+
+
+def pending_applied() -> sa.ScalarSelect[Any]:
+    """Correlated subquery: what pending applications take from the outer ``tarInvoice`` row."""
+    appl = tarPendCustPmtAppl.c
+    return (
+        sa.select(
+            sa.func.coalesce(sa.func.sum(appl.PmtAmt + appl.DiscTakenAmt + appl.WriteOffAmt), 0)
+        )
+        .where(appl.ApplyToInvcKey == tarInvoice.c.InvcKey)
+        .scalar_subquery()
+    )
+
+
+def invoice_select() -> sa.Select[Any]:
+    """Invoices (TranType 501) with their customer's CustID and pending applications."""
+    inv = tarInvoice.c
+    return (
+        sa.select(
+            inv.InvcKey,
+            inv.TranID,
+            inv.TranNo,
+            inv.TranDate,
+            inv.DueDate,
+            inv.TranAmt,
+            inv.Balance,
+            inv.CustKey,
+            tarCustomer.c.CustID,
+            pending_applied().label("PendingAmt"),
+        )
+        .join(tarCustomer, tarCustomer.c.CustKey == inv.CustKey)
+        .where(inv.TranType == codes.TRAN_TYPE_INVOICE)
+    )
+
+
+def tran_no_candidates(number: str, prefixes: tuple[str, ...]) -> list[str]:
+    """Stored ``TranNo`` forms that a typed invoice number can mean (for an indexed ``IN``).
+
+    Args:
+        number: the number as typed, e.g. ``" inv-0001001 "``.
+        prefixes: prefixes to drop before comparing.
+
+    Returns:
+        ``["0000001001", "1001"]``-like candidates; empty when nothing usable is left.
+    """
+    wanted = normalize_invoice_number(number, prefixes)
+    if not wanted or len(wanted) > codes.TRAN_NO_WIDTH:
+        return []
+    return sorted({codes.tran_no(wanted), wanted})
+
+
+def available_balance(row: AnyRow) -> Decimal:
+    """Posted balance minus pending applications, at Sage's 3 places."""
+    return quantize(_dec(row.Balance) - _dec(row.PendingAmt), 3)
+
+
+def to_open_invoice(row: AnyRow, prefixes: tuple[str, ...]) -> OpenInvoice:
+    """Turn an ``invoice_select`` row into the domain model (2-place amounts)."""
+    return OpenInvoice(
+        invoice_number=codes.display_number(str(row.TranNo), prefixes),
+        customer_id=str(row.CustID),
+        amount=quantize(_dec(row.TranAmt), 2),
+        balance=quantize(available_balance(row), 2),
+        invoice_date=row.TranDate.date() if row.TranDate else None,
+        due_date=row.DueDate.date() if row.DueDate else None,
+    )
+
+
+def to_customer(row: AnyRow, paytrace_id_field: str) -> ErpCustomer:
+    """Turn a tarCustomer row into the domain model."""
+    return ErpCustomer(
+        customer_id=str(row.CustID),
+        name=str(row.CustName),
+        active=int(row.Status) == codes.CUST_STATUS_ACTIVE,
+        on_hold=bool(row.Hold),
+        paytrace_customer_id=str(row._mapping[paytrace_id_field] or ""),
+    )
+
+
+def find_customer_row(
+    conn: sa.Connection,
+    company_id: str,
+    paytrace_id_field: str,
+    *,
+    customer_id: str = "",
+    paytrace_customer_id: str = "",
+) -> AnyRow | None:
+    """The customer by CustID, else by the PayTrace customer id kept in a user field.
+
+    Raises:
+        ErpBusinessError: if the PayTrace id is on more than one customer.
+    """
+    cust = tarCustomer.c
+    columns: tuple[sa.Column[Any], ...] = (
+        cust.CustKey,
+        cust.CustID,
+        cust.CustName,
+        cust.Status,
+        cust.Hold,
+    )
+    if paytrace_id_field not in {c.name for c in columns}:
+        columns = (*columns, cust[paytrace_id_field])
+    if customer_id.strip():
+        row = conn.execute(
+            sa.select(*columns).where(
+                cust.CompanyID == company_id, cust.CustID == customer_id.strip()
+            )
+        ).first()
+        if row is not None:
+            return row
+    if paytrace_customer_id.strip():
+        rows = conn.execute(
+            sa.select(*columns)
+            .where(
+                cust.CompanyID == company_id,
+                cust[paytrace_id_field] == paytrace_customer_id.strip(),
+            )
+            .order_by(cust.CustID)
+            .limit(2)
+        ).all()
+        if len(rows) > 1:
+            raise ErpBusinessError(
+                f"PayTrace customer {paytrace_customer_id!r} is linked to more than one Sage"
+                f" customer ({rows[0].CustID}, {rows[1].CustID}) in {paytrace_id_field}"
+            )
+        return rows[0] if rows else None
+    return None
+
+
+def read_xref(conn: sa.Connection, paytrace_transaction_id: int) -> AnyRow | None:
+    """The cross-reference row of a PayTrace transaction's receipt, if any."""
+    xref = tptPaytraceXref.c
+    return conn.execute(
+        sa.select(tptPaytraceXref).where(
+            xref.PaytraceTranID == paytrace_transaction_id, xref.DocKind == DOC_KIND_RECEIPT
+        )
+    ).first()
+
+
+def to_record(row: AnyRow, *, created: bool = False) -> ReceiptRecord:
+    """Turn a tptPaytraceXref row into the domain record."""
+    return ReceiptRecord(
+        paytrace_transaction_id=int(row.PaytraceTranID),
+        erp=ERP_NAME,
+        customer_id=str(row.CustID),
+        erp_document=str(row.TranID),
+        batch=str(row.BatchID),
+        amount=quantize(_dec(row.Amount), 2),
+        status=ReceiptStatus(row.Status),
+        created=created,
+    )
+
+
+def _dec(value: object) -> Decimal:
+    if value is None:
+        return Decimal(0)
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(str(value))

@@ -1,0 +1,140 @@
+"""Emulated posting of a balanced cash receipt batch (stand-in databases only).
+
+What Sage's posting procedures do for tracepost's purposes, in the caller's transaction: move the
+pending receipt to ``tarCustPmt`` and its pending applications to ``tarCustPmtAppl`` (same keys),
+lower each invoice's ``Balance``/``BalanceHC`` by payment + discount + write-off (never below
+zero), and mark the batch posted. GL (tglPosting), aging (tarCustStatus) and Cash Management are
+not emulated.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from connectors.erp.errors import InvoiceNotOpenError
+from connectors.erp.sage500 import codes
+from connectors.erp.sage500.locks import lock_rows
+from connectors.erp.sage500.schema import (
+    tarCustPmt,
+    tarCustPmtAppl,
+    tarInvoice,
+    tarPendCustPmt,
+    tarPendCustPmtAppl,
+    tciBatchLog,
+)
+from domain.money import quantize
+
+
+def post_batch_emulated(
+    conn: sa.Connection, batch_key: int, *, user_id: str, now: datetime
+) -> None:
+    """Post one balanced AR cash receipt batch the way Sage's posting would, for the stand-in.
+
+    The caller holds the batch row lock and has checked that the batch is not posted yet.
+
+    Args:
+        conn: a connection inside the caller's transaction.
+        batch_key: ``tciBatchLog.BatchKey`` of the batch.
+        user_id: the user recorded in the audit columns.
+        now: the audit timestamp.
+
+    Raises:
+        InvoiceNotOpenError: if an application would take an invoice below zero.
+    """
+    batch_id = conn.execute(
+        sa.select(tciBatchLog.c.BatchID).where(tciBatchLog.c.BatchKey == batch_key)
+    ).scalar_one()
+    appl_rows = [
+        dict(r._mapping)
+        for r in conn.execute(
+            sa.select(tarPendCustPmtAppl)
+            .where(tarPendCustPmtAppl.c.BatchKey == batch_key)
+            .order_by(tarPendCustPmtAppl.c.SeqNo)
+        )
+    ]
+    _lower_balances(conn, appl_rows, batch_id=str(batch_id), user_id=user_id, now=now)
+    pmt_rows = [
+        dict(r._mapping)
+        for r in conn.execute(
+            sa.select(tarPendCustPmt).where(tarPendCustPmt.c.BatchKey == batch_key)
+        )
+    ]
+    if pmt_rows:
+        conn.execute(sa.insert(tarCustPmt), pmt_rows)
+    if appl_rows:
+        conn.execute(sa.insert(tarCustPmtAppl), appl_rows)
+    conn.execute(sa.delete(tarPendCustPmtAppl).where(tarPendCustPmtAppl.c.BatchKey == batch_key))
+    conn.execute(sa.delete(tarPendCustPmt).where(tarPendCustPmt.c.BatchKey == batch_key))
+    conn.execute(
+        sa.update(tciBatchLog)
+        .where(tciBatchLog.c.BatchKey == batch_key)
+        .values(
+            Status=codes.BATCH_STATUS_POSTED,
+            PostStatus=codes.POST_STATUS_COMPLETE,
+            UpdateCounter=tciBatchLog.c.UpdateCounter + 1,
+        )
+    )
+
+
+def _lower_balances(
+    conn: sa.Connection,
+    appl_rows: list[dict[str, object]],
+    *,
+    batch_id: str,
+    user_id: str,
+    now: datetime,
+) -> None:
+    """Lower invoice balances by what the applications take; refuse to go below zero.
+
+    New balances are computed in ``Decimal`` from the locked rows and written as values (not as
+    ``Balance - x`` in SQL) so a float-backed stand-in (SQLite) cannot drift.
+    """
+    taken: dict[int, Decimal] = {}
+    for appl in appl_rows:
+        key = int(str(appl["ApplyToInvcKey"]))
+        amount = sum(
+            (_dec(appl[name]) for name in ("PmtAmt", "DiscTakenAmt", "WriteOffAmt")), Decimal(0)
+        )
+        taken[key] = taken.get(key, Decimal(0)) + amount
+    if not taken:
+        return
+    inv = tarInvoice.c
+    locked = conn.execute(
+        lock_rows(
+            sa.select(inv.InvcKey, inv.TranID, inv.Balance, inv.BalanceHC)
+            .where(inv.InvcKey.in_(sorted(taken)))
+            .order_by(inv.InvcKey),
+            tarInvoice,
+        )
+    ).all()
+    found = {int(r.InvcKey): r for r in locked}
+    for key in sorted(taken):
+        row = found.get(key)
+        if row is None:
+            raise InvoiceNotOpenError(f"posting batch {batch_id}: invoice key {key} does not exist")
+        balance = quantize(_dec(row.Balance), 3)
+        if taken[key] > balance:
+            raise InvoiceNotOpenError(
+                f"posting batch {batch_id}: invoice {row.TranID} has balance {balance},"
+                f" less than the {taken[key]} applied to it"
+            )
+        conn.execute(
+            sa.update(tarInvoice)
+            .where(inv.InvcKey == key)
+            .values(
+                Balance=balance - taken[key],
+                BalanceHC=quantize(_dec(row.BalanceHC), 3) - taken[key],
+                UpdateDate=now,
+                UpdateUserID=user_id,
+                UpdateCounter=inv.UpdateCounter + 1,
+            )
+        )
+
+
+def _dec(value: object) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(str(value))

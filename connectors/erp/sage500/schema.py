@@ -1,0 +1,363 @@
+"""SQLAlchemy Core tables of the Sage 500 ERP database, with the real table and column names.
+
+Only what tracepost reads or writes, plus what a realistic demo needs. Keys are ``int`` surrogate
+keys without IDENTITY (Sage assigns them with ``spGetNextSurrogateKey``; emulated by
+``tciSurrogateKey``), money is ``decimal(15,3)``. Where a name is inferred rather than confirmed,
+``docs/erp/sage500.md`` says so and why.
+
+``tptPaytraceXref`` is tracepost's own table, kept in the ERP database so that a receipt, its
+applications and the cross-reference row commit in one transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+Money = sa.Numeric(15, 3, asdecimal=True)
+
+
+def _key(name: str, *, primary: bool = False, nullable: bool = False) -> sa.Column[Any]:
+    """An int surrogate key column; never autoincrement (Sage assigns keys itself)."""
+    return sa.Column(
+        name,
+        sa.Integer,
+        primary_key=primary,
+        autoincrement=False,
+        nullable=nullable and not primary,
+    )
+
+
+def _money(name: str) -> sa.Column[Any]:
+    return sa.Column(name, Money, nullable=False, default=0)
+
+
+def _audit() -> list[sa.Column[Any]]:
+    """CreateDate, CreateUserID, UpdateDate, UpdateUserID, UpdateCounter (Sage audit columns)."""
+    return [
+        sa.Column("CreateDate", sa.DateTime, nullable=True),
+        sa.Column("CreateUserID", sa.String(30), nullable=True),
+        sa.Column("UpdateDate", sa.DateTime, nullable=True),
+        sa.Column("UpdateUserID", sa.String(30), nullable=True),
+        sa.Column("UpdateCounter", sa.Integer, nullable=False, default=0),
+    ]
+
+
+# --- system and common ----------------------------------------------------------------------
+
+tsmCompany = sa.Table(
+    "tsmCompany",
+    metadata,
+    sa.Column("CompanyID", sa.String(3), primary_key=True),
+    sa.Column("CompanyName", sa.String(40), nullable=False),
+    sa.Column("CurrID", sa.String(3), nullable=False, default="USD"),
+)
+
+tciSurrogateKey = sa.Table(
+    "tciSurrogateKey",
+    metadata,
+    sa.Column("TableName", sa.String(30), primary_key=True),
+    sa.Column("NextKey", sa.Integer, nullable=False),
+)
+
+tciAddress = sa.Table(
+    "tciAddress",
+    metadata,
+    _key("AddrKey", primary=True),
+    sa.Column("AddrName", sa.String(40), nullable=True),
+    *(sa.Column(f"AddrLine{i}", sa.String(40), nullable=True) for i in range(1, 6)),
+    sa.Column("City", sa.String(20), nullable=True),
+    sa.Column("StateID", sa.String(3), nullable=True),
+    sa.Column("PostalCode", sa.String(10), nullable=True),
+    sa.Column("CountryID", sa.String(3), nullable=True),
+    sa.Column("UpdateCounter", sa.Integer, nullable=False, default=0),
+)
+
+tciBatchTypCompany = sa.Table(
+    "tciBatchTypCompany",
+    metadata,
+    sa.Column("CompanyID", sa.String(3), primary_key=True),
+    sa.Column("BatchType", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("BatchTypeID", sa.String(2), nullable=False),
+    sa.Column("NextBatchNo", sa.Integer, nullable=False, default=1),
+)
+
+tciTranTypeCompany = sa.Table(
+    "tciTranTypeCompany",
+    metadata,
+    sa.Column("CompanyID", sa.String(3), primary_key=True),
+    sa.Column("TranType", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("TranTypeID", sa.String(2), nullable=False),
+    sa.Column("NextTranNo", sa.Integer, nullable=False, default=1),
+)
+
+tciBatchLog = sa.Table(
+    "tciBatchLog",
+    metadata,
+    _key("BatchKey", primary=True),
+    sa.Column("BatchID", sa.String(12), nullable=False),
+    sa.Column("BatchNo", sa.Integer, nullable=False),
+    sa.Column("BatchType", sa.Integer, nullable=False),
+    sa.Column("Status", sa.SmallInteger, nullable=False),
+    sa.Column("PostStatus", sa.SmallInteger, nullable=False, default=0),
+    sa.Column("SourceCompanyID", sa.String(3), nullable=False),
+    sa.Column("PostCompanyID", sa.String(3), nullable=False),
+    sa.Column("BatchCmnt", sa.String(50), nullable=True),
+    sa.Column("PostDate", sa.DateTime, nullable=False),
+    sa.Column("NextSeqNo", sa.Integer, nullable=False, default=1),
+    sa.Column("RgstrPrinted", sa.SmallInteger, nullable=False, default=0),
+    sa.Column("CreateDate", sa.DateTime, nullable=True),
+    sa.Column("CreateUserID", sa.String(30), nullable=True),
+    sa.Column("UpdateCounter", sa.Integer, nullable=False, default=0),
+    sa.UniqueConstraint("SourceCompanyID", "BatchID", name="uq_tciBatchLog_BatchID"),
+)
+
+# --- general ledger and cash management -----------------------------------------------------
+
+tglAccount = sa.Table(
+    "tglAccount",
+    metadata,
+    _key("GLAcctKey", primary=True),
+    sa.Column("CompanyID", sa.String(3), nullable=False),
+    sa.Column("GLAcctNo", sa.String(100), nullable=False),
+    sa.Column("Description", sa.String(40), nullable=False),
+    _key("NaturalAcctKey", nullable=True),
+    sa.Column("Status", sa.SmallInteger, nullable=False, default=1),
+    sa.UniqueConstraint("CompanyID", "GLAcctNo", name="uq_tglAccount_GLAcctNo"),
+)
+
+tcmCashAcct = sa.Table(
+    "tcmCashAcct",
+    metadata,
+    _key("CashAcctKey", primary=True),
+    sa.Column("CompanyID", sa.String(3), nullable=False),
+    sa.Column("CashAcctID", sa.String(15), nullable=False),
+    sa.Column("Description", sa.String(40), nullable=False),
+    _key("GLAcctKey"),
+    sa.UniqueConstraint("CompanyID", "CashAcctID", name="uq_tcmCashAcct_CashAcctID"),
+)
+
+tglFiscalYear = sa.Table(
+    "tglFiscalYear",
+    metadata,
+    sa.Column("CompanyID", sa.String(3), primary_key=True),
+    sa.Column("FiscYear", sa.String(5), primary_key=True),
+    sa.Column("NoOfPeriods", sa.SmallInteger, nullable=False),
+)
+
+tglFiscalPeriod = sa.Table(
+    "tglFiscalPeriod",
+    metadata,
+    sa.Column("CompanyID", sa.String(3), primary_key=True),
+    sa.Column("FiscYear", sa.String(5), primary_key=True),
+    sa.Column("FiscPer", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("StartDate", sa.DateTime, nullable=False),
+    sa.Column("EndDate", sa.DateTime, nullable=False),
+    sa.Column("Status", sa.SmallInteger, nullable=False),
+)
+
+# --- accounts receivable --------------------------------------------------------------------
+
+tarCustomer = sa.Table(
+    "tarCustomer",
+    metadata,
+    _key("CustKey", primary=True),
+    sa.Column("CompanyID", sa.String(3), nullable=False),
+    sa.Column("CustID", sa.String(12), nullable=False),
+    sa.Column("CustName", sa.String(40), nullable=False),
+    sa.Column("Status", sa.SmallInteger, nullable=False, default=1),
+    sa.Column("Hold", sa.SmallInteger, nullable=False, default=0),
+    _key("CustClassKey", nullable=True),
+    _money("CreditLimit"),
+    _key("PrimaryAddrKey", nullable=True),
+    _key("DfltBillToAddrKey", nullable=True),
+    _key("DfltShipToAddrKey", nullable=True),
+    _key("PrimaryCntctKey", nullable=True),
+    sa.Column("CustRefNo", sa.String(15), nullable=True),
+    *(sa.Column(f"UserFld{i}", sa.String(15), nullable=True) for i in range(1, 5)),
+    sa.Column("DateEstab", sa.DateTime, nullable=True),
+    *_audit(),
+    sa.Column("CreateType", sa.SmallInteger, nullable=False, default=1),
+    sa.UniqueConstraint("CompanyID", "CustID", name="uq_tarCustomer_CustID"),
+    # tracepost looks customers up by the PayTrace customer id kept in a user field.
+    sa.Index("ix_tarCustomer_UserFld1", "CompanyID", "UserFld1"),
+)
+
+tarCustAddr = sa.Table(
+    "tarCustAddr",
+    metadata,
+    _key("AddrKey", primary=True),
+    _key("CustKey"),
+    sa.Column("CustAddrID", sa.String(15), nullable=False),
+    sa.UniqueConstraint("CustKey", "CustAddrID", name="uq_tarCustAddr_CustAddrID"),
+)
+
+tarBatch = sa.Table(
+    "tarBatch",
+    metadata,
+    _key("BatchKey", primary=True),
+    _key("CashAcctKey", nullable=True),
+    sa.Column("BatchCmnt", sa.String(50), nullable=True),
+    sa.Column("PostDate", sa.DateTime, nullable=False),
+    sa.Column("Hold", sa.SmallInteger, nullable=False, default=0),
+    sa.Column("Private", sa.SmallInteger, nullable=False, default=0),
+    sa.Column("SourceModule", sa.SmallInteger, nullable=False, default=5),
+)
+
+tarInvoice = sa.Table(
+    "tarInvoice",
+    metadata,
+    _key("InvcKey", primary=True),
+    sa.Column("CompanyID", sa.String(3), nullable=False),
+    sa.Column("TranID", sa.String(13), nullable=False),
+    sa.Column("TranNo", sa.String(10), nullable=False),
+    sa.Column("TranType", sa.Integer, nullable=False),
+    _key("CustKey"),
+    _key("BatchKey", nullable=True),
+    sa.Column("TranDate", sa.DateTime, nullable=False),
+    sa.Column("PostDate", sa.DateTime, nullable=False),
+    sa.Column("DueDate", sa.DateTime, nullable=True),
+    sa.Column("DiscDate", sa.DateTime, nullable=True),
+    _money("TranAmt"),
+    _money("TranAmtHC"),
+    _money("Balance"),
+    _money("BalanceHC"),
+    _money("SalesAmt"),
+    _money("STaxAmt"),
+    _money("DiscAmt"),
+    sa.Column("CurrID", sa.String(3), nullable=False, default="USD"),
+    sa.Column("CurrExchRate", sa.Float, nullable=False, default=1),
+    sa.Column("Status", sa.SmallInteger, nullable=False, default=1),
+    sa.Column("SourceModule", sa.SmallInteger, nullable=False, default=5),
+    sa.Column("CustPONo", sa.String(15), nullable=True),
+    sa.Column("TranCmnt", sa.String(50), nullable=True),
+    *_audit(),
+    sa.Column("CreateType", sa.SmallInteger, nullable=False, default=1),
+    sa.UniqueConstraint("CompanyID", "TranID", name="uq_tarInvoice_TranID"),
+    # invoice_by_number: equality on the stored zero-padded TranNo.
+    sa.Index("ix_tarInvoice_TranNo", "CompanyID", "TranNo", "TranType"),
+    # open_invoices: a customer's invoices, balance filtered in the index.
+    sa.Index("ix_tarInvoice_CustKey_Balance", "CustKey", "Balance"),
+)
+
+
+def _cust_pmt_columns() -> list[sa.Column[Any]]:
+    """Columns shared by the pending (tarPendCustPmt) and posted (tarCustPmt) receipt tables."""
+    return [
+        _key("CustPmtKey", primary=True),
+        sa.Column("CompanyID", sa.String(3), nullable=False),
+        _key("CustKey"),
+        _key("BatchKey"),
+        _key("CashAcctKey", nullable=True),
+        sa.Column("TranID", sa.String(13), nullable=False),
+        sa.Column("TranNo", sa.String(10), nullable=False),
+        sa.Column("TranType", sa.Integer, nullable=False),
+        sa.Column("TranDate", sa.DateTime, nullable=False),
+        sa.Column("PostDate", sa.DateTime, nullable=False),
+        _money("TranAmt"),
+        _money("TranAmtHC"),
+        _money("UnappliedAmt"),
+        _money("UnappliedAmtHC"),
+        sa.Column("CurrID", sa.String(3), nullable=False, default="USD"),
+        sa.Column("CurrExchRate", sa.Float, nullable=False, default=1),
+        sa.Column("Status", sa.SmallInteger, nullable=False, default=1),
+        sa.Column("SourceModule", sa.SmallInteger, nullable=False, default=5),
+        sa.Column("TranCmnt", sa.String(50), nullable=True),
+        *_audit(),
+        sa.Column("CreateType", sa.SmallInteger, nullable=False, default=1),
+    ]
+
+
+tarPendCustPmt = sa.Table(
+    "tarPendCustPmt",
+    metadata,
+    *_cust_pmt_columns(),
+    sa.UniqueConstraint("CompanyID", "TranID", name="uq_tarPendCustPmt_TranID"),
+    sa.Index("ix_tarPendCustPmt_BatchKey", "BatchKey"),
+)
+
+tarCustPmt = sa.Table(
+    "tarCustPmt",
+    metadata,
+    *_cust_pmt_columns(),
+    sa.UniqueConstraint("CompanyID", "TranID", name="uq_tarCustPmt_TranID"),
+    sa.Index("ix_tarCustPmt_CustKey", "CustKey"),
+)
+
+
+def _appl_columns() -> list[sa.Column[Any]]:
+    """Columns of a payment application (pending and posted), as the Net4Sage entity has them."""
+    return [
+        _key("CustPmtApplKey", primary=True),
+        _key("BatchKey"),
+        sa.Column("SeqNo", sa.Integer, nullable=False),
+        sa.Column("AppliedAtCreation", sa.SmallInteger, nullable=False, default=0),
+        _key("ApplyFromPmtKey"),
+        sa.Column("ApplyFromTranID", sa.String(13), nullable=False),
+        sa.Column("ApplyFromTranDate", sa.DateTime, nullable=False),
+        _key("ApplyToInvcKey"),
+        sa.Column("ApplyToTranID", sa.String(13), nullable=False),
+        sa.Column("ApplyToTranDate", sa.DateTime, nullable=False),
+        sa.Column("CurrExchRate", sa.Float, nullable=False, default=1),
+        _money("PmtAmt"),
+        _money("PmtAmtIC"),
+        _money("DiscTakenAmt"),
+        _money("DiscTakenAmtIC"),
+        _money("WriteOffAmt"),
+        _money("WriteOffAmtIC"),
+        _money("RealGainLossAmt"),
+        sa.Column("CreateDate", sa.DateTime, nullable=True),
+        sa.Column("CreateUserID", sa.String(30), nullable=True),
+        sa.Column("UpdateCounter", sa.Integer, nullable=False, default=0),
+    ]
+
+
+tarPendCustPmtAppl = sa.Table(
+    "tarPendCustPmtAppl",
+    metadata,
+    *_appl_columns(),
+    sa.Index("ix_tarPendCustPmtAppl_BatchKey", "BatchKey"),
+    sa.Index("ix_tarPendCustPmtAppl_ApplyToInvcKey", "ApplyToInvcKey"),
+)
+
+tarCustPmtAppl = sa.Table(
+    "tarCustPmtAppl",
+    metadata,
+    *_appl_columns(),
+    sa.Index("ix_tarCustPmtAppl_ApplyFromPmtKey", "ApplyFromPmtKey"),
+    sa.Index("ix_tarCustPmtAppl_ApplyToInvcKey", "ApplyToInvcKey"),
+)
+
+# --- tracepost's own cross-reference, inside the ERP database --------------------------------
+
+tptPaytraceXref = sa.Table(
+    "tptPaytraceXref",
+    metadata,
+    sa.Column("PaytraceTranID", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("DocKind", sa.String(15), primary_key=True),
+    sa.Column("CompanyID", sa.String(3), nullable=False),
+    sa.Column("CustID", sa.String(12), nullable=False),
+    _key("CustPmtKey"),
+    sa.Column("TranID", sa.String(13), nullable=False),
+    _key("BatchKey"),
+    sa.Column("BatchID", sa.String(12), nullable=False),
+    _money("Amount"),
+    sa.Column("Status", sa.String(10), nullable=False),
+    sa.Column("CreateDate", sa.DateTime, nullable=False),
+    sa.Column("UpdateDate", sa.DateTime, nullable=True),
+)
+
+# Tables whose keys come from tciSurrogateKey (what spGetNextSurrogateKey is called with).
+SURROGATE_KEY_TABLES: dict[str, str] = {
+    "tciAddress": "AddrKey",
+    "tciBatchLog": "BatchKey",
+    "tglAccount": "GLAcctKey",
+    "tcmCashAcct": "CashAcctKey",
+    "tarCustomer": "CustKey",
+    "tarInvoice": "InvcKey",
+    "tarCustPmt": "CustPmtKey",
+    "tarCustPmtAppl": "CustPmtApplKey",
+}

@@ -1,0 +1,333 @@
+"""Async client of the PayTrace v1 JSON API: one connection pool, a shared token, one error taxonomy.
+
+Money-moving requests (sales, refunds, voids) are never retried here: when their answer is lost the
+client raises :class:`PaytraceAmbiguousError` and the caller reads back (``find_transactions``)
+before deciding to try again. Nothing sensitive reaches a log or an exception text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from connectors.paytrace.errors import (
+    PaytraceAmbiguousError,
+    PaytraceAuthError,
+    PaytraceDeclined,
+    PaytraceError,
+    PaytraceRateLimited,
+    PaytraceTransientError,
+    PaytraceValidationError,
+)
+from connectors.paytrace.models import ExportedTransaction, KeyedSaleRequest, SaleResponse
+
+log = logging.getLogger(__name__)
+
+DECLINE_CODES = frozenset({102, 103, 107, 110, 113, 125})
+AUTH_ERROR_CODES = frozenset({"981"})
+DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=10.0)
+TOKEN_REFRESH_MARGIN = 300.0
+
+
+class PaytraceClient:
+    """PayTrace v1 API client.
+
+    Args:
+        base_url: ``https://api.paytrace.com``, the sandbox, or the simulator.
+        username: the PayTrace API user.
+        password: its password (kept only in memory).
+        integrator_id: sent in every JSON body when set.
+        timeout: connect/read/write timeouts.
+        transport: an httpx transport, for tests.
+        clock: a monotonic clock, for tests of token expiry.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        username: str,
+        password: str,
+        *,
+        integrator_id: str = "",
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._username = username
+        self._password = password
+        self._integrator_id = integrator_id
+        self._clock = clock
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), timeout=timeout, transport=transport, verify=True
+        )
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self._token_lock = asyncio.Lock()
+        self.token_fetches = 0
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> PaytraceClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- authentication -------------------------------------------------------------------
+
+    async def _bearer(self, *, stale: str | None = None) -> str:
+        """Return a valid token, fetching one when missing, expiring, or equal to ``stale``."""
+        async with self._token_lock:
+            fresh = self._token is not None and self._token != stale
+            if fresh and self._clock() < self._token_expires:
+                assert self._token is not None
+                return self._token
+            form = {"grant_type": "password", "username": self._username}
+            form["password"] = self._password
+            try:
+                resp = await self._http.post("/oauth/token", data=form)
+            except httpx.TransportError as exc:
+                raise PaytraceTransientError(
+                    f"token request failed: {type(exc).__name__}"
+                ) from None
+            body = _json_or_none(resp)
+            if resp.status_code == 429:
+                raise PaytraceRateLimited(
+                    "token request rate limited", retry_after=_retry_after(resp)
+                )
+            if resp.status_code >= 500 or body is None:
+                raise PaytraceTransientError(f"token request failed with HTTP {resp.status_code}")
+            if resp.status_code != 200 or "access_token" not in body:
+                error = body.get("error", "unknown")
+                raise PaytraceAuthError(f"PayTrace refused the API credentials ({error})")
+            self._token = str(body["access_token"])
+            lifetime = float(body.get("expires_in", 7200))
+            self._token_expires = self._clock() + max(lifetime - TOKEN_REFRESH_MARGIN, 1.0)
+            self.token_fetches += 1
+            return self._token
+
+    # -- transport ------------------------------------------------------------------------
+
+    async def _post(self, path: str, body: dict[str, Any], *, money_moving: bool) -> dict[str, Any]:
+        if self._integrator_id:
+            body = {**body, "integrator_id": self._integrator_id}
+        payload = json.dumps(body, default=_json_default)
+        token = await self._bearer()
+        for attempt in (1, 2):
+            resp = await self._send(path, payload, token, money_moving=money_moving)
+            data = _json_or_none(resp)
+            if resp.status_code == 401 or (
+                data is not None and data.get("error") == "invalid_token"
+            ):
+                if attempt == 1:
+                    log.info("paytrace token rejected on %s; re-authenticating", path)
+                    token = await self._bearer(stale=token)
+                    continue
+                raise PaytraceAuthError(f"PayTrace rejected a fresh token on {path}")
+            return _classify(path, resp, data, money_moving=money_moving)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send(
+        self, path: str, payload: str, token: str, *, money_moving: bool
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        try:
+            return await self._http.post(path, content=payload, headers=headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise PaytraceTransientError(f"{path}: not sent ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            what = f"{path}: sent, answer lost ({type(exc).__name__})"
+            if money_moving:
+                raise PaytraceAmbiguousError(what) from None
+            raise PaytraceTransientError(what) from None
+
+    # -- operations -----------------------------------------------------------------------
+
+    async def ping(self) -> bool:
+        """Check that the API answers (no authentication needed).
+
+        Returns:
+            True when PayTrace answered ``success``.
+        """
+        try:
+            resp = await self._http.get("/v1/ping")
+        except httpx.TransportError as exc:
+            raise PaytraceTransientError(f"ping failed: {type(exc).__name__}") from None
+        data = _json_or_none(resp)
+        return resp.status_code == 200 and data is not None and data.get("status") == "success"
+
+    async def sale_keyed(self, request: KeyedSaleRequest) -> SaleResponse:
+        """Charge a card (``/v1/transactions/sale/keyed``).
+
+        Args:
+            request: the sale; the card number and CSC never leave this call except to PayTrace.
+
+        Returns:
+            The approval.
+
+        Raises:
+            PaytraceDeclined: the issuer declined; ``transaction_id`` says which transaction.
+            PaytraceAmbiguousError: the answer was lost; read back before trying again.
+        """
+        body = request.model_dump(mode="json", exclude_none=True)
+        data = await self._post("/v1/transactions/sale/keyed", body, money_moving=True)
+        return SaleResponse.model_validate(data)
+
+    async def export_by_id(self, transaction_id: int) -> ExportedTransaction | None:
+        """Read one transaction (``/v1/transactions/export/by_id``).
+
+        Args:
+            transaction_id: PayTrace's transaction id.
+
+        Returns:
+            The transaction, or None when PayTrace does not know it (error 58).
+        """
+        body = {"transaction_id": transaction_id, "include_bin": False}
+        try:
+            data = await self._post("/v1/transactions/export/by_id", body, money_moving=False)
+        except PaytraceValidationError as exc:
+            if 58 in exc.codes:
+                return None
+            raise
+        records = data.get("transactions") or []
+        return ExportedTransaction.model_validate(records[0]) if records else None
+
+    async def export_by_date_range(
+        self,
+        start: date,
+        end: date,
+        *,
+        transaction_type: str = "",
+        transaction_id: int | None = None,
+        customer_id: str = "",
+        including_text: str = "",
+    ) -> list[ExportedTransaction]:
+        """List transactions created between two merchant-local dates, inclusive.
+
+        Args:
+            start: first day.
+            end: last day.
+            transaction_type: e.g. ``SALE``; empty for all.
+            transaction_id: only this transaction.
+            customer_id: only this vault customer.
+            including_text: text the record must contain.
+
+        Returns:
+            The transactions, as PayTrace lists them.
+        """
+        body: dict[str, Any] = {
+            "start_date": start.strftime("%m/%d/%Y"),
+            "end_date": end.strftime("%m/%d/%Y"),
+            "include_bin": False,
+        }
+        if transaction_type:
+            body["transaction_type"] = transaction_type
+        if transaction_id is not None:
+            body["transaction_id"] = transaction_id
+        if customer_id:
+            body["customer_id"] = customer_id
+        if including_text:
+            body["including_text"] = including_text
+        data = await self._post("/v1/transactions/export/by_date_range", body, money_moving=False)
+        return [ExportedTransaction.model_validate(r) for r in data.get("transactions") or []]
+
+    async def find_transactions(
+        self,
+        on: date,
+        *,
+        amount: Decimal | None = None,
+        invoice_id: str = "",
+        transaction_type: str = "",
+    ) -> list[ExportedTransaction]:
+        """Read back: transactions of one day matching an amount and invoice, after a lost answer.
+
+        Args:
+            on: the merchant-local day the request was sent.
+            amount: the amount sent, if any.
+            invoice_id: the invoice id sent, if any.
+            transaction_type: e.g. ``SALE``.
+
+        Returns:
+            Matching transactions; an empty list means the first attempt did not happen.
+        """
+        found = await self.export_by_date_range(
+            on, on, transaction_type=transaction_type, including_text=invoice_id
+        )
+        return [
+            t
+            for t in found
+            if (amount is None or t.amount == amount)
+            and (not invoice_id or t.invoice_id.strip() == invoice_id.strip())
+        ]
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot serialize {type(value).__name__}")
+
+
+def _json_or_none(resp: httpx.Response) -> dict[str, Any] | None:
+    try:
+        data = resp.json()
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _retry_after(resp: httpx.Response) -> float:
+    try:
+        return max(float(resp.headers.get("Retry-After", "1")), 0.0)
+    except ValueError:
+        return 1.0
+
+
+def _classify(
+    path: str, resp: httpx.Response, data: dict[str, Any] | None, *, money_moving: bool
+) -> dict[str, Any]:
+    status = resp.status_code
+    if status == 429:
+        raise PaytraceRateLimited(f"{path}: rate limited", retry_after=_retry_after(resp))
+    if status >= 500 or data is None:
+        what = f"{path}: HTTP {status}" + ("" if data is not None else ", unreadable body")
+        if money_moving:
+            raise PaytraceAmbiguousError(what)
+        raise PaytraceTransientError(what)
+    if data.get("success") is True:
+        return data
+    code = _int(data.get("response_code"))
+    message = str(data.get("status_message", ""))
+    errors = data.get("errors")
+    if isinstance(errors, dict) and errors:
+        clean = {
+            str(k): [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in errors.items()
+        }
+        if AUTH_ERROR_CODES & clean.keys():
+            raise PaytraceAuthError(f"{path}: {message} {clean}")
+        raise PaytraceValidationError(f"{path}: {message}", errors=clean)
+    if code in DECLINE_CODES:
+        approval = str(data.get("approval_message", ""))
+        raise PaytraceDeclined(
+            f"{path}: declined ({code}) {approval.strip()}",
+            response_code=code,
+            transaction_id=_int(data.get("transaction_id")) or None,
+            approval_message=approval,
+        )
+    raise PaytraceError(f"{path}: unexpected answer HTTP {status} code {code}: {message}")
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0

@@ -1,0 +1,44 @@
+"""Simulator settings."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class SimulatorConfig(BaseModel):
+    """How one simulator instance behaves.
+
+    Attributes:
+        db_path: SQLite file holding tokens and transactions; created with its tables if missing.
+        merchants: API user to password. Each API user is its own merchant: transactions are
+            only visible to the user that created them.
+        silent_post_url: where hosted checkout sends the Silent Post; ``""`` sends nothing.
+        timezone: the merchant's local time zone (IANA name) for timestamps and date filters.
+        token_ttl_seconds: lifetime of an OAuth access token.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    db_path: str
+    merchants: dict[str, str] = Field(default_factory=lambda: {"demo": "demo"})
+    silent_post_url: str = ""
+    timezone: str = "America/New_York"
+    token_ttl_seconds: int = Field(default=7200, gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone: {value!r}") from exc
+        return value
+
+    @field_validator("db_path")
+    @classmethod
+    def _file_path(cls, value: str) -> str:
+        if not value or value == ":memory:":
+            raise ValueError("db_path must name a SQLite file")
+        return value

@@ -1,0 +1,193 @@
+"""Inputs and outputs of activities and workflows: plain data, safe inside the workflow sandbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.matching import MatchInput, MatchPolicy
+from domain.models import OpenInvoice, ReceiptRecord
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class MatchContext(_Frozen):
+    """What the ERP holds for a payment, plus the deployment's matching policy."""
+
+    match_input: MatchInput
+    policy: MatchPolicy
+
+
+class MatchRequest(_Frozen):
+    """Which payment to load ERP context for."""
+
+    amount: Decimal
+    invoice_id: str = ""
+    paytrace_customer_id: str = ""
+    customer_id: str = ""
+
+
+class InvoiceLookup(_Frozen):
+    """Invoices looked up by number for an operator's ``apply_to``."""
+
+    found: tuple[OpenInvoice, ...] = ()
+    missing: tuple[str, ...] = ()
+
+
+class AuditRequest(_Frozen):
+    """An audit event to record; ``event_key`` makes the write idempotent."""
+
+    event_key: str
+    workflow_id: str
+    event: str
+    detail: dict[str, Any] = {}
+    paytrace_transaction_id: int | None = None
+    at: datetime
+
+
+class PostingRecordRequest(_Frozen):
+    """The ERP posting to copy into the store."""
+
+    record: ReceiptRecord
+    workflow_id: str
+
+
+class DeadLetterRequest(_Frozen):
+    """A needs-attention item to open."""
+
+    workflow_id: str
+    run_id: str
+    paytrace_transaction_id: int | None = None
+    reason_kind: str
+    reason: str
+    detail: dict[str, Any] = {}
+    at: datetime
+
+
+class DeadLetterResolution(_Frozen):
+    """How a needs-attention item was resolved."""
+
+    dead_letter_id: int
+    resolution: str
+    at: datetime
+
+
+class SweepWindow(_Frozen):
+    """The time window one sweep run reads from PayTrace (UTC), and which types it wants."""
+
+    since: datetime
+    until: datetime
+    transaction_types: tuple[str, ...] = ("SALE", "CAPTURE", "FORCESALE")
+
+
+class SweptTransaction(_Frozen):
+    """One transaction a sweep found."""
+
+    transaction_id: int
+    transaction_type: str
+
+
+class CursorUpdate(_Frozen):
+    """A sweep cursor to move forward."""
+
+    name: str
+    cursor: datetime
+
+
+class SweepCursor(_Frozen):
+    """Where a sweep got to; ``cursor`` is None before its first successful run."""
+
+    cursor: datetime | None = None
+
+
+class StartPostingsRequest(_Frozen):
+    """Transactions for which to start (or join) PaymentPosting workflows."""
+
+    transaction_ids: tuple[int, ...]
+    source: str
+
+
+class StartPostingsResult(_Frozen):
+    """How many workflows were started, and how many already existed."""
+
+    started: int = 0
+    already: int = 0
+
+
+class PaymentPostingInput(_Frozen):
+    """Start a PaymentPosting workflow for one PayTrace transaction."""
+
+    transaction_id: int
+    source: str = "unknown"
+
+
+class PostingOutcome(StrEnum):
+    """How a PaymentPosting workflow ended."""
+
+    POSTED = "posted"
+    PENDING_MANUAL_POST = "pending_manual_post"
+    DECLINED = "declined"
+    NOT_A_PAYMENT = "not_a_payment"
+    HANDLED = "handled"
+
+
+class PaymentPostingResult(_Frozen):
+    """What a PaymentPosting workflow did."""
+
+    transaction_id: int
+    outcome: PostingOutcome
+    reason: str = ""
+    rule: str = ""
+    customer_id: str = ""
+    erp_document: str = ""
+    batch: str = ""
+
+
+class ResolutionAction(StrEnum):
+    """What an operator can tell a parked workflow to do."""
+
+    RETRY = "retry"
+    APPLY_TO = "apply_to"
+    POST_ON_ACCOUNT = "post_on_account"
+    MARK_HANDLED = "mark_handled"
+
+
+class InvoiceAmount(_Frozen):
+    """An operator's choice: this much to this invoice."""
+
+    invoice_number: str
+    amount: Decimal
+
+
+class Resolution(_Frozen):
+    """An operator's resolution of a needs-attention item (the ``resolve`` update)."""
+
+    action: ResolutionAction
+    invoices: tuple[InvoiceAmount, ...] = ()
+    customer_id: str = ""
+    note: str = ""
+    operator: str = ""
+
+
+class AttentionInfo(_Frozen):
+    """Why a workflow waits for an operator, as its ``status`` query shows it."""
+
+    reason_kind: str
+    reason: str
+    since: datetime
+    candidates: tuple[OpenInvoice, ...] = ()
+
+
+class PostingStatus(_Frozen):
+    """The ``status`` query of PaymentPosting."""
+
+    transaction_id: int
+    stage: str
+    attention: AttentionInfo | None = None
+    result: PaymentPostingResult | None = None

@@ -1,0 +1,115 @@
+"""Domain models shared by every layer: PayTrace transactions, ERP documents, postings.
+
+These models hold no card data beyond what PayTrace itself returns masked (the masked number), so
+they may travel through workflow history, logs and the store.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class TransactionType(StrEnum):
+    """PayTrace ``transaction_type`` values as they appear in transaction exports."""
+
+    SALE = "SALE"
+    AUTHORIZATION = "AUTHORIZATION"
+    REFUND = "REFUND"
+    VOID = "VOID"
+    CAPTURE = "CAPTURE"
+    FORCESALE = "FORCESALE"
+    SETTLED = "SETTLED"
+    PENDING = "PENDING"
+    DECLINED = "DECLINED"
+
+
+class PaytraceTransaction(_Frozen):
+    """One PayTrace transaction as tracepost sees it after re-reading it from the API."""
+
+    transaction_id: int
+    transaction_type: TransactionType
+    amount: Decimal
+    approved: bool = Field(description="True when PayTrace approved the transaction")
+    status_message: str = ""
+    approval_code: str = ""
+    approval_message: str = ""
+    invoice_id: str = ""
+    customer_id: str = Field("", description="PayTrace vault customer id, if any")
+    customer_reference_id: str = ""
+    description: str = ""
+    email: str = ""
+    masked_card_number: str = ""
+    created_at: datetime | None = None
+    settled_at: datetime | None = None
+    batch_number: int | None = None
+
+
+class ErpCustomer(_Frozen):
+    """A customer in the ERP."""
+
+    customer_id: str
+    name: str
+    active: bool = True
+    on_hold: bool = False
+    paytrace_customer_id: str = ""
+    email: str = ""
+
+
+class OpenInvoice(_Frozen):
+    """An AR invoice that may still be paid, with its current open balance."""
+
+    invoice_number: str = Field(description="the number a person sees and PayTrace carries")
+    customer_id: str
+    amount: Decimal
+    balance: Decimal
+    invoice_date: date | None = None
+    due_date: date | None = None
+
+
+class Application(_Frozen):
+    """Part of a payment applied to one invoice, possibly with a short-pay write-off."""
+
+    invoice_number: str
+    amount: Decimal
+    write_off: Decimal = Decimal("0.00")
+
+
+class CashReceipt(_Frozen):
+    """A cash receipt to write into the ERP for one PayTrace payment."""
+
+    paytrace_transaction_id: int
+    customer_id: str
+    amount: Decimal
+    receipt_date: date
+    reference: str = Field(description="reference the ERP user sees, e.g. 'PT 1000123'")
+    payment_method: str = ""
+    applications: tuple[Application, ...] = ()
+    on_account: Decimal = Decimal("0.00")
+
+
+class ReceiptStatus(StrEnum):
+    """Where a receipt stands in the ERP."""
+
+    PENDING = "pending"
+    POSTED = "posted"
+
+
+class ReceiptRecord(_Frozen):
+    """What the ERP holds for a PayTrace payment: the document, its batch and its status."""
+
+    paytrace_transaction_id: int
+    erp: str
+    customer_id: str
+    erp_document: str
+    batch: str
+    amount: Decimal
+    status: ReceiptStatus
+    created: bool = Field(False, description="True when this call wrote it, False when read back")

@@ -1,0 +1,158 @@
+"""PaymentPosting on the time-skipping server with in-memory activities."""
+
+import asyncio
+import uuid
+from contextlib import asynccontextmanager
+from decimal import Decimal
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import Worker
+
+from domain.activity_io import (
+    InvoiceAmount,
+    PaymentPostingInput,
+    PostingOutcome,
+    Resolution,
+    ResolutionAction,
+)
+from tests.fakes import FakeBackend, txn
+from workflows import PaymentPosting
+
+
+@asynccontextmanager
+async def workers(env, backend):
+    queue = f"tq-{uuid.uuid4().hex[:8]}"
+    main, erp = backend.activities()
+    async with (
+        Worker(env.client, task_queue=queue, workflows=[PaymentPosting], activities=main),
+        Worker(env.client, task_queue=f"{queue}-erp", activities=erp),
+    ):
+        yield queue
+
+
+async def start(env, queue, transaction_id):
+    return await env.client.start_workflow(
+        PaymentPosting.run,
+        PaymentPostingInput(transaction_id=transaction_id, source="test"),
+        id=f"payment-{transaction_id}-{uuid.uuid4().hex[:6]}",
+        task_queue=queue,
+    )
+
+
+async def wait_for_stage(handle, stage, seconds=20):
+    for _ in range(seconds * 10):
+        status = await handle.query(PaymentPosting.status)
+        if status.stage == stage:
+            return status
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never reached {stage}: {status}")
+
+
+async def test_approved_sale_is_posted_once(skipping_env):
+    backend = FakeBackend()
+    backend.add_invoice("1001", "125.00")
+    backend.transactions[1] = txn(1, "125.00", "1001")
+    async with workers(skipping_env, backend) as queue:
+        result = await (await start(skipping_env, queue, 1)).result()
+    assert result.outcome is PostingOutcome.POSTED
+    assert result.erp_document == "CR-1" and result.rule == ""
+    assert len(backend.writes) == 1 and backend.posts == [1]
+    written = backend.writes[0]
+    assert written.applications[0].invoice_number == "1001" and written.applications[
+        0
+    ].amount == Decimal("125.00")
+    assert written.reference == "PT 1"
+    events = [a.event for a in backend.audit]
+    assert events[:2] == ["received", "matched"] and "posted" in events
+
+
+async def test_decline_is_recorded_not_posted(skipping_env):
+    backend = FakeBackend()
+    backend.add_invoice("1001", "125.00")
+    backend.transactions[2] = txn(2, "10.02", "1001", approved=False)
+    async with workers(skipping_env, backend) as queue:
+        result = await (await start(skipping_env, queue, 2)).result()
+    assert result.outcome is PostingOutcome.DECLINED
+    assert backend.writes == [] and backend.posts == []
+    assert "declined" in [a.event for a in backend.audit]
+
+
+async def test_already_written_receipt_is_read_back_not_rewritten(skipping_env):
+    backend = FakeBackend()
+    backend.add_invoice("1001", "125.00")
+    backend.transactions[3] = txn(3, "125.00", "1001")
+    async with workers(skipping_env, backend) as queue:
+        await (await start(skipping_env, queue, 3)).result()
+        again = await (await start(skipping_env, queue, 3)).result()
+    assert again.outcome is PostingOutcome.POSTED
+    assert len(backend.writes) == 1 and backend.posts == [3]  # posted receipt is not posted again
+
+
+async def test_unknown_invoice_parks_then_operator_applies(skipping_env):
+    backend = FakeBackend()
+    backend.add_invoice("1002", "80.50")
+    backend.transactions[4] = txn(4, "80.50", "9999")
+    async with workers(skipping_env, backend) as queue:
+        handle = await start(skipping_env, queue, 4)
+        status = await wait_for_stage(handle, "needs_attention")
+        assert "9999" in status.attention.reason
+        assert backend.writes == []
+        assert next(iter(backend.dead_letters.values())).reason_kind == "match_invoice_number"
+
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle.execute_update(
+                PaymentPosting.resolve, Resolution(action=ResolutionAction.MARK_HANDLED)
+            )
+
+        ack = await handle.execute_update(
+            PaymentPosting.resolve,
+            Resolution(
+                action=ResolutionAction.APPLY_TO,
+                invoices=(InvoiceAmount(invoice_number="1002", amount=Decimal("80.50")),),
+                operator="ops@example.com",
+            ),
+        )
+        assert ack == "accepted: apply_to"
+        result = await handle.result()
+    assert result.outcome is PostingOutcome.POSTED
+    assert backend.writes[0].applications[0].invoice_number == "1002"
+    assert backend.resolved == {1: "apply_to by ops@example.com"}
+
+
+async def test_rejected_write_parks_and_retry_posts(skipping_env):
+    backend = FakeBackend()
+    backend.add_invoice("1001", "125.00")
+    backend.transactions[5] = txn(5, "125.00", "1001")
+    backend.write_failures.append(
+        ApplicationError(
+            "fiscal period 2026-11 is closed", type="erp_closed_period", non_retryable=True
+        )
+    )
+    async with workers(skipping_env, backend) as queue:
+        handle = await start(skipping_env, queue, 5)
+        status = await wait_for_stage(handle, "needs_attention")
+        assert status.attention.reason_kind == "erp_closed_period"
+        assert "closed" in status.attention.reason
+        await handle.execute_update(
+            PaymentPosting.resolve, Resolution(action=ResolutionAction.RETRY)
+        )
+        result = await handle.result()
+    assert result.outcome is PostingOutcome.POSTED
+    assert len(backend.writes) == 1
+
+
+async def test_mark_handled_ends_without_posting(skipping_env):
+    backend = FakeBackend()
+    backend.transactions[6] = txn(6, "5.00", "nope")
+    async with workers(skipping_env, backend) as queue:
+        handle = await start(skipping_env, queue, 6)
+        await wait_for_stage(handle, "needs_attention")
+        await handle.execute_update(
+            PaymentPosting.resolve,
+            Resolution(action=ResolutionAction.MARK_HANDLED, note="refunded by phone"),
+        )
+        result = await handle.result()
+    assert result.outcome is PostingOutcome.HANDLED and result.reason == "refunded by phone"
+    assert backend.writes == []

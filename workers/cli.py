@@ -1,0 +1,295 @@
+"""The ``tracepost`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Coroutine
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr, ValidationError
+
+from domain.money import MoneyError, to_money
+from workers.settings import Settings
+
+PUBLISHED_TEST_CARD = "4012000098765439"  # Visa test number published for PayTrace's sandbox
+PRODUCTION_HOSTS = {"api.paytrace.com"}
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise SystemExit(f"tracepost: invalid configuration:\n{exc}") from None
+
+
+async def _until_signal(run: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run(stop)
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    """Run the embedded stack."""
+    from workers.dev import PortInUseError, run_dev
+    from workers.temporal_server import TemporalServerError
+
+    settings = _settings(ui_port=args.ui_port)
+    try:
+        asyncio.run(run_dev(settings))
+    except (PortInUseError, TemporalServerError) as exc:
+        print(f"tracepost dev: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_worker(_: argparse.Namespace) -> int:
+    """Run a worker process."""
+    from workers.composition import Components
+    from workers.temporal_client import connect
+    from workers.worker import run_workers
+
+    settings = _settings()
+
+    async def run(stop: asyncio.Event) -> None:
+        components = Components.build(settings)
+        try:
+            client = await connect(settings)
+            await run_workers(client, components, stop)
+        finally:
+            await components.aclose()
+
+    asyncio.run(_until_signal(run))
+    return 0
+
+
+def cmd_api(_: argparse.Namespace) -> int:
+    """Run the api process."""
+    from connectors.store import Store
+    from workers.api import TemporalGateway, create_api
+    from workers.composition import make_engine
+    from workers.http import embedded_server
+
+    settings = _settings()
+    store = Store(make_engine(settings.store_url))
+    store.create_schema()
+    server = embedded_server(
+        create_api(settings, store, TemporalGateway(settings)), settings.api_host, settings.api_port
+    )
+
+    async def run(stop: asyncio.Event) -> None:
+        task = asyncio.create_task(server.serve())
+        await asyncio.wait([task, asyncio.create_task(stop.wait())], return_when="FIRST_COMPLETED")
+        server.should_exit = True
+        await task
+
+    asyncio.run(_until_signal(run))
+    return 0
+
+
+def cmd_simulator(args: argparse.Namespace) -> int:
+    """Run the PayTrace simulator alone."""
+    from connectors.paytrace.simulator import SimulatorConfig, create_app
+    from workers.http import embedded_server
+
+    settings = _settings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    port = args.port or settings.simulator_port
+    app = create_app(
+        SimulatorConfig(
+            db_path=settings.simulator_db,
+            merchants={settings.paytrace_username: settings.paytrace_password.get_secret_value()},
+            silent_post_url=args.silent_post_url or "",
+            timezone=settings.paytrace_timezone,
+        )
+    )
+    server = embedded_server(app, settings.api_host, port)
+    print(f"PayTrace simulator on http://{settings.api_host}:{port}", flush=True)
+
+    async def run(stop: asyncio.Event) -> None:
+        task = asyncio.create_task(server.serve())
+        await asyncio.wait([task, asyncio.create_task(stop.wait())], return_when="FIRST_COMPLETED")
+        server.should_exit = True
+        await task
+
+    asyncio.run(_until_signal(run))
+    return 0
+
+
+def cmd_schedules(_: argparse.Namespace) -> int:
+    """Register or update tracepost's Temporal Schedules."""
+    from workers.schedules import ensure_schedules
+    from workers.temporal_client import connect
+
+    settings = _settings()
+
+    async def run() -> None:
+        await ensure_schedules(await connect(settings), settings)
+
+    asyncio.run(run())
+    print("schedules registered")
+    return 0
+
+
+def cmd_erp_init(args: argparse.Namespace) -> int:
+    """Create the ERP stand-in schema (and demo data)."""
+    from workers.composition import make_engine
+    from workers.erp_admin import init_erp
+
+    settings = _settings(erp=args.erp, erp_url=args.url)
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.erp_url)
+    seeded = init_erp(engine, erp=settings.erp, company_id=settings.erp_company_id, demo=args.demo)
+    print(
+        f"{settings.erp} stand-in ready at {settings.erp_url}"
+        + (" (demo data seeded)" if seeded else "")
+    )
+    return 0
+
+
+def cmd_erp_invoice(args: argparse.Namespace) -> int:
+    """Show an invoice's open balance."""
+    from workers.composition import Components
+
+    settings = _settings()
+    components = Components.build(settings)
+    invoice = components.erp.invoice_by_number(args.number)
+    if invoice is None:
+        print(f"invoice {args.number} not found in {settings.erp}", file=sys.stderr)
+        return 1
+    print(
+        f"invoice {invoice.invoice_number}  customer {invoice.customer_id}  "
+        f"amount {invoice.amount}  balance {invoice.balance}"
+    )
+    return 0
+
+
+def cmd_sale(args: argparse.Namespace) -> int:
+    """Make a keyed sale with a published test card (simulator or sandbox only)."""
+    from connectors.paytrace.errors import PaytraceDeclined, PaytraceError
+    from connectors.paytrace.models import CreditCard, KeyedSaleRequest
+    from workers.composition import build_paytrace
+
+    settings = _settings()
+    if urlsplit(settings.paytrace_base_url).hostname in PRODUCTION_HOSTS:
+        print("tracepost sale refuses to charge cards against PayTrace production", file=sys.stderr)
+        return 2
+    try:
+        amount: Decimal = to_money(args.amount)
+    except MoneyError as exc:
+        print(f"tracepost sale: {exc}", file=sys.stderr)
+        return 2
+    request = KeyedSaleRequest(
+        amount=amount,
+        credit_card=CreditCard(
+            number=SecretStr(PUBLISHED_TEST_CARD), expiration_month="12", expiration_year="2030"
+        ),
+        invoice_id=args.invoice or "",
+        customer_reference_id=args.customer or "",
+    )
+
+    async def run() -> int:
+        client = build_paytrace(settings)
+        try:
+            response = await client.sale_keyed(request)
+        except PaytraceDeclined as exc:
+            print(f"declined: transaction {exc.transaction_id}: {exc.approval_message}")
+            return 1
+        except PaytraceError as exc:
+            print(f"tracepost sale failed: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            await client.aclose()
+        print(f"approved: transaction {response.transaction_id} ({response.masked_card_number})")
+        return 0
+
+    return asyncio.run(run())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``tracepost``."""
+    parser = argparse.ArgumentParser(
+        prog="tracepost",
+        description="PayTrace payments posted to Sage 500 / Dynamics SL through Temporal workflows."
+        " Settings come from TRACEPOST_* environment variables (docs/configuration.md).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    dev = sub.add_parser(
+        "dev", help="run the embedded stack (Temporal, simulator, ERP stand-in, worker, api)"
+    )
+    dev.add_argument(
+        "--ui-port", type=int, default=None, help="Temporal Web UI port (default 8233)"
+    )
+    dev.set_defaults(func=cmd_dev)
+
+    sub.add_parser("worker", help="run a worker process").set_defaults(func=cmd_worker)
+    sub.add_parser("api", help="run the api process").set_defaults(func=cmd_api)
+    sub.add_parser("schedules", help="register or update the Temporal Schedules").set_defaults(
+        func=cmd_schedules
+    )
+
+    sim = sub.add_parser("simulator", help="run the PayTrace simulator alone")
+    sim.add_argument("--port", type=int, default=None)
+    sim.add_argument("--silent-post-url", default=None, help="where hosted checkout posts")
+    sim.set_defaults(func=cmd_simulator)
+
+    erp = sub.add_parser("erp", help="ERP stand-in tools").add_subparsers(
+        dest="erp_command", required=True
+    )
+    init = erp.add_parser("init", help="create the stand-in schema")
+    init.add_argument("--erp", default=None, help="sage500")
+    init.add_argument("--url", default=None, help="SQLAlchemy URL (default TRACEPOST_ERP_URL)")
+    init.add_argument("--demo", action="store_true", help="seed demo customers and invoices")
+    init.set_defaults(func=cmd_erp_init)
+    inv = erp.add_parser("invoice", help="show an invoice's balance")
+    inv.add_argument("number")
+    inv.set_defaults(func=cmd_erp_invoice)
+
+    sale = sub.add_parser("sale", help="make a test sale in the simulator or sandbox")
+    sale.add_argument("--amount", required=True)
+    sale.add_argument("--invoice", default="", help="invoice number (PayTrace invoice_id)")
+    sale.add_argument("--customer", default="", help="ERP customer id (customer_reference_id)")
+    sale.set_defaults(func=cmd_sale)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``tracepost`` console script.
+
+    The process ends with ``os._exit`` after flushing output: the Temporal SDK's native threads can
+    crash at interpreter shutdown in short-lived processes (sdk-python#300), which must never turn
+    a finished command into a failure.
+    """
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("TRACEPOST_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    code = 1
+    try:
+        code = int(args.func(args))
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+            code = 1
+        else:
+            code = int(exc.code or 0)
+    except KeyboardInterrupt:
+        code = 130
+    except Exception:  # noqa: BLE001 - printed in full, then the process fails
+        traceback.print_exc()
+        code = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)

@@ -1,0 +1,143 @@
+"""The composition root: builds connectors from settings and injects them into activities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from temporalio.client import Client
+
+from activities.erp import ErpActivities
+from activities.paytrace import PaytraceActivities
+from activities.starter import StarterActivities
+from activities.store import StoreActivities
+from connectors.erp.protocol import ErpConnector
+from connectors.erp.sage500 import Sage500Connector
+from connectors.paytrace.client import PaytraceClient
+from connectors.store import Store
+from workers.settings import Settings
+
+
+def make_engine(url: str) -> sa.Engine:
+    """Create a SQLAlchemy engine with tracepost's connection settings.
+
+    SQLite gets WAL mode and a busy timeout so the worker's threads and the api can share a file;
+    server databases get pre-ping so a dropped connection is replaced instead of failing a write.
+
+    Args:
+        url: any SQLAlchemy URL (``sqlite:///…``, ``postgresql+psycopg://…``,
+            ``mssql+pyodbc://…``).
+
+    Returns:
+        The engine.
+    """
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def build_erp(settings: Settings, engine: sa.Engine) -> ErpConnector:
+    """Build the configured ERP connector.
+
+    Args:
+        settings: tracepost settings.
+        engine: the ERP database engine.
+
+    Returns:
+        The connector.
+    """
+    # Settings validates ``erp``; Sage 500 is the only adapter so far.
+    return Sage500Connector(
+        engine,
+        company_id=settings.erp_company_id,
+        strategy=settings.erp_posting_strategy,
+        user_id=settings.erp_user_id,
+        invoice_prefixes=settings.invoice_prefixes,
+    )
+
+
+def build_paytrace(settings: Settings) -> PaytraceClient:
+    """Build the PayTrace client."""
+    return PaytraceClient(
+        settings.paytrace_base_url,
+        settings.paytrace_username,
+        settings.paytrace_password.get_secret_value(),
+        integrator_id=settings.paytrace_integrator_id,
+        timeout=httpx.Timeout(
+            connect=settings.paytrace_connect_timeout,
+            read=settings.paytrace_read_timeout,
+            write=settings.paytrace_read_timeout,
+            pool=settings.paytrace_connect_timeout,
+        ),
+    )
+
+
+@dataclass
+class Components:
+    """Every long-lived connector of a process."""
+
+    settings: Settings
+    paytrace: PaytraceClient
+    erp_engine: sa.Engine
+    erp: ErpConnector
+    store: Store
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Components:
+        """Build all connectors from settings."""
+        erp_engine = make_engine(settings.erp_url)
+        store = Store(make_engine(settings.store_url))
+        return cls(
+            settings=settings,
+            paytrace=build_paytrace(settings),
+            erp_engine=erp_engine,
+            erp=build_erp(settings, erp_engine),
+            store=store,
+        )
+
+    def workflow_queue_activities(self, client: Client) -> list[Any]:
+        """Activities of the main task queue: PayTrace, store, starter."""
+        paytrace = PaytraceActivities(self.paytrace, self.settings.paytrace_timezone)
+        store = StoreActivities(self.store)
+        starter = StarterActivities(client, self.settings.task_queue)
+        return [
+            paytrace.fetch_transaction,
+            paytrace.export_sweep_window,
+            store.record_audit,
+            store.record_posting,
+            store.open_dead_letter,
+            store.resolve_dead_letter,
+            store.get_sweep_cursor,
+            store.save_sweep_cursor,
+            starter.start_payment_postings,
+        ]
+
+    def erp_queue_activities(self) -> list[Any]:
+        """Activities of the ERP task queue."""
+        erp = ErpActivities(self.erp, self.settings.match_policy)
+        return [
+            erp.load_match_input,
+            erp.invoices_by_number,
+            erp.find_receipt,
+            erp.write_receipt,
+            erp.post_receipt,
+        ]
+
+    async def aclose(self) -> None:
+        """Close connection pools."""
+        await self.paytrace.aclose()
+        self.erp_engine.dispose()
+        self.store.engine.dispose()

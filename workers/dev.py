@@ -1,0 +1,156 @@
+"""``tracepost dev``: the whole embedded stack in one terminal, stopped cleanly by Ctrl-C.
+
+Temporal dev server (child process, SQLite persistence, Web UI) · PayTrace simulator · Sage 500
+stand-in · worker · api · the sweep schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import time
+
+from temporalio.client import Client
+
+from connectors.paytrace.simulator import SimulatorConfig, create_app
+from workers.api import TemporalGateway, create_api
+from workers.composition import Components
+from workers.erp_admin import init_erp
+from workers.http import embedded_server
+from workers.schedules import ensure_schedules
+from workers.settings import Settings
+from workers.temporal_client import connect
+from workers.temporal_server import TemporalDevServer, TemporalServerError, find_temporal_cli
+from workers.worker import run_workers
+
+
+class PortInUseError(RuntimeError):
+    """A port the dev stack needs is taken."""
+
+
+def _check_port_free(host: str, port: int, what: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise PortInUseError(f"{what} port {host}:{port} is in use ({exc.strerror})") from None
+
+
+async def _wait_for_temporal(
+    server: TemporalDevServer, settings: Settings, deadline_s: float = 90
+) -> Client:
+    start = time.monotonic()
+    while True:
+        server.check_alive()
+        try:
+            return await asyncio.wait_for(connect(settings), timeout=5)
+        except (RuntimeError, OSError, TimeoutError):
+            if time.monotonic() - start > deadline_s:
+                raise TemporalServerError(
+                    f"temporal dev server did not answer on {settings.temporal_address}"
+                ) from None
+            await asyncio.sleep(0.5)
+
+
+def banner(settings: Settings) -> str:
+    """What ``tracepost dev`` prints once everything runs."""
+    host = settings.api_host
+    sim = settings.paytrace_base_url
+    return f"""
+tracepost dev stack is running (Ctrl-C stops everything)
+  Temporal Web UI     http://{host}:{settings.ui_port}
+  Temporal frontend   {settings.temporal_address}
+  api                 {settings.api_url}  (/healthz, /readyz)
+  PayTrace simulator  {sim}  (API user demo / demo; hosted checkout at {sim}/checkout)
+  Sage 500 stand-in   {settings.erp_url}
+  store               {settings.store_url}
+
+Pay demo invoice 1001 (customer C0001, balance 125.00) through the hosted checkout, which sends
+PayTrace's Silent Post to the api:
+  curl -s -H 'Accept: application/json' -d ORDERID=1001 -d AMOUNT=125.00 {sim}/checkout/pay
+or as any PayTrace API client would (the sweep finds it within {settings.sweep_interval_seconds} s):
+  tracepost sale --invoice 1002 --amount 80.50
+Then watch the PaymentPosting workflow in the Web UI and the invoice balance with
+  tracepost erp invoice 1001
+"""
+
+
+async def run_dev(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run the embedded stack until ``stop`` is set or SIGINT/SIGTERM arrives.
+
+    Args:
+        settings: tracepost settings.
+        stop: an event to stop it from code (tests); signals set it too.
+    """
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    t_host, _, t_port = settings.temporal_address.rpartition(":")
+    _check_port_free(t_host, int(t_port), "Temporal frontend")
+    _check_port_free(t_host, settings.ui_port, "Temporal Web UI")
+    _check_port_free(settings.api_host, settings.api_port, "api")
+    _check_port_free(settings.api_host, settings.simulator_port, "PayTrace simulator")
+
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    components = Components.build(settings)
+    seeded = init_erp(
+        components.erp_engine, erp=settings.erp, company_id=settings.erp_company_id, demo=True
+    )
+    components.store.create_schema()
+
+    server = TemporalDevServer(
+        find_temporal_cli(settings.temporal_cli),
+        settings.temporal_address,
+        settings.ui_port,
+        settings.var_dir / "temporal.db",
+        settings.var_dir / "temporal.log",
+    )
+    server.start()
+    tasks: list[asyncio.Task[None]] = []
+    http_servers = []
+    try:
+        client = await _wait_for_temporal(server, settings)
+        simulator = embedded_server(
+            create_app(
+                SimulatorConfig(
+                    db_path=settings.simulator_db,
+                    merchants={
+                        settings.paytrace_username: settings.paytrace_password.get_secret_value()
+                    },
+                    silent_post_url=settings.silent_post_url,
+                    timezone=settings.paytrace_timezone,
+                )
+            ),
+            settings.api_host,
+            settings.simulator_port,
+        )
+        api = embedded_server(
+            create_api(settings, components.store, TemporalGateway(settings, client)),
+            settings.api_host,
+            settings.api_port,
+        )
+        http_servers = [simulator, api]
+        tasks = [asyncio.create_task(s.serve()) for s in http_servers]
+        tasks.append(asyncio.create_task(run_workers(client, components, stop)))
+        await ensure_schedules(client, settings)
+        if seeded:
+            print(f"seeded Sage 500 demo data into {settings.erp_url}")
+        print(banner(settings), flush=True)
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        stop.set()
+        for task in done:
+            if task is not stopper and not task.cancelled() and task.exception() is not None:
+                print(f"tracepost dev: a component stopped: {task.exception()!r}", flush=True)
+    finally:
+        stop.set()
+        for http in http_servers:
+            http.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await components.aclose()
+        await server.stop()
+        print("tracepost dev stopped", flush=True)

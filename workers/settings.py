@@ -1,0 +1,129 @@
+"""Every tracepost setting, in one pydantic-settings class (environment prefix ``TRACEPOST_``).
+
+Defaults are those of the embedded stack (``tracepost dev``). docs/configuration.md documents each.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Self
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from connectors.erp.protocol import PostingStrategy
+from domain.matching import MatchPolicy
+from workflows.options import erp_queue
+
+SUPPORTED_ERPS = ("sage500",)
+
+
+class Settings(BaseSettings):
+    """tracepost configuration."""
+
+    model_config = SettingsConfigDict(env_prefix="TRACEPOST_", extra="ignore")
+
+    # Temporal
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "tracepost"
+    ui_port: int = 8233
+    temporal_cli: str = ""
+    log_level: str = "INFO"
+    # api process
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    silent_post_secret: SecretStr = SecretStr("dev-silent-post-secret")
+    # PayTrace
+    paytrace_base_url: str = "http://127.0.0.1:8001"
+    paytrace_username: str = "demo"
+    paytrace_password: SecretStr = SecretStr("demo")
+    paytrace_integrator_id: str = ""
+    paytrace_timezone: str = "America/New_York"
+    paytrace_connect_timeout: float = 5.0
+    paytrace_read_timeout: float = 30.0
+    # ERP
+    erp: str = "sage500"
+    erp_url: str = ""
+    erp_company_id: str = "SOA"
+    erp_user_id: str = "tracepost"
+    erp_posting_strategy: PostingStrategy = PostingStrategy.EMULATED
+    erp_max_activities_per_second: float = 20.0
+    # store
+    store_url: str = ""
+    # local files
+    var_dir: Path = Path("var")
+    # sweep
+    sweep_interval_seconds: int = Field(15, ge=1)
+    sweep_overlap_minutes: int = Field(10, ge=0)
+    sweep_first_lookback_days: int = Field(1, ge=0)
+    # matching
+    match_tolerance: Decimal = Decimal("0.00")
+    match_allocate_oldest_first: bool = False
+    invoice_prefixes: Annotated[tuple[str, ...], NoDecode] = ()
+    # simulator (dev stack)
+    simulator_db: str = ""
+
+    @field_validator("invoice_prefixes", mode="before")
+    @classmethod
+    def _split_prefixes(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(p.strip() for p in value.split(",") if p.strip())
+        return value
+
+    @field_validator("erp")
+    @classmethod
+    def _known_erp(cls, value: str) -> str:
+        if value not in SUPPORTED_ERPS:
+            raise ValueError(
+                f"TRACEPOST_ERP must be one of {', '.join(SUPPORTED_ERPS)}, not {value!r}"
+            )
+        return value
+
+    @field_validator("match_tolerance")
+    @classmethod
+    def _tolerance(cls, value: Decimal) -> Decimal:
+        if value < 0:
+            raise ValueError("TRACEPOST_MATCH_TOLERANCE must not be negative")
+        return value
+
+    @model_validator(mode="after")
+    def _defaults_under_var(self) -> Self:
+        if not self.erp_url:
+            self.erp_url = f"sqlite:///{self.var_dir / (self.erp + '.db')}"
+        if not self.store_url:
+            self.store_url = f"sqlite:///{self.var_dir / 'store.db'}"
+        if not self.simulator_db:
+            self.simulator_db = str(self.var_dir / "paytrace-sim.db")
+        return self
+
+    @property
+    def erp_task_queue(self) -> str:
+        """The task queue of ERP activities (rate limited to protect the ERP)."""
+        return erp_queue(self.task_queue)
+
+    @property
+    def match_policy(self) -> MatchPolicy:
+        """The matching policy these settings describe."""
+        return MatchPolicy(
+            tolerance=self.match_tolerance,
+            allocate_oldest_first=self.match_allocate_oldest_first,
+            invoice_prefixes=self.invoice_prefixes,
+        )
+
+    @property
+    def simulator_port(self) -> int:
+        """The port the bundled simulator listens on (taken from the PayTrace base URL)."""
+        return urlsplit(self.paytrace_base_url).port or 8001
+
+    @property
+    def api_url(self) -> str:
+        """Base URL of the api process."""
+        return f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def silent_post_url(self) -> str:
+        """The Silent Post URL to configure in PayTrace's hosted checkout."""
+        return f"{self.api_url}/webhooks/paytrace/silent-post/{self.silent_post_secret.get_secret_value()}"

@@ -1,0 +1,78 @@
+"""The worker process: runs the workflows and their activities."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from workers.composition import Components
+from workflows import ALL_WORKFLOWS
+
+log = logging.getLogger(__name__)
+
+
+def build_workers(
+    client: Client, components: Components, executor: ThreadPoolExecutor
+) -> list[Worker]:
+    """Build the two workers of a worker process.
+
+    The main task queue runs workflows and PayTrace/store activities; the ERP task queue runs
+    ERP activities under ``max_task_queue_activities_per_second`` to protect the ERP.
+
+    Args:
+        client: the Temporal client.
+        components: connectors to inject into the activities.
+        executor: the thread pool for synchronous (database) activities.
+
+    Returns:
+        The workers, not yet running.
+    """
+    settings = components.settings
+    main = Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=ALL_WORKFLOWS,
+        activities=components.workflow_queue_activities(client),
+        activity_executor=executor,
+        graceful_shutdown_timeout=timedelta(seconds=20),
+    )
+    erp = Worker(
+        client,
+        task_queue=settings.erp_task_queue,
+        activities=components.erp_queue_activities(),
+        activity_executor=executor,
+        max_task_queue_activities_per_second=settings.erp_max_activities_per_second,
+        graceful_shutdown_timeout=timedelta(seconds=20),
+    )
+    return [main, erp]
+
+
+async def run_workers(client: Client, components: Components, stop: asyncio.Event) -> None:
+    """Run the workers until ``stop`` is set, then shut them down gracefully.
+
+    Args:
+        client: the Temporal client.
+        components: connectors to inject.
+        stop: set it to stop.
+    """
+    with ThreadPoolExecutor(max_workers=16, thread_name_prefix="tracepost-activity") as executor:
+        workers = build_workers(client, components, executor)
+        tasks = [asyncio.create_task(w.run()) for w in workers]
+        log.info(
+            "worker polling %s and %s",
+            components.settings.task_queue,
+            components.settings.erp_task_queue,
+        )
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            if task is not stopper and (exc := task.exception()) is not None:
+                raise exc
