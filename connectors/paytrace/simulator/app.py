@@ -47,7 +47,7 @@ def create_app(
     Returns:
         The ASGI app. Its own docs are at ``/_sim/docs``, away from PayTrace's paths.
     """
-    state = SimulatorState(config.db_path)
+    state = SimulatorState(config.db_path, config.first_transaction_id)
     state.create_schema()
     poster = SilentPoster(config.silent_post_url, transport=silent_post_transport)
     context = SimContext(config=config, state=state, clock=clock or system_clock, poster=poster)

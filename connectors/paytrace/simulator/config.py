@@ -17,6 +17,8 @@ class SimulatorConfig(BaseModel):
         silent_post_url: where hosted checkout sends the Silent Post; ``""`` sends nothing.
         timezone: the merchant's local time zone (IANA name) for timestamps and date filters.
         token_ttl_seconds: lifetime of an OAuth access token.
+        first_transaction_id: the id a new state file starts counting transactions from (an
+            existing file keeps its own sequence).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -26,6 +28,7 @@ class SimulatorConfig(BaseModel):
     silent_post_url: str = ""
     timezone: str = "America/New_York"
     token_ttl_seconds: int = Field(default=7200, gt=0)
+    first_transaction_id: int = Field(default=1000001, gt=0)
 
     @field_validator("timezone")
     @classmethod

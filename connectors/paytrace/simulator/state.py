@@ -152,10 +152,12 @@ class SimulatorState:
 
     Args:
         db_path: the SQLite file; its directory is created if missing.
+        first_transaction_id: where a new file starts its transaction ids.
     """
 
-    def __init__(self, db_path: str) -> None:
+    def __init__(self, db_path: str, first_transaction_id: int = FIRST_TRANSACTION_ID) -> None:
         self._path = db_path
+        self._first_id = first_transaction_id
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -168,14 +170,14 @@ class SimulatorState:
             conn.close()
 
     def create_schema(self) -> None:
-        """Create the tables if missing and seed transaction ids at ``FIRST_TRANSACTION_ID``."""
+        """Create the tables if missing and seed transaction ids at the first transaction id."""
         Path(self._path).parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as conn:
             conn.executescript(_SCHEMA)
             conn.execute(
                 "INSERT INTO sqlite_sequence (name, seq) SELECT 'transactions', ? "
                 "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'transactions')",
-                (FIRST_TRANSACTION_ID - 1,),
+                (self._first_id - 1,),
             )
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 

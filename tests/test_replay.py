@@ -1,0 +1,58 @@
+"""Recorded PaymentPosting histories replay with the current workflow code.
+
+A failure here means a change would break workflows already running in production: use
+``workflow.patched`` (docs/operations.md) instead of re-recording.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
+
+from workflows import ALL_WORKFLOWS
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def test_histories_are_committed():
+    names = {p.stem for p in HISTORIES}
+    assert {
+        "payment_posting_posted",
+        "payment_posting_parked_then_applied",
+        "payment_posting_declined",
+    } <= names
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+async def test_history_replays(path):
+    history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
+    replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
+
+
+async def test_a_changed_workflow_is_caught(monkeypatch):
+    """The replay test can fail: reorder an activity and replay must report nondeterminism."""
+    from workflows import payment_posting
+
+    original = payment_posting.PaymentPosting._audit
+
+    async def no_audit(self, event, detail):  # skips the first activity the history expects
+        if event == "received":
+            return None
+        return await original(self, event, detail)
+
+    monkeypatch.setattr(payment_posting.PaymentPosting, "_audit", no_audit)
+    path = next(p for p in HISTORIES if p.stem == "payment_posting_posted")
+    history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
+    # unsandboxed, so the patched method is the one that runs
+    replayer = Replayer(
+        workflows=ALL_WORKFLOWS,
+        data_converter=pydantic_data_converter,
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is not None
