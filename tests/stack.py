@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
@@ -79,7 +80,7 @@ class Stack:
             ).scalar_one()
         return int(pmts), int(xref)
 
-    def handle(self, transaction_id: int) -> WorkflowHandle:
+    def handle(self, transaction_id: int) -> WorkflowHandle[Any, Any]:
         return self.client.get_workflow_handle_for(PaymentPosting.run, f"payment-{transaction_id}")
 
 

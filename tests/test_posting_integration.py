@@ -34,7 +34,8 @@ async def test_sale_posted_once_though_announced_three_times(dev_env, tmp_path, 
         assert result.outcome is PostingOutcome.POSTED
         assert stack.balance("1001") == Decimal("0.00")
         assert stack.receipts(txn_id) == (1, 1)
-        assert stack.store.posting(txn_id)["status"] == "posted"
+        posting = stack.store.posting(txn_id)
+        assert posting is not None and posting["status"] == "posted"
         events = [e.event for e in stack.store.audit_trail(transaction_id=txn_id)]
         assert events[0] == "received" and "matched" in events and "posted" in events
         described = await stack.handle(txn_id).describe()
@@ -68,7 +69,7 @@ async def test_unknown_invoice_parks_and_is_resolved_by_an_update(dev_env, tmp_p
 
         await wait_until(parked)
         status = await handle.query(PaymentPosting.status)
-        assert "INV-77" in status.attention.reason
+        assert status.attention is not None and "INV-77" in status.attention.reason
         assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
 
         async def listed():
