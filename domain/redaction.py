@@ -15,6 +15,7 @@ _SECRET_FIELDS = re.compile(
     """
 )
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+")
+_SECRET_PATH = re.compile(r"(/silent-post/)[^/\s\"'?]+")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -69,5 +70,6 @@ def redact(text: str) -> str:
         The text with Luhn-valid card numbers masked and secret fields replaced by ``[REDACTED]``.
     """
     text = _BEARER.sub(r"\1 [REDACTED]", text)
+    text = _SECRET_PATH.sub(r"\1[REDACTED]", text)
     text = _SECRET_FIELDS.sub(r"\1[REDACTED]", text)
     return _PAN.sub(_mask_match, text)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import signal
 import sys
@@ -17,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr, ValidationError
 
 from domain.money import MoneyError, to_money
+from workers.logging_setup import configure_logging
 from workers.settings import Settings
 
 PUBLISHED_TEST_CARD = "4012000098765439"  # Visa test number published for PayTrace's sandbox
@@ -271,10 +271,7 @@ def main(argv: list[str] | None = None) -> None:
     a finished command into a failure.
     """
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("TRACEPOST_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(os.environ.get("TRACEPOST_LOG_LEVEL", "INFO"))
     code = 1
     try:
         code = int(args.func(args))

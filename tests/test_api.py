@@ -1,0 +1,97 @@
+"""The api process: health probes and the Silent Post webhook starter."""
+
+import random
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from connectors.store import Store
+from workers.api import MAX_BODY_BYTES, TemporalGateway, create_api
+from workers.settings import Settings
+
+SECRET = "s3cret-path-token"
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+def make_api(tmp_path, gateway, settings):
+    store = Store(sa.create_engine(f"sqlite:///{tmp_path}/store.db"))
+    store.create_schema()
+    return create_api(settings, store, gateway)
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return Settings(
+        var_dir=tmp_path,
+        silent_post_secret=SECRET,
+        task_queue=f"api-test-{random.randrange(10**9)}",
+    )
+
+
+@pytest.fixture
+async def api(dev_env, tmp_path, settings):
+    app = make_api(tmp_path, TemporalGateway(settings, dev_env.client), settings)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api"
+    ) as client:
+        yield client
+
+
+async def test_health_and_readiness(api):
+    assert (await api.get("/healthz")).json() == {"status": "ok"}
+    ready = await api.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"] == {"temporal": "ok", "store": "ok"}
+
+
+async def test_silent_post_starts_once_and_duplicates_join(api, dev_env):
+    txn = random.randrange(10**9, 10**10)
+    body = f"ORDERID=1001&TRANSACTIONID={txn}&APPCODE=TAS610&APPMSG=APPROVED&AVSRESPONSE=No+Match&CSCRESPONSE=&EMAIL=a%40b.c"
+    first = await api.post(f"/webhooks/paytrace/silent-post/{SECRET}", content=body, headers=FORM)
+    again = await api.post(f"/webhooks/paytrace/silent-post/{SECRET}", content=body, headers=FORM)
+    assert first.status_code == 202 and again.status_code == 202
+    assert first.json() == {"workflow_id": f"payment-{txn}", "started": True}
+    assert again.json() == {"workflow_id": f"payment-{txn}", "started": False}
+    await dev_env.client.get_workflow_handle(f"payment-{txn}").terminate("test cleanup")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "headers", "status", "reason"),
+    [
+        ("wrong", "TRANSACTIONID=1", FORM, 404, "unknown webhook"),
+        (SECRET, "ORDERID=1001", FORM, 422, "TRANSACTIONID is required"),
+        (SECRET, "TRANSACTIONID=12abc", FORM, 422, "must be a number"),
+        (SECRET, "TRANSACTIONID=1&TRANSACTIONID=2", FORM, 422, "TRANSACTIONID"),
+        (SECRET, "TRANSACTIONID=1&NOTE=4012000098765439", FORM, 422, "card number"),
+        (
+            SECRET,
+            '{"TRANSACTIONID": 1}',
+            {"content-type": "application/json"},
+            415,
+            "form-urlencoded",
+        ),
+        (SECRET, "TRANSACTIONID=1&X=" + "a" * MAX_BODY_BYTES, FORM, 413, "body over"),
+        (SECRET, b"TRANSACTIONID=\xff\xfe", FORM, 422, "UTF-8"),
+    ],
+)
+async def test_bad_silent_posts_get_a_clear_4xx(api, path, body, headers, status, reason):
+    resp = await api.post(f"/webhooks/paytrace/silent-post/{path}", content=body, headers=headers)
+    assert resp.status_code == status
+    assert reason in resp.json()["error"]
+    assert "4012000098765439" not in resp.text
+
+
+async def test_temporal_down_answers_503_with_retry_after(tmp_path):
+    settings = Settings(var_dir=tmp_path, silent_post_secret=SECRET, temporal_address="127.0.0.1:1")
+    app = make_api(tmp_path, TemporalGateway(settings), settings)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api"
+    ) as client:
+        resp = await client.post(
+            f"/webhooks/paytrace/silent-post/{SECRET}", content="TRANSACTIONID=5", headers=FORM
+        )
+        assert resp.status_code == 503 and resp.headers["Retry-After"] == "5"
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"]["temporal"].startswith(
+            "unavailable"
+        )

@@ -1,0 +1,133 @@
+"""End to end: `tracepost dev` as a subprocess on free ports; sales made over the simulator's HTTP
+API like any PayTrace client; the Sage 500 invoice balances drop."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from connectors.erp.sage500 import Sage500Connector
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(check, seconds, what):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except (httpx.HTTPError, sa.exc.OperationalError):
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def balance(db: Path, number: str) -> Decimal:
+    engine = sa.create_engine(f"sqlite:///{db}")
+    try:
+        invoice = Sage500Connector(engine).invoice_by_number(number)
+        assert invoice is not None
+        return invoice.balance
+    finally:
+        engine.dispose()
+
+
+def test_dev_stack_posts_sales_end_to_end(tmp_path):
+    ports = {name: free_port() for name in ("temporal", "ui", "api", "sim")}
+    env = {
+        **os.environ,
+        "TRACEPOST_VAR_DIR": str(tmp_path / "var"),
+        "TRACEPOST_TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}",
+        "TRACEPOST_API_PORT": str(ports["api"]),
+        "TRACEPOST_PAYTRACE_BASE_URL": f"http://127.0.0.1:{ports['sim']}",
+        "TRACEPOST_SWEEP_INTERVAL_SECONDS": "2",
+    }
+    log = (tmp_path / "dev.log").open("w")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "tracepost"), "dev", "--ui-port", str(ports["ui"])],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    api = f"http://127.0.0.1:{ports['api']}"
+    sim = f"http://127.0.0.1:{ports['sim']}"
+    erp_db = tmp_path / "var" / "sage500.db"
+    try:
+        wait_for(lambda: httpx.get(f"{api}/readyz").status_code == 200, 120, "the api to be ready")
+        assert httpx.get(f"http://127.0.0.1:{ports['ui']}/").status_code == 200  # the Web UI
+        assert balance(erp_db, "1001") == Decimal("125.00")
+
+        # A PayTrace API client: OAuth password grant, then a keyed sale (found by the sweep).
+        token = httpx.post(
+            f"{sim}/oauth/token",
+            data={"grant_type": "password", "username": "demo", "password": "demo"},
+        ).json()["access_token"]
+        sale = httpx.post(
+            f"{sim}/v1/transactions/sale/keyed",
+            headers={"Authorization": f"Bearer {token}"},
+            json={
+                "amount": "125.00",
+                "credit_card": {
+                    "number": "4012000098765439",
+                    "expiration_month": "12",
+                    "expiration_year": "2030",
+                },
+                "invoice_id": "1001",
+            },
+        )
+        assert sale.status_code == 200 and sale.json()["response_code"] == 101
+        wait_for(lambda: balance(erp_db, "1001") == Decimal("0.00"), 90, "invoice 1001 to be paid")
+
+        # The hosted checkout: the simulator sends the Silent Post to the api.
+        paid = httpx.post(
+            f"{sim}/checkout/pay",
+            data={"ORDERID": "1002", "AMOUNT": "80.50"},
+            headers={"Accept": "application/json"},
+        )
+        assert paid.status_code == 200 and paid.json()["approved"] is True
+        wait_for(lambda: balance(erp_db, "1002") == Decimal("0.00"), 90, "invoice 1002 to be paid")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            code = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise
+        log.close()
+    output = (tmp_path / "dev.log").read_text()
+    assert code == 0, output[-3000:]
+    assert "tracepost dev stack is running" in output and "tracepost dev stopped" in output
+    assert "4012000098765439" not in output
+    assert not processes_mentioning(str(tmp_path / "var" / "temporal.db")), (
+        "Temporal outlived tracepost dev"
+    )
+
+
+def processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(int(entry.name))
+    return found
