@@ -4,11 +4,13 @@ the PayTrace simulator and the Sage 500 stand-in (SQLite and PostgreSQL)."""
 import asyncio
 from decimal import Decimal
 
-from temporalio.client import WorkflowExecutionStatus
+import pytest
+from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 
 from activities.starter import start_payment_posting
-from domain.activity_io import InvoiceAmount, PostingOutcome, Resolution, ResolutionAction
+from domain.activity_io import PostingOutcome, Resolution, ResolutionAction
 from tests.stack import running_stack
+from workers.attention import list_attention, parse_invoice, resolve
 from workflows import PaymentPosting, TransactionSweep
 from workflows.transaction_sweep import SweepInput
 
@@ -80,14 +82,24 @@ async def test_unknown_invoice_parks_and_is_resolved_by_an_update(dev_env, tmp_p
         assert [d.paytrace_transaction_id for d in stack.store.dead_letters()] == [txn_id]
         assert stack.receipts(txn_id) == (0, 0)
 
-        await handle.execute_update(
-            PaymentPosting.resolve,
+        parked_ids = [wid for wid, _ in await list_attention(stack.client)]
+        assert f"payment-{txn_id}" in parked_ids
+        with pytest.raises(
+            WorkflowUpdateFailedError
+        ):  # an unknown action for this stage is refused
+            await resolve(
+                stack.client, f"payment-{txn_id}", Resolution(action=ResolutionAction.MARK_HANDLED)
+            )
+        answer = await resolve(
+            stack.client,
+            f"payment-{txn_id}",
             Resolution(
                 action=ResolutionAction.APPLY_TO,
-                invoices=(InvoiceAmount(invoice_number="1002", amount=Decimal("80.50")),),
+                invoices=(parse_invoice("1002=80.50"),),
                 operator="ops",
             ),
         )
+        assert answer == "accepted: apply_to"
         result = await handle.result()
         assert result.outcome is PostingOutcome.POSTED and result.rule == ""
         assert stack.balance("1002") == Decimal("0.00")

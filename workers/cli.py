@@ -215,6 +215,68 @@ def cmd_sale(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_attention_list(_: argparse.Namespace) -> int:
+    """List payments waiting in needs-attention."""
+    from workers.attention import list_attention
+    from workers.temporal_client import connect
+
+    settings = _settings()
+
+    async def run() -> int:
+        items = await list_attention(await connect(settings))
+        for workflow_id, status in items:
+            attention = status.attention
+            if attention is None:
+                continue
+            print(
+                f"{workflow_id}  since {attention.since:%Y-%m-%d %H:%M}  [{attention.reason_kind}]"
+            )
+            print(f"    {attention.reason}")
+            for invoice in attention.candidates:
+                print(
+                    f"    candidate {invoice.invoice_number}  {invoice.customer_id}  balance {invoice.balance}"
+                )
+        print(f"{len(items)} payment(s) need attention")
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_attention_resolve(args: argparse.Namespace) -> int:
+    """Resolve a needs-attention item with the workflow's ``resolve`` update."""
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.service import RPCError
+
+    from domain.activity_io import Resolution, ResolutionAction
+    from workers.attention import parse_invoice, resolve
+    from workers.temporal_client import connect
+
+    settings = _settings()
+    try:
+        resolution = Resolution(
+            action=ResolutionAction(args.action),
+            invoices=tuple(parse_invoice(v) for v in args.invoice),
+            customer_id=args.customer,
+            note=args.note,
+            operator=args.operator or os.environ.get("USER", ""),
+        )
+    except (ValueError, MoneyError) as exc:
+        print(f"tracepost attention resolve: {exc}", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        try:
+            answer = await resolve(await connect(settings), args.workflow_id, resolution)
+        except (WorkflowUpdateFailedError, RPCError) as exc:
+            cause = getattr(exc, "cause", None) or exc
+            print(f"tracepost attention resolve: refused: {cause}", file=sys.stderr)
+            return 1
+        print(f"{args.workflow_id}: {answer}")
+        return 0
+
+    return asyncio.run(run())
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``tracepost``."""
     parser = argparse.ArgumentParser(
@@ -254,6 +316,31 @@ def build_parser() -> argparse.ArgumentParser:
     inv = erp.add_parser("invoice", help="show an invoice's balance")
     inv.add_argument("number")
     inv.set_defaults(func=cmd_erp_invoice)
+
+    attention = sub.add_parser("attention", help="payments waiting for an operator").add_subparsers(
+        dest="attention_command", required=True
+    )
+    attention.add_parser("list", help="list needs-attention items").set_defaults(
+        func=cmd_attention_list
+    )
+    res = attention.add_parser("resolve", help="resolve one item (sends the resolve update)")
+    res.add_argument("workflow_id", help="e.g. payment-1000001")
+    res.add_argument(
+        "--action", required=True, choices=["retry", "apply_to", "post_on_account", "mark_handled"]
+    )
+    res.add_argument(
+        "--invoice",
+        action="append",
+        default=[],
+        metavar="NUMBER=AMOUNT",
+        help="with apply_to; repeatable",
+    )
+    res.add_argument(
+        "--customer", default="", help="ERP customer id, with post_on_account when none is known"
+    )
+    res.add_argument("--note", default="", help="what was done (required with mark_handled)")
+    res.add_argument("--operator", default="", help="who resolves it (default: $USER)")
+    res.set_defaults(func=cmd_attention_resolve)
 
     sale = sub.add_parser("sale", help="make a test sale in the simulator or sandbox")
     sale.add_argument("--amount", required=True)

@@ -18,6 +18,7 @@ from domain.matching import MatchPolicy
 from workflows.options import erp_queue
 
 SUPPORTED_ERPS = ("sage500",)
+DEV_SILENT_POST_SECRET = "dev-silent-post-secret"  # noqa: S105 - the embedded stack only
 
 
 class Settings(BaseSettings):
@@ -35,7 +36,7 @@ class Settings(BaseSettings):
     # api process
     api_host: str = "127.0.0.1"
     api_port: int = 8000
-    silent_post_secret: SecretStr = SecretStr("dev-silent-post-secret")
+    silent_post_secret: SecretStr = SecretStr(DEV_SILENT_POST_SECRET)
     # PayTrace
     paytrace_base_url: str = "http://127.0.0.1:8001"
     paytrace_username: str = "demo"
@@ -88,6 +89,20 @@ class Settings(BaseSettings):
         if value < 0:
             raise ValueError("TRACEPOST_MATCH_TOLERANCE must not be negative")
         return value
+
+    @model_validator(mode="after")
+    def _safe_combination(self) -> Self:
+        if self.erp_posting_strategy is PostingStrategy.PROCEDURES:
+            raise ValueError(
+                "TRACEPOST_ERP_POSTING_STRATEGY=procedures is not available yet; use manual"
+                " (leave balanced batches for the ERP user) or emulated (stand-in databases only)"
+            )
+        production = urlsplit(self.paytrace_base_url).hostname == "api.paytrace.com"
+        if production and self.silent_post_secret.get_secret_value() == DEV_SILENT_POST_SECRET:
+            raise ValueError(
+                "TRACEPOST_SILENT_POST_SECRET must be set to a long random value for production"
+            )
+        return self
 
     @model_validator(mode="after")
     def _defaults_under_var(self) -> Self:

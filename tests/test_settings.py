@@ -1,0 +1,76 @@
+"""Settings: defaults of the embedded stack, validation, and docs that cover every setting."""
+
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from workers.settings import Settings
+
+DOCS = Path(__file__).parent.parent / "docs" / "configuration.md"
+
+
+def test_defaults_are_the_embedded_stack(monkeypatch, tmp_path):
+    for name in list(__import__("os").environ):
+        if name.startswith("TRACEPOST_"):
+            monkeypatch.delenv(name)
+    s = Settings()
+    assert s.temporal_address == "127.0.0.1:7233" and s.ui_port == 8233 and s.api_port == 8000
+    assert s.paytrace_base_url == "http://127.0.0.1:8001" and s.simulator_port == 8001
+    assert s.erp_url == "sqlite:///var/sage500.db" and s.store_url == "sqlite:///var/store.db"
+    assert s.erp_task_queue == "tracepost-erp"
+
+
+def test_environment_overrides(monkeypatch):
+    monkeypatch.setenv("TRACEPOST_INVOICE_PREFIXES", "INV-, INV")
+    monkeypatch.setenv("TRACEPOST_MATCH_TOLERANCE", "0.05")
+    monkeypatch.setenv("TRACEPOST_ERP_URL", "postgresql+psycopg://db/erp")
+    s = Settings()
+    assert s.invoice_prefixes == ("INV-", "INV")
+    assert s.match_policy.tolerance == Decimal("0.05")
+    assert s.erp_url == "postgresql+psycopg://db/erp"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"erp": "oracle"}, "TRACEPOST_ERP must be one of"),
+        ({"match_tolerance": "-1"}, "must not be negative"),
+        ({"erp_posting_strategy": "procedures"}, "not available yet"),
+        ({"paytrace_base_url": "https://api.paytrace.com"}, "TRACEPOST_SILENT_POST_SECRET"),
+    ],
+)
+def test_invalid_configuration_is_explained(kwargs, message):
+    with pytest.raises(ValidationError, match=message):
+        Settings(**kwargs)
+
+
+def test_secrets_do_not_print():
+    s = Settings(paytrace_password="hunter2-secret", silent_post_secret="path-token-secret")
+    assert "hunter2-secret" not in repr(s) and "path-token-secret" not in str(s)
+
+
+def test_every_setting_is_documented():
+    text = DOCS.read_text()
+    documented = set(re.findall(r"`(TRACEPOST_[A-Z0-9_]+)`", text))
+    expected = {f"TRACEPOST_{name.upper()}" for name in Settings.model_fields}
+    assert expected - documented == set(), "settings missing from docs/configuration.md"
+    assert documented - expected == set(), "docs/configuration.md names settings that do not exist"
+
+
+@pytest.mark.parametrize("bad", ["1002", "=5.00", "1002=abc", "1002=-1", "1002=0"])
+def test_attention_invoice_argument_is_checked(bad):
+    from domain.money import MoneyError
+    from workers.attention import parse_invoice
+
+    with pytest.raises((ValueError, MoneyError)):
+        parse_invoice(bad)
+
+
+def test_attention_invoice_argument():
+    from workers.attention import parse_invoice
+
+    parsed = parse_invoice(" 1002 =80.5")
+    assert (parsed.invoice_number, parsed.amount) == ("1002", Decimal("80.50"))
