@@ -278,8 +278,9 @@ def _json_default(value: object) -> str:
 
 
 def _json_or_none(resp: httpx.Response) -> dict[str, Any] | None:
+    """Parse a JSON object body; numbers with a fraction become ``Decimal``, never float."""
     try:
-        data = resp.json()
+        data = json.loads(resp.content, parse_float=Decimal)
     except ValueError:
         return None
     return data if isinstance(data, dict) else None

@@ -147,7 +147,9 @@ class ExportedTransaction(BaseModel):
     @field_validator("amount", mode="before")
     @classmethod
     def _amount(cls, value: Any) -> Decimal:
-        return to_money(value if not isinstance(value, float) else repr(value))
+        if isinstance(value, float):  # a caller that parsed JSON without parse_float=Decimal
+            value = repr(value)
+        return to_money(value)
 
     @field_validator("status_code", "batch_number", mode="before")
     @classmethod
