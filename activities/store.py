@@ -5,9 +5,9 @@ from __future__ import annotations
 from temporalio import activity
 
 from activities import names
-from connectors.store import AuditEvent, Store
+from connectors.store import Store
 from domain.activity_io import (
-    AuditRequest,
+    AuditEvent,
     CursorUpdate,
     DeadLetterRequest,
     DeadLetterResolution,
@@ -27,9 +27,9 @@ class StoreActivities:
         self._store = store
 
     @activity.defn(name=names.RECORD_AUDIT)
-    def record_audit(self, request: AuditRequest) -> bool:
+    def record_audit(self, event: AuditEvent) -> bool:
         """Append one audit event (idempotent by its key)."""
-        return self._store.record_audit(AuditEvent(**request.model_dump()))
+        return self._store.record_audit(event)
 
     @activity.defn(name=names.RECORD_POSTING)
     def record_posting(self, request: PostingRecordRequest) -> None:

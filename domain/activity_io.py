@@ -40,8 +40,8 @@ class InvoiceLookup(_Frozen):
     missing: tuple[str, ...] = ()
 
 
-class AuditRequest(_Frozen):
-    """An audit event to record; ``event_key`` makes the write idempotent."""
+class AuditEvent(_Frozen):
+    """One step of a workflow worth keeping; ``event_key`` makes recording it idempotent."""
 
     event_key: str
     workflow_id: str

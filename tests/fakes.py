@@ -13,7 +13,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import names
 from domain.activity_io import (
-    AuditRequest,
+    AuditEvent,
     DeadLetterRequest,
     DeadLetterResolution,
     InvoiceLookup,
@@ -55,7 +55,7 @@ class FakeBackend:
     receipts: dict[int, ReceiptRecord] = field(default_factory=dict)
     writes: list[CashReceipt] = field(default_factory=list)
     posts: list[int] = field(default_factory=list)
-    audit: list[AuditRequest] = field(default_factory=list)
+    audit: list[AuditEvent] = field(default_factory=list)
     dead_letters: dict[int, DeadLetterRequest] = field(default_factory=dict)
     resolved: dict[int, str] = field(default_factory=dict)
     write_failures: list[ApplicationError] = field(default_factory=list)
@@ -143,7 +143,7 @@ class FakeBackend:
             return record
 
         @activity.defn(name=names.RECORD_AUDIT)
-        async def record_audit(request: AuditRequest) -> bool:
+        async def record_audit(request: AuditEvent) -> bool:
             backend.audit.append(request)
             return True
 

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr, ValidationError
 
 from domain.money import MoneyError, to_money
+from workers.http import EmbeddedServer
 from workers.logging_setup import configure_logging
 from workers.settings import Settings
 
@@ -36,6 +37,16 @@ async def _until_signal(run: Callable[[asyncio.Event], Coroutine[Any, Any, None]
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await run(stop)
+
+
+async def _serve(server: EmbeddedServer, stop: asyncio.Event) -> None:
+    """Serve until the server stops on its own or ``stop`` is set."""
+    task = asyncio.create_task(server.serve())
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait([task, stopper], return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    server.should_exit = True
+    await task
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
@@ -85,14 +96,7 @@ def cmd_api(_: argparse.Namespace) -> int:
     server = embedded_server(
         create_api(settings, store, TemporalGateway(settings)), settings.api_host, settings.api_port
     )
-
-    async def run(stop: asyncio.Event) -> None:
-        task = asyncio.create_task(server.serve())
-        await asyncio.wait([task, asyncio.create_task(stop.wait())], return_when="FIRST_COMPLETED")
-        server.should_exit = True
-        await task
-
-    asyncio.run(_until_signal(run))
+    asyncio.run(_until_signal(lambda stop: _serve(server, stop)))
     return 0
 
 
@@ -114,14 +118,7 @@ def cmd_simulator(args: argparse.Namespace) -> int:
     )
     server = embedded_server(app, settings.api_host, port)
     print(f"PayTrace simulator on http://{settings.api_host}:{port}", flush=True)
-
-    async def run(stop: asyncio.Event) -> None:
-        task = asyncio.create_task(server.serve())
-        await asyncio.wait([task, asyncio.create_task(stop.wait())], return_when="FIRST_COMPLETED")
-        server.should_exit = True
-        await task
-
-    asyncio.run(_until_signal(run))
+    asyncio.run(_until_signal(lambda stop: _serve(server, stop)))
     return 0
 
 

@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from activities import names
     from domain.activity_io import (
         AttentionInfo,
-        AuditRequest,
+        AuditEvent,
         DeadLetterRequest,
         DeadLetterResolution,
         InvoiceLookup,
@@ -370,7 +370,7 @@ class PaymentPosting:
         self._audit_seq += 1
         await workflow.execute_activity(
             names.RECORD_AUDIT,
-            AuditRequest(
+            AuditEvent(
                 event_key=f"{info.workflow_id}/{info.run_id}/{self._audit_seq}",
                 workflow_id=info.workflow_id,
                 event=event,

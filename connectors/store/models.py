@@ -8,19 +8,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 
-class AuditEvent(BaseModel):
-    """One step of a workflow worth keeping: what happened to which payment, and why."""
-
-    model_config = ConfigDict(frozen=True)
-
-    event_key: str
-    workflow_id: str
-    event: str
-    detail: dict[str, Any] = {}
-    paytrace_transaction_id: int | None = None
-    at: datetime
-
-
 class DeadLetter(BaseModel):
     """A needs-attention item: a workflow waiting for an operator."""
 

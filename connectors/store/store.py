@@ -7,8 +7,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.store.models import AuditEvent, DeadLetter
+from connectors.store.models import DeadLetter
 from connectors.store.schema import audit_events, dead_letters, metadata, postings, sweep_cursors
+from domain.activity_io import AuditEvent
 from domain.models import ReceiptRecord
 
 

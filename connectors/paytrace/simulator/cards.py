@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from domain.redaction import luhn_valid
+
 _BRAND_LENGTHS: dict[str, tuple[int, ...]] = {
     "VISA": (13, 16, 19),
     "MASTERCARD": (16,),
@@ -55,26 +57,6 @@ def _digits(value: object) -> str | None:
     return None
 
 
-def luhn_ok(number: str) -> bool:
-    """Check a digit string with the Luhn algorithm.
-
-    Args:
-        number: digits only.
-
-    Returns:
-        True when the check digit is right.
-    """
-    total = 0
-    for index, char in enumerate(reversed(number)):
-        digit = int(char)
-        if index % 2:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
-
-
 def card_brand(number: str) -> str:
     """Name a card's brand from its leading digits.
 
@@ -116,21 +98,9 @@ def valid_card_number(value: object) -> str | None:
     if number is None:
         return None
     lengths = _BRAND_LENGTHS.get(card_brand(number), tuple(range(13, 20)))
-    if len(number) not in lengths or not luhn_ok(number):
+    if len(number) not in lengths or not luhn_valid(number):
         return None
     return number
-
-
-def mask(number: str) -> str:
-    """Mask a card number PayTrace's way: ``xxxxxxxxxxxx5439``.
-
-    Args:
-        number: the card number.
-
-    Returns:
-        ``x`` for every digit but the last four.
-    """
-    return "x" * (len(number) - 4) + number[-4:]
 
 
 def parse_month(value: object) -> int | None:

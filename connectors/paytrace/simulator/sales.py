@@ -16,7 +16,6 @@ from connectors.paytrace.simulator import errors
 from connectors.paytrace.simulator.cards import (
     Expiry,
     card_brand,
-    mask,
     parse_month,
     parse_year,
     valid_card_number,
@@ -25,6 +24,7 @@ from connectors.paytrace.simulator.clock import to_micros
 from connectors.paytrace.simulator.context import SimContext
 from connectors.paytrace.simulator.state import TransactionRecord
 from domain.money import CENT, to_money
+from domain.redaction import mask_pan
 
 APPROVED = 101
 DECLINED = 102
@@ -224,7 +224,7 @@ async def run_sale(
         amount=sale.amount,
         tax_amount=sale.tax_amount,
         card_type=card_brand(sale.card_number),
-        masked_number=mask(sale.card_number),
+        masked_number=mask_pan(sale.card_number),
         expiration_month=sale.expiry.month_text,
         expiration_year=sale.expiry.year_text,
         invoice_id=sale.invoice_id,
