@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mssql
 
 from connectors.erp.errors import (
+    ClosedPeriodError,
     CustomerNotUsableError,
     ErpBusinessError,
     ErpUnavailableError,
@@ -743,3 +744,65 @@ def test_racing_writers_write_one_receipt(engine: sa.Engine, shared: CashReceipt
     assert len(rows(engine, tptPaytraceXref)) == 1
     assert len(rows(engine, tciBatchLog, tciBatchLog.c.BatchType == 503)) == 1
     assert len(rows(engine, tarPendCustPmtAppl)) == len(shared.applications)
+
+
+def test_racing_payments_cannot_over_apply_one_invoice(engine: sa.Engine) -> None:
+    """Different payments for the same invoice at the same moment: one applies, the rest are refused."""
+    erp = connector(engine)
+    workers = 6
+    barrier = threading.Barrier(workers)
+    results: list[Any] = []
+    lock = threading.Lock()
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            outcome: Any = erp.write_receipt(receipt(("1001", "125.00"), pt_id=PT_ID + 100 + index))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            outcome = exc
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    written = [r for r in results if not isinstance(r, Exception)]
+    refused = [r for r in results if isinstance(r, Exception)]
+    assert len(written) == 1 and written[0].created
+    assert len(refused) == workers - 1
+    assert all(isinstance(r, InvoiceNotOpenError) for r in refused), refused
+    assert len(rows(engine, tarPendCustPmtAppl)) == 1
+    assert len(rows(engine, tptPaytraceXref)) == 1
+    assert erp.invoice_by_number("1001").balance == Decimal("0.00")  # pending application counted
+
+
+def test_closed_or_missing_period_is_refused_and_writes_nothing(engine: sa.Engine) -> None:
+    erp = connector(engine)
+    before = {t.name: len(rows(engine, t)) for t in (tciBatchLog, tarPendCustPmt, tptPaytraceXref)}
+    last_year = receipt(("1001", "125.00")).model_copy(
+        update={"receipt_date": date(TODAY.year - 1, 12, 31)}
+    )
+    with pytest.raises(ClosedPeriodError, match="is closed"):
+        erp.write_receipt(last_year)
+    far_future = receipt(("1001", "125.00")).model_copy(
+        update={"receipt_date": date(TODAY.year + 30, 1, 1)}
+    )
+    with pytest.raises(ClosedPeriodError, match="no fiscal period"):
+        erp.write_receipt(far_future)
+    assert {
+        t.name: len(rows(engine, t)) for t in (tciBatchLog, tarPendCustPmt, tptPaytraceXref)
+    } == before
+
+
+def test_posting_a_batch_deleted_in_sage_is_a_clear_business_error(engine: sa.Engine) -> None:
+    manual = connector(engine, strategy=PostingStrategy.MANUAL)
+    record = manual.write_receipt(receipt(("1001", "125.00")))
+    with engine.begin() as conn:  # an AR clerk deletes the pending batch in Sage
+        conn.execute(sa.delete(tarPendCustPmtAppl))
+        conn.execute(sa.delete(tarPendCustPmt))
+        conn.execute(sa.delete(tarBatch))
+        conn.execute(sa.delete(tciBatchLog).where(tciBatchLog.c.BatchID == record.batch))
+    with pytest.raises(ErpBusinessError, match="no longer exists"):
+        connector(engine).post_receipt(PT_ID)

@@ -94,3 +94,8 @@ def display_number(stored_tran_no: str, prefixes: tuple[str, ...] = ()) -> str:
         The normalized, human-facing number.
     """
     return normalize_invoice_number(stored_tran_no, prefixes)
+
+
+# tglFiscalPeriod.Status
+PERIOD_STATUS_OPEN = 1
+PERIOD_STATUS_CLOSED = 2

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
 
 from connectors.erp.errors import (
+    ClosedPeriodError,
     CustomerNotUsableError,
     ErpBusinessError,
     ErpUnavailableError,
@@ -22,7 +23,7 @@ from connectors.erp.errors import (
 )
 from connectors.erp.protocol import PostingStrategy
 from connectors.erp.sage500 import codes, lookups
-from connectors.erp.sage500.locks import lock_rows
+from connectors.erp.sage500.locks import begin_write, lock_rows
 from connectors.erp.sage500.numbering import (
     next_batch_no,
     next_surrogate_block,
@@ -46,6 +47,7 @@ from connectors.erp.sage500.schema import (
     tciBatchLog,
     tcmCashAcct,
     tglAccount,
+    tglFiscalPeriod,
     tptPaytraceXref,
 )
 from connectors.erp.sage500.validation import check_amounts, check_application
@@ -248,6 +250,7 @@ class Sage500Connector:
         """
         try:
             with self._guard("write_receipt"), self._engine.begin() as conn:
+                begin_write(conn)
                 return self._write(conn, receipt)
         except sa.exc.IntegrityError as exc:
             existing = self.find_receipt(receipt.paytrace_transaction_id)
@@ -279,6 +282,7 @@ class Sage500Connector:
         """
         xref = tptPaytraceXref.c
         with self._guard("post_receipt"), self._engine.begin() as conn:
+            begin_write(conn)
             row = conn.execute(
                 lock_rows(
                     sa.select(tptPaytraceXref).where(
@@ -297,7 +301,12 @@ class Sage500Connector:
                     sa.select(tciBatchLog.c.Status).where(tciBatchLog.c.BatchKey == row.BatchKey),
                     tciBatchLog,
                 )
-            ).scalar_one()
+            ).scalar()
+            if batch_status is None:
+                raise ErpBusinessError(
+                    f"batch {row.BatchID} of PayTrace transaction {paytrace_transaction_id} no"
+                    " longer exists in Sage 500 (deleted before posting?)"
+                )
             if int(batch_status) != codes.BATCH_STATUS_POSTED:
                 if self._strategy is PostingStrategy.MANUAL:
                     return lookups.to_record(row)
@@ -345,12 +354,14 @@ class Sage500Connector:
         if existing is not None:
             return lookups.to_record(existing)
         check_amounts(receipt)
+        self._check_period_open(conn, receipt.receipt_date)
         customer = self._usable_customer(conn, receipt.customer_id)
-        targets = self._lock_invoices(conn, receipt, customer)
+        wanted, invoice_keys = self._lock_invoices(conn, receipt)
         # The invoice locks may have waited for a racing writer of this same payment.
         existing = lookups.read_xref(conn, pt_id)
         if existing is not None:
             return lookups.to_record(existing)
+        targets = self._check_invoices(conn, receipt, customer, wanted, invoice_keys)
         cash_acct_key = self._cash_acct(conn)
         batch_no, batch_type_id = next_batch_no(conn, self._company, codes.BATCH_TYPE_CASH_RECEIPT)
         tran_no, tran_type_id = next_tran_no(conn, self._company, codes.TRAN_TYPE_CUST_PMT)
@@ -384,6 +395,25 @@ class Sage500Connector:
         assert written is not None
         return lookups.to_record(written, created=True)
 
+    def _check_period_open(self, conn: sa.Connection, day: date) -> None:
+        """Refuse a document dated in a closed fiscal period, or in none."""
+        per = tglFiscalPeriod.c
+        moment = datetime(day.year, day.month, day.day)
+        row = conn.execute(
+            sa.select(per.FiscYear, per.FiscPer, per.Status).where(
+                per.CompanyID == self._company, per.StartDate <= moment, per.EndDate >= moment
+            )
+        ).first()
+        if row is None:
+            raise ClosedPeriodError(
+                f"no fiscal period of company {self._company} covers {day.isoformat()}"
+            )
+        if int(row.Status) != codes.PERIOD_STATUS_OPEN:
+            raise ClosedPeriodError(
+                f"fiscal period {str(row.FiscYear).strip()}-{int(row.FiscPer):02d} of company"
+                f" {self._company} is closed; {day.isoformat()} cannot be posted"
+            )
+
     def _usable_customer(self, conn: sa.Connection, customer_id: str) -> lookups.AnyRow:
         row = lookups.find_customer_row(
             conn, self._company, self._pt_field, customer_id=customer_id
@@ -402,11 +432,11 @@ class Sage500Connector:
         return row
 
     def _lock_invoices(
-        self, conn: sa.Connection, receipt: CashReceipt, customer: lookups.AnyRow
-    ) -> list[InvoiceTarget]:
-        """Lock and check every invoice the receipt applies to, in the applications' order."""
+        self, conn: sa.Connection, receipt: CashReceipt
+    ) -> tuple[list[str], list[int]]:
+        """Lock the invoices the receipt applies to; return their normalized numbers and keys."""
         if not receipt.applications:
-            return []
+            return [], []
         wanted: list[str] = []
         for app in receipt.applications:
             number = normalize_invoice_number(app.invoice_number, self._prefixes)
@@ -420,15 +450,45 @@ class Sage500Connector:
             {c for app in receipt.applications for c in self._candidates(app.invoice_number)}
         )
         inv = tarInvoice.c
-        locked = conn.execute(
-            lock_rows(
-                lookups.invoice_select()
-                .where(inv.CompanyID == self._company, inv.TranNo.in_(candidates))
-                .order_by(inv.InvcKey),
-                tarInvoice,
+        keys = (
+            conn.execute(
+                lock_rows(
+                    sa.select(inv.InvcKey)
+                    .where(
+                        inv.CompanyID == self._company,
+                        inv.TranNo.in_(candidates),
+                        inv.TranType == codes.TRAN_TYPE_INVOICE,
+                    )
+                    .order_by(inv.InvcKey),
+                    tarInvoice,
+                )
             )
-        ).all()
-        by_number = {normalize_invoice_number(str(r.TranNo), self._prefixes): r for r in locked}
+            .scalars()
+            .all()
+        )
+        return wanted, [int(k) for k in keys]
+
+    def _check_invoices(
+        self,
+        conn: sa.Connection,
+        receipt: CashReceipt,
+        customer: lookups.AnyRow,
+        wanted: list[str],
+        keys: list[int],
+    ) -> list[InvoiceTarget]:
+        """Check every locked invoice against its application, in the applications' order.
+
+        Read in a statement of its own, after the locks were granted: a statement that waited for
+        a lock still sees the data of its own start (PostgreSQL READ COMMITTED), so a racing
+        receipt's pending applications are only visible to a new statement.
+        """
+        inv = tarInvoice.c
+        rows = (
+            conn.execute(lookups.invoice_select().where(inv.InvcKey.in_(keys))).all()
+            if keys
+            else []
+        )
+        by_number = {normalize_invoice_number(str(r.TranNo), self._prefixes): r for r in rows}
         targets = []
         for app, number in zip(receipt.applications, wanted, strict=True):
             row = by_number.get(number)

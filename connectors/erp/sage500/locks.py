@@ -22,3 +22,17 @@ def lock_rows(select: sa.Select[Any], table: sa.Table) -> sa.Select[Any]:
         The locking statement.
     """
     return select.with_for_update(of=table).with_hint(table, UPDLOCK, dialect_name="mssql")
+
+
+def begin_write(conn: sa.Connection) -> None:
+    """Start a write transaction that serializes with other writers from its first read.
+
+    On SQLite the driver begins a transaction only at the first write, so reads made before it
+    (read-back, invoice balances) would not be protected; ``BEGIN IMMEDIATE`` takes the database's
+    write lock now. Server databases lock rows instead (``lock_rows``); nothing to do there.
+
+    Args:
+        conn: a connection inside ``engine.begin()``, before any statement ran.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
