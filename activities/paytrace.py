@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from temporalio import activity
@@ -27,6 +28,14 @@ class PaytraceActivities:
         self._client = client
         self._tz = ZoneInfo(timezone)
 
+    def _as_utc(self, local: datetime) -> datetime:
+        """A merchant-local, zone-less PayTrace timestamp as UTC.
+
+        In the hour repeated when clocks go back, the later of the two instants is taken
+        (``fold=1``): a transaction is then at worst read once more, never skipped.
+        """
+        return local.replace(tzinfo=self._tz, fold=1).astimezone(UTC)
+
     @activity.defn(name=names.FETCH_TRANSACTION)
     async def fetch_transaction(self, transaction_id: int) -> PaytraceTransaction:
         """Re-read a transaction from PayTrace; the event that announced it is never trusted.
@@ -42,10 +51,10 @@ class PaytraceActivities:
         except PaytraceError as exc:
             raise to_application_error(exc) from None
         if found is None:
+            # Retryable: PayTrace's export can lag a Silent Post by a moment. After the retry
+            # policy's attempts the workflow parks with this reason.
             raise ApplicationError(
-                f"PayTrace has no transaction {transaction_id}",
-                type="paytrace_unknown_transaction",
-                non_retryable=True,
+                f"PayTrace has no transaction {transaction_id}", type="paytrace_unknown_transaction"
             )
         return found.to_domain()
 
@@ -59,19 +68,20 @@ class PaytraceActivities:
         Returns:
             The transactions created at or after the window's start, oldest first.
         """
-        since = window.since.astimezone(self._tz).replace(tzinfo=None)
-        until = window.until.astimezone(self._tz).replace(tzinfo=None)
+        since = window.since.replace(microsecond=0)  # PayTrace timestamps have whole seconds
+        first_day = since.astimezone(self._tz).date()
+        last_day = window.until.astimezone(self._tz).date()
         try:
-            records = await self._client.export_by_date_range(since.date(), until.date())
+            records = await self._client.export_by_date_range(first_day, last_day)
         except PaytraceError as exc:
             raise to_application_error(exc) from None
         wanted = {t.upper() for t in window.transaction_types}
         found = []
         for record in records:
-            txn = record.to_domain()
             if record.transaction_type.upper() not in wanted:
                 continue
-            if txn.created_at is not None and txn.created_at < since:
+            txn = record.to_domain()
+            if txn.created_at is not None and self._as_utc(txn.created_at) < since:
                 continue
             found.append(
                 SweptTransaction(

@@ -29,6 +29,13 @@ class TransactionType(StrEnum):
     SETTLED = "SETTLED"
     PENDING = "PENDING"
     DECLINED = "DECLINED"
+    UNKNOWN = "UNKNOWN"
+
+
+PAYMENT_TYPES = frozenset(
+    {TransactionType.SALE, TransactionType.CAPTURE, TransactionType.FORCESALE}
+)
+NON_PAYMENT_TYPES = frozenset({TransactionType.REFUND, TransactionType.VOID})
 
 
 class PaytraceTransaction(_Frozen):
@@ -37,7 +44,9 @@ class PaytraceTransaction(_Frozen):
     transaction_id: int
     transaction_type: TransactionType
     amount: Decimal
-    approved: bool = Field(description="True when PayTrace approved the transaction")
+    approved: bool = Field(description="PayTrace approved it: response code 101 or 112 (captured)")
+    declined: bool = Field(False, description="PayTrace declined it, or auto-voided it (103)")
+    status_code: int | None = None
     status_message: str = ""
     approval_code: str = ""
     approval_message: str = ""

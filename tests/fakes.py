@@ -41,6 +41,8 @@ def txn(
         transaction_type=TransactionType.SALE,
         amount=Decimal(amount),
         approved=approved,
+        declined=not approved,
+        status_code=101 if approved else 102,
         approval_message="" if approved else "DECLINE - Do not honor",
         invoice_id=invoice,
         masked_card_number="xxxxxxxxxxxx5439",
@@ -51,6 +53,8 @@ def txn(
 @dataclass
 class FakeBackend:
     transactions: dict[int, PaytraceTransaction] = field(default_factory=dict)
+    sequences: dict[int, list[PaytraceTransaction]] = field(default_factory=dict)
+    fetches: list[int] = field(default_factory=list)
     invoices: dict[str, OpenInvoice] = field(default_factory=dict)
     receipts: dict[int, ReceiptRecord] = field(default_factory=dict)
     writes: list[CashReceipt] = field(default_factory=list)
@@ -74,6 +78,10 @@ class FakeBackend:
 
         @activity.defn(name=names.FETCH_TRANSACTION)
         async def fetch_transaction(transaction_id: int) -> PaytraceTransaction:
+            backend.fetches.append(transaction_id)
+            if transaction_id in backend.sequences:  # what PayTrace says changes over time
+                seq = backend.sequences[transaction_id]
+                return seq.pop(0) if len(seq) > 1 else seq[0]
             if transaction_id not in backend.transactions:
                 raise ApplicationError(
                     "unknown", type="paytrace_unknown_transaction", non_retryable=True

@@ -62,6 +62,10 @@ async def test_silent_post_starts_once_and_duplicates_join(api, dev_env):
         (SECRET, "ORDERID=1001", FORM, 422, "TRANSACTIONID is required"),
         (SECRET, "TRANSACTIONID=12abc", FORM, 422, "must be a number"),
         (SECRET, "TRANSACTIONID=1&TRANSACTIONID=2", FORM, 422, "TRANSACTIONID"),
+        (SECRET, "TRANSACTIONID=%C2%B2", FORM, 422, "must be a number"),  # superscript two
+        (SECRET, "TRANSACTIONID=0", FORM, 422, "out of range"),
+        (SECRET, "TRANSACTIONID=99999999999999999999", FORM, 422, "must be a number"),
+        (SECRET, "TRANSACTIONID=9999999999999999999", FORM, 422, "out of range"),
         (SECRET, "TRANSACTIONID=1&NOTE=4012000098765439", FORM, 422, "card number"),
         (
             SECRET,

@@ -775,7 +775,8 @@ def test_racing_payments_cannot_over_apply_one_invoice(engine: sa.Engine) -> Non
     assert all(isinstance(r, InvoiceNotOpenError) for r in refused), refused
     assert len(rows(engine, tarPendCustPmtAppl)) == 1
     assert len(rows(engine, tptPaytraceXref)) == 1
-    assert erp.invoice_by_number("1001").balance == Decimal("0.00")  # pending application counted
+    invoice = erp.invoice_by_number("1001")
+    assert invoice is not None and invoice.balance == Decimal("0.00")  # pending application counted
 
 
 def test_closed_or_missing_period_is_refused_and_writes_nothing(engine: sa.Engine) -> None:

@@ -17,6 +17,7 @@ from domain.activity_io import (
     Resolution,
     ResolutionAction,
 )
+from domain.models import TransactionType
 from tests.fakes import FakeBackend, txn
 from workflows import PaymentPosting
 
@@ -156,3 +157,87 @@ async def test_mark_handled_ends_without_posting(skipping_env):
         result = await handle.result()
     assert result.outcome is PostingOutcome.HANDLED and result.reason == "refunded by phone"
     assert backend.writes == []
+
+
+async def test_authorization_is_posted_once_captured(skipping_env):
+    backend = FakeBackend()
+    backend.add_invoice("1001", "125.00")
+    auth = txn(7, "125.00", "1001").model_copy(
+        update={"transaction_type": TransactionType.AUTHORIZATION}
+    )
+    captured = txn(7, "125.00", "1001").model_copy(
+        update={"transaction_type": TransactionType.CAPTURE, "status_code": 112}
+    )
+    backend.sequences[7] = [auth, auth, captured]
+    async with workers(skipping_env, backend) as queue:
+        result = await (await start(skipping_env, queue, 7)).result()
+    assert result.outcome is PostingOutcome.POSTED
+    assert backend.fetches == [7, 7, 7] and len(backend.writes) == 1
+
+
+async def test_authorization_never_captured_ends_without_posting(skipping_env):
+    backend = FakeBackend()
+    auth = txn(8, "125.00", "1001").model_copy(
+        update={"transaction_type": TransactionType.AUTHORIZATION}
+    )
+    backend.sequences[8] = [auth]
+    async with workers(skipping_env, backend) as queue:
+        result = await (await start(skipping_env, queue, 8)).result()
+    assert result.outcome is PostingOutcome.NOT_A_PAYMENT
+    assert "not captured within 8 days" in result.reason
+    assert backend.writes == [] and len(backend.fetches) == 8 * 24 + 1
+
+
+async def test_refund_is_not_a_payment(skipping_env):
+    backend = FakeBackend()
+    backend.transactions[9] = txn(9, "10.00").model_copy(
+        update={"transaction_type": TransactionType.REFUND, "status_code": 106}
+    )
+    async with workers(skipping_env, backend) as queue:
+        result = await (await start(skipping_env, queue, 9)).result()
+    assert result.outcome is PostingOutcome.NOT_A_PAYMENT and backend.writes == []
+
+
+async def test_a_status_tracepost_cannot_read_parks_and_retry_rereads(skipping_env):
+    backend = FakeBackend()
+    backend.add_invoice("1001", "125.00")
+    test_approval = txn(10, "125.00", "1001").model_copy(
+        update={"approved": False, "status_code": 104}
+    )
+    backend.sequences[10] = [test_approval, txn(10, "125.00", "1001")]
+    async with workers(skipping_env, backend) as queue:
+        handle = await start(skipping_env, queue, 10)
+        status = await wait_for_stage(handle, "needs_attention")
+        assert (
+            status.attention.reason_kind == "paytrace_status"
+            and "status 104" in status.attention.reason
+        )
+        with pytest.raises(WorkflowUpdateFailedError):  # only retry or mark_handled fit here
+            await handle.execute_update(
+                PaymentPosting.resolve, Resolution(action=ResolutionAction.POST_ON_ACCOUNT)
+            )
+        await handle.execute_update(
+            PaymentPosting.resolve, Resolution(action=ResolutionAction.RETRY)
+        )
+        result = await handle.result()
+    assert result.outcome is PostingOutcome.POSTED and len(backend.writes) == 1
+
+
+async def test_operator_amounts_must_be_whole_cents(skipping_env):
+    backend = FakeBackend()
+    backend.add_invoice("1002", "80.50")
+    backend.transactions[11] = txn(11, "80.50", "9999")
+    async with workers(skipping_env, backend) as queue:
+        handle = await start(skipping_env, queue, 11)
+        await wait_for_stage(handle, "needs_attention")
+        sub_cent = Resolution(
+            action=ResolutionAction.APPLY_TO,
+            invoices=(InvoiceAmount(invoice_number="1002", amount=Decimal("80.505")),),
+        )
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle.execute_update(PaymentPosting.resolve, sub_cent)
+        assert backend.writes == []
+        await handle.execute_update(
+            PaymentPosting.resolve, Resolution(action=ResolutionAction.MARK_HANDLED, note="test")
+        )
+        assert (await handle.result()).outcome is PostingOutcome.HANDLED

@@ -74,3 +74,9 @@ def test_attention_invoice_argument():
 
     parsed = parse_invoice(" 1002 =80.5")
     assert (parsed.invoice_number, parsed.amount) == ("1002", Decimal("80.50"))
+
+
+def test_invalid_configuration_never_echoes_a_secret():
+    with pytest.raises(ValidationError) as info:
+        Settings(paytrace_base_url="https://api.paytrace.com", paytrace_password="hunter2-SECRET")
+    assert "hunter2-SECRET" not in str(info.value)

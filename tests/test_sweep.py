@@ -74,3 +74,40 @@ async def test_export_window_keeps_payments_created_inside_the_window(tmp_path):
     only_refunds = SweepWindow(since=wide.since, until=wide.until, transaction_types=("REFUND",))
     assert await ActivityEnvironment().run(acts.export_sweep_window, only_refunds) == []
     await client.aclose()
+
+
+async def test_payments_in_the_repeated_autumn_hour_are_not_skipped(tmp_path):
+    """2026-11-01 in New York: 01:00-02:00 happens twice. A payment at the second 01:10 (EST,
+    06:10Z) must be found by a run whose window starts at the first 01:50 (EDT, 05:50Z)."""
+    created = datetime(2026, 11, 1, 6, 10, tzinfo=UTC)
+    app = create_app(SimulatorConfig(db_path=str(tmp_path / "sim.db")), clock=lambda: created)
+    client = PaytraceClient("http://sim", "demo", "demo", transport=httpx.ASGITransport(app=app))
+    card = CreditCard(
+        number=SecretStr("4012000098765439"), expiration_month="12", expiration_year="2030"
+    )
+    sale = await client.sale_keyed(KeyedSaleRequest(amount=Decimal("5.00"), credit_card=card))
+    acts = PaytraceActivities(client, "America/New_York")
+    window = SweepWindow(
+        since=datetime(2026, 11, 1, 5, 50, tzinfo=UTC),
+        until=datetime(2026, 11, 1, 6, 15, tzinfo=UTC),
+    )
+    found = await ActivityEnvironment().run(acts.export_sweep_window, window)
+    assert [t.transaction_id for t in found] == [sale.transaction_id]
+    await client.aclose()
+
+
+async def test_cursor_with_microseconds_does_not_drop_a_payment_of_the_same_second(tmp_path):
+    created = datetime(2026, 11, 23, 15, 0, 0, tzinfo=UTC)
+    app = create_app(SimulatorConfig(db_path=str(tmp_path / "sim.db")), clock=lambda: created)
+    client = PaytraceClient("http://sim", "demo", "demo", transport=httpx.ASGITransport(app=app))
+    card = CreditCard(
+        number=SecretStr("4012000098765439"), expiration_month="12", expiration_year="2030"
+    )
+    sale = await client.sale_keyed(KeyedSaleRequest(amount=Decimal("5.00"), credit_card=card))
+    acts = PaytraceActivities(client, "America/New_York")
+    window = SweepWindow(
+        since=created.replace(microsecond=500000), until=created + timedelta(seconds=5)
+    )
+    found = await ActivityEnvironment().run(acts.export_sweep_window, window)
+    assert [t.transaction_id for t in found] == [sale.transaction_id]
+    await client.aclose()

@@ -29,6 +29,8 @@ from workers.temporal_client import connect
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_TRANSACTION_ID = 2**63
+_TRANSACTION_ID = re.compile(r"[0-9]{1,19}")
 _DIGITS = re.compile(r"\d[\d -]{11,22}\d")
 
 
@@ -117,22 +119,29 @@ def create_api(settings: Settings, store: Store, gateway: TemporalGateway) -> Fa
         """Accept PayTrace's hosted-checkout Silent Post and start the payment's posting."""
         if not hmac.compare_digest(token.encode(), secret):
             return _problem(404, "unknown webhook")
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             return _problem(413, f"body over {MAX_BODY_BYTES} bytes")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                return _problem(413, f"body over {MAX_BODY_BYTES} bytes")
         ctype = request.headers.get("content-type", "")
         if "application/x-www-form-urlencoded" not in ctype:
             return _problem(415, "Silent Post must be application/x-www-form-urlencoded")
         try:
-            fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+            fields = parse_qs(bytes(body).decode("utf-8"), keep_blank_values=True)
         except UnicodeDecodeError:
             return _problem(422, "body is not UTF-8 form data")
         if _looks_like_card([v for values in fields.values() for v in values]):
             return _problem(422, "body contains what looks like a card number; it was not stored")
         values = fields.get("TRANSACTIONID", [])
-        if len(values) != 1 or not values[0].strip().isdigit():
+        if len(values) != 1 or not _TRANSACTION_ID.fullmatch(values[0].strip()):
             return _problem(422, "TRANSACTIONID is required and must be a number")
         transaction_id = int(values[0].strip())
+        if not 0 < transaction_id < MAX_TRANSACTION_ID:
+            return _problem(422, "TRANSACTIONID is out of range")
         order_id = (fields.get("ORDERID") or [""])[0][:50]
         try:
             client = await gateway.client()

@@ -24,7 +24,10 @@ DEV_SILENT_POST_SECRET = "dev-silent-post-secret"  # noqa: S105 - the embedded s
 class Settings(BaseSettings):
     """tracepost configuration."""
 
-    model_config = SettingsConfigDict(env_prefix="TRACEPOST_", extra="ignore")
+    # hide_input_in_errors: a validation error must never echo a password back.
+    model_config = SettingsConfigDict(
+        env_prefix="TRACEPOST_", extra="ignore", hide_input_in_errors=True
+    )
 
     # Temporal
     temporal_address: str = "127.0.0.1:7233"

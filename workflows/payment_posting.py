@@ -9,11 +9,12 @@ cannot be decided or written parks the workflow in needs-attention until an oper
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from activities import names
@@ -35,6 +36,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.matching import MatchDecision, MatchOutcome, decide
     from domain.models import (
+        NON_PAYMENT_TYPES,
+        PAYMENT_TYPES,
         Application,
         CashReceipt,
         OpenInvoice,
@@ -51,7 +54,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import options
 
-PAYMENT_TYPES = (TransactionType.SALE, TransactionType.CAPTURE, TransactionType.FORCESALE)
+# An authorization is re-read until captured or voided; card authorizations expire after ~7 days.
+AUTH_RECHECK = timedelta(hours=1)
+AUTH_WAIT = timedelta(days=8)
+CENT = Decimal("0.01")
 ALL_ACTIONS = tuple(ResolutionAction)
 RETRY_OR_HANDLED = (ResolutionAction.RETRY, ResolutionAction.MARK_HANDLED)
 ZERO = Decimal("0.00")
@@ -117,6 +123,8 @@ class PaymentPosting:
                 raise ValueError("apply_to needs at least one invoice")
             if any(i.amount <= ZERO for i in resolution.invoices):
                 raise ValueError("apply_to amounts must be positive")
+            if any(i.amount != i.amount.quantize(CENT) for i in resolution.invoices):
+                raise ValueError("apply_to amounts are in whole cents, e.g. 80.50")
         if resolution.action is ResolutionAction.MARK_HANDLED and not resolution.note.strip():
             raise ValueError("mark_handled needs a note saying what was done")
 
@@ -137,22 +145,9 @@ class PaymentPosting:
         return result
 
     async def _post(self, request: PaymentPostingInput) -> PaymentPostingResult:
-        txn = await self._call(
-            names.FETCH_TRANSACTION, request.transaction_id, PaytraceTransaction, options.PAYTRACE
-        )
-        if txn.transaction_type not in PAYMENT_TYPES:
-            return self._finish(
-                PostingOutcome.NOT_A_PAYMENT,
-                reason=f"transaction type {txn.transaction_type.value} is not a payment",
-            )
-        if not txn.approved:
-            await self._audit(
-                "declined",
-                {"approval_message": txn.approval_message, "status_message": txn.status_message},
-            )
-            return self._finish(
-                PostingOutcome.DECLINED, reason=txn.approval_message or txn.status_message
-            )
+        txn = await self._payment(request.transaction_id)
+        if isinstance(txn, PaymentPostingResult):
+            return txn
 
         record = await self._call_erp(names.FIND_RECEIPT, txn.transaction_id, ReceiptRecord | None)
         if record is not None:
@@ -188,6 +183,59 @@ class PaymentPosting:
             batch=record.batch,
         )
 
+    async def _payment(self, transaction_id: int) -> PaytraceTransaction | PaymentPostingResult:
+        """Re-read the transaction until it is clearly an approved payment, or end the workflow.
+
+        Declines and non-payments end it; an authorization is re-read every
+        ``AUTH_RECHECK`` until it is captured, voided or expires (``AUTH_WAIT``); any status
+        tracepost cannot interpret parks it (retry re-reads it).
+        """
+        waited = timedelta()
+        while True:
+            txn: PaytraceTransaction = await self._call(
+                names.FETCH_TRANSACTION, transaction_id, PaytraceTransaction, options.PAYTRACE
+            )
+            kind = txn.transaction_type
+            if kind in NON_PAYMENT_TYPES:
+                return self._finish(
+                    PostingOutcome.NOT_A_PAYMENT,
+                    reason=f"transaction type {kind.value} is not a payment",
+                )
+            if txn.declined:
+                await self._audit(
+                    "declined",
+                    {
+                        "approval_message": txn.approval_message,
+                        "status_message": txn.status_message,
+                    },
+                )
+                return self._finish(
+                    PostingOutcome.DECLINED, reason=txn.approval_message or txn.status_message
+                )
+            if kind in PAYMENT_TYPES and txn.approved:
+                return txn
+            if kind is TransactionType.AUTHORIZATION and txn.approved:
+                if waited >= AUTH_WAIT:
+                    return self._finish(
+                        PostingOutcome.NOT_A_PAYMENT,
+                        reason=f"authorization was not captured within {AUTH_WAIT.days} days",
+                    )
+                self._set_stage("awaiting_capture")
+                await workflow.sleep(AUTH_RECHECK)
+                waited += AUTH_RECHECK
+                self._set_stage("processing")
+                continue
+            resolution = await self._park(
+                "paytrace_status",
+                f"PayTrace reports {kind.value} with status {txn.status_code}"
+                f" ({txn.status_message or 'no message'}); tracepost cannot tell whether money was"
+                " received",
+                (),
+                RETRY_OR_HANDLED,
+            )
+            if resolution.action is ResolutionAction.MARK_HANDLED:
+                raise _Handled(resolution.note)
+
     async def _match_and_write(self, txn: PaytraceTransaction) -> ReceiptRecord:
         decision = await self._decide(txn)
         while True:
@@ -208,21 +256,31 @@ class PaymentPosting:
                 )
                 return written
             except ActivityError as err:
+                _reraise_cancellation(err)
                 kind, reason = _describe(err)
                 resolution = await self._park(kind, reason, decision.candidates, ALL_ACTIONS)
                 decision = await self._resolve_decision(txn, decision, resolution)
 
     async def _decide(self, txn: PaytraceTransaction) -> MatchDecision:
-        context = await self._call_erp(
-            names.LOAD_MATCH_INPUT,
-            MatchRequest(
-                amount=txn.amount,
-                invoice_id=txn.invoice_id,
-                paytrace_customer_id=txn.customer_id,
-                customer_id=txn.customer_reference_id,
-            ),
-            MatchContext,
+        request = MatchRequest(
+            amount=txn.amount,
+            invoice_id=txn.invoice_id,
+            paytrace_customer_id=txn.customer_id,
+            customer_id=txn.customer_reference_id,
         )
+        try:
+            context: MatchContext = await workflow.execute_activity(
+                names.LOAD_MATCH_INPUT,
+                request,
+                result_type=MatchContext,
+                task_queue=options.erp_queue(workflow.info().task_queue),
+                **options.ERP,
+            )
+        except ActivityError as err:
+            # e.g. an invoice number that matches several invoices: every resolution is open
+            _reraise_cancellation(err)
+            kind, reason = _describe(err)
+            return MatchDecision(outcome=MatchOutcome.NEEDS_ATTENTION, rule=kind, reason=reason)
         decision = decide(context.match_input, context.policy)
         await self._audit(
             "matched",
@@ -356,6 +414,7 @@ class PaymentPosting:
             try:
                 return await workflow.execute_activity(name, arg, result_type=result_type, **opts)
             except ActivityError as err:
+                _reraise_cancellation(err)
                 kind, reason = _describe(err)
                 resolution = await self._park(kind, f"{name}: {reason}", (), RETRY_OR_HANDLED)
                 if resolution.action is ResolutionAction.MARK_HANDLED:
@@ -415,6 +474,12 @@ def _attention(rule: str, reason: str, previous: MatchDecision) -> MatchDecision
         customer_id=previous.customer_id,
         candidates=previous.candidates,
     )
+
+
+def _reraise_cancellation(err: ActivityError) -> None:
+    """A cancelled workflow must end cancelled, not park: re-raise when the cause is a cancel."""
+    if isinstance(err.cause, CancelledError):
+        raise err
 
 
 def _describe(err: ActivityError) -> tuple[str, str]:

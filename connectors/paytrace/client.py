@@ -27,11 +27,15 @@ from connectors.paytrace.errors import (
     PaytraceTransientError,
     PaytraceValidationError,
 )
-from connectors.paytrace.models import ExportedTransaction, KeyedSaleRequest, SaleResponse
+from connectors.paytrace.models import (
+    DECLINE_CODES,
+    ExportedTransaction,
+    KeyedSaleRequest,
+    SaleResponse,
+)
 
 log = logging.getLogger(__name__)
 
-DECLINE_CODES = frozenset({102, 103, 107, 110, 113, 125})
 AUTH_ERROR_CODES = frozenset({"981"})
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=10.0)
 TOKEN_REFRESH_MARGIN = 300.0

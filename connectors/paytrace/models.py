@@ -12,7 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, 
 from domain.models import PaytraceTransaction, TransactionType
 from domain.money import format_amount, to_money
 
-APPROVED_CODES = frozenset({101, 104, 106, 108, 109, 112, 120, 122, 124, 160, 161, 170})
+# A card payment counts as approved only with these codes: 101 approved, 112 captured. 104 (a TEST
+# approval, no live authorization) and every other code are not money received.
+APPROVED_PAYMENT_CODES = frozenset({101, 112})
+DECLINE_CODES = frozenset({102, 103, 107, 110, 113, 125})
 _TIMESTAMP_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y")
 
 
@@ -174,15 +177,16 @@ class ExportedTransaction(BaseModel):
         try:
             ttype = TransactionType(self.transaction_type.upper())
         except ValueError:
-            ttype = TransactionType.PENDING
-        approved = ttype is not TransactionType.DECLINED and (
-            self.status_code is None or self.status_code in APPROVED_CODES
-        )
+            ttype = TransactionType.UNKNOWN
+        declined = ttype is TransactionType.DECLINED or self.status_code in DECLINE_CODES
+        approved = not declined and self.status_code in APPROVED_PAYMENT_CODES
         return PaytraceTransaction(
             transaction_id=self.transaction_id,
             transaction_type=ttype,
             amount=self.amount,
             approved=approved,
+            declined=declined,
+            status_code=self.status_code,
             status_message=self.status_message,
             approval_code=self.approval_code,
             approval_message=self.approval_message.strip(),
