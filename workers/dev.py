@@ -7,9 +7,12 @@ stand-in · worker · api · the sweep schedule.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import signal
 import socket
+import sys
 import time
+from pathlib import Path
 
 from temporalio.client import Client
 
@@ -54,10 +57,22 @@ async def _wait_for_temporal(
             await asyncio.sleep(0.5)
 
 
+def _command_name() -> str:
+    """How the user can call ``tracepost`` from here (``.venv/bin/tracepost`` under make dev)."""
+    exe = Path(sys.argv[0])
+    if exe.name != "tracepost" or shutil.which("tracepost") == str(exe.resolve()):
+        return "tracepost"
+    try:
+        return str(exe.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(exe)
+
+
 def banner(settings: Settings) -> str:
     """What ``tracepost dev`` prints once everything runs."""
     host = settings.api_host
     sim = settings.paytrace_base_url
+    cmd = _command_name()
     return f"""
 tracepost dev stack is running (Ctrl-C stops everything)
   Temporal Web UI     http://{host}:{settings.ui_port}
@@ -71,9 +86,9 @@ Pay demo invoice 1001 (customer C0001, balance 125.00) through the hosted checko
 PayTrace's Silent Post to the api:
   curl -s -H 'Accept: application/json' -d ORDERID=1001 -d AMOUNT=125.00 {sim}/checkout/pay
 or as any PayTrace API client would (the sweep finds it within {settings.sweep_interval_seconds} s):
-  tracepost sale --invoice 1002 --amount 80.50
+  {cmd} sale --invoice 1002 --amount 80.50
 Then watch the PaymentPosting workflow in the Web UI and the invoice balance with
-  tracepost erp invoice 1001
+  {cmd} erp invoice 1001
 """
 
 
