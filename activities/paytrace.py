@@ -81,8 +81,9 @@ class PaytraceActivities:
             if record.transaction_type.upper() not in wanted:
                 continue
             txn = record.to_domain()
-            if txn.created_at is not None and self._as_utc(txn.created_at) < since:
-                continue
+            has_time = record.created is not None and ":" in record.created.at
+            if has_time and txn.created_at is not None and self._as_utc(txn.created_at) < since:
+                continue  # a record without a time of day is kept: re-reading it is harmless
             found.append(
                 SweptTransaction(
                     transaction_id=txn.transaction_id,

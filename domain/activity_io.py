@@ -83,7 +83,8 @@ class SweepWindow(_Frozen):
 
     since: datetime
     until: datetime
-    transaction_types: tuple[str, ...] = ("SALE", "CAPTURE", "FORCESALE")
+    # AUTHORIZATION too: its PaymentPosting waits for the capture, whatever id the capture gets.
+    transaction_types: tuple[str, ...] = ("SALE", "CAPTURE", "FORCESALE", "AUTHORIZATION")
 
 
 class SweptTransaction(_Frozen):

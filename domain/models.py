@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Frozen(BaseModel):
@@ -36,6 +37,7 @@ PAYMENT_TYPES = frozenset(
     {TransactionType.SALE, TransactionType.CAPTURE, TransactionType.FORCESALE}
 )
 NON_PAYMENT_TYPES = frozenset({TransactionType.REFUND, TransactionType.VOID})
+CAPTURED = 112  # PayTrace's response code of a captured authorization
 
 
 class PaytraceTransaction(_Frozen):
@@ -59,6 +61,33 @@ class PaytraceTransaction(_Frozen):
     created_at: datetime | None = None
     settled_at: datetime | None = None
     batch_number: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_declined(cls, data: Any) -> Any:
+        """Read payloads recorded before ``declined`` existed, as running workflows replay them.
+
+        Those carried ``approved`` only, and a sale that was not approved was a decline.
+        """
+        if (
+            isinstance(data, dict)
+            and "declined" not in data
+            and data.get("status_code") is None
+            and data.get("approved") is False
+        ):
+            return {**data, "declined": True}
+        return data
+
+    @property
+    def money_received(self) -> bool:
+        """PayTrace approved a payment, or reports an authorization captured."""
+        if not self.approved:
+            return False
+        if self.transaction_type in PAYMENT_TYPES:
+            return True
+        return (
+            self.transaction_type is TransactionType.AUTHORIZATION and self.status_code == CAPTURED
+        )
 
 
 class ErpCustomer(_Frozen):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -63,6 +64,8 @@ class FakeBackend:
     dead_letters: dict[int, DeadLetterRequest] = field(default_factory=dict)
     resolved: dict[int, str] = field(default_factory=dict)
     write_failures: list[ApplicationError] = field(default_factory=list)
+    load_failures: list[ApplicationError] = field(default_factory=list)
+    write_blocks: bool = False
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def add_invoice(self, number: str, balance: str, customer: str = "C0001") -> None:
@@ -90,6 +93,8 @@ class FakeBackend:
 
         @activity.defn(name=names.LOAD_MATCH_INPUT)
         async def load_match_input(request: MatchRequest) -> MatchContext:
+            if backend.load_failures:
+                raise backend.load_failures.pop(0)
             invoice = (
                 backend.invoices.get(normalize_invoice_number(request.invoice_id))
                 if request.invoice_id
@@ -125,6 +130,9 @@ class FakeBackend:
 
         @activity.defn(name=names.WRITE_RECEIPT)
         async def write_receipt(receipt: CashReceipt) -> ReceiptRecord:
+            while backend.write_blocks:  # an ERP that hangs until the workflow is cancelled
+                activity.heartbeat()
+                await asyncio.sleep(0.05)
             if backend.write_failures:
                 raise backend.write_failures.pop(0)
             backend.writes.append(receipt)

@@ -1,5 +1,7 @@
 """Example PayTrace bodies following the documented shapes (shared/reference/paytrace-api.md)."""
 
+from typing import Any
+
 TOKEN = {"access_token": "tok-1", "token_type": "bearer", "expires_in": 7200, "created_at": 1}
 INVALID_GRANT = {
     "error": "invalid_grant",
@@ -48,7 +50,7 @@ UNKNOWN_TRANSACTION = {
     "status_message": "One or more errors has occurred.",
     "errors": {"58": ["Please provide a valid Transaction ID."]},
 }
-EXPORT_ONE = {
+EXPORT_ONE: dict[str, Any] = {
     "success": True,
     "response_code": 1,
     "status_message": "Your request has been successfully completed.",

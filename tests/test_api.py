@@ -99,3 +99,17 @@ async def test_temporal_down_answers_503_with_retry_after(tmp_path):
         assert ready.status_code == 503 and ready.json()["checks"]["temporal"].startswith(
             "unavailable"
         )
+
+
+async def test_a_chunked_body_over_the_limit_is_refused_without_reading_it_all(api):
+    sent = []
+
+    async def chunks():
+        for _ in range(100):  # 100 x 4 KiB, no Content-Length
+            sent.append(1)
+            yield b"X=" + b"a" * 4094
+
+    resp = await api.post(
+        f"/webhooks/paytrace/silent-post/{SECRET}", content=chunks(), headers=FORM
+    )
+    assert resp.status_code == 413

@@ -748,7 +748,20 @@ def test_racing_writers_write_one_receipt(engine: sa.Engine, shared: CashReceipt
 
 def test_racing_payments_cannot_over_apply_one_invoice(engine: sa.Engine) -> None:
     """Different payments for the same invoice at the same moment: one applies, the rest are refused."""
-    erp = connector(engine)
+    race_payments_for_one_invoice(engine, connector(engine))
+
+
+def test_racing_payments_safe_whatever_the_engines_isolation(engine: sa.Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("isolation levels exercised on PostgreSQL")
+    repeatable = sa.create_engine(engine.url, isolation_level="REPEATABLE READ")
+    try:
+        race_payments_for_one_invoice(engine, connector(repeatable))
+    finally:
+        repeatable.dispose()
+
+
+def race_payments_for_one_invoice(engine: sa.Engine, erp: Sage500Connector) -> None:
     workers = 6
     barrier = threading.Barrier(workers)
     results: list[Any] = []

@@ -3,11 +3,12 @@
 import asyncio
 import uuid
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.worker import Worker
 
 from domain.activity_io import (
@@ -175,17 +176,35 @@ async def test_authorization_is_posted_once_captured(skipping_env):
     assert backend.fetches == [7, 7, 7] and len(backend.writes) == 1
 
 
-async def test_authorization_never_captured_ends_without_posting(skipping_env):
+async def test_authorization_never_captured_parks_after_eight_days(skipping_env):
     backend = FakeBackend()
     auth = txn(8, "125.00", "1001").model_copy(
         update={"transaction_type": TransactionType.AUTHORIZATION}
     )
     backend.sequences[8] = [auth]
     async with workers(skipping_env, backend) as queue:
-        result = await (await start(skipping_env, queue, 8)).result()
-    assert result.outcome is PostingOutcome.NOT_A_PAYMENT
-    assert "not captured within 8 days" in result.reason
-    assert backend.writes == [] and len(backend.fetches) == 8 * 24 + 1
+        handle = await start(skipping_env, queue, 8)
+        await skipping_env.sleep(timedelta(days=8, hours=1))
+        status = await wait_for_stage(handle, "needs_attention")
+        assert status.attention.reason_kind == "paytrace_uncaptured"
+        assert len(backend.fetches) == 8 * 24 + 1
+        await handle.execute_update(
+            PaymentPosting.resolve,
+            Resolution(action=ResolutionAction.MARK_HANDLED, note="expired auth"),
+        )
+        result = await handle.result()
+    assert result.outcome is PostingOutcome.HANDLED and backend.writes == []
+
+
+async def test_authorization_reported_captured_is_posted(skipping_env):
+    backend = FakeBackend()
+    backend.add_invoice("1001", "125.00")
+    backend.transactions[12] = txn(12, "125.00", "1001").model_copy(
+        update={"transaction_type": TransactionType.AUTHORIZATION, "status_code": 112}
+    )
+    async with workers(skipping_env, backend) as queue:
+        result = await (await start(skipping_env, queue, 12)).result()
+    assert result.outcome is PostingOutcome.POSTED and backend.fetches == [12]
 
 
 async def test_refund_is_not_a_payment(skipping_env):
@@ -241,3 +260,49 @@ async def test_operator_amounts_must_be_whole_cents(skipping_env):
             PaymentPosting.resolve, Resolution(action=ResolutionAction.MARK_HANDLED, note="test")
         )
         assert (await handle.result()).outcome is PostingOutcome.HANDLED
+
+
+async def test_erp_lookup_refusal_parks_with_every_resolution_open(skipping_env):
+    backend = FakeBackend()
+    backend.add_invoice("1001", "125.00")
+    backend.transactions[13] = txn(13, "125.00", "1001")
+    backend.load_failures.append(
+        ApplicationError(
+            "invoice number '1001' matches several invoices",
+            type="erp_business_rule",
+            non_retryable=True,
+        )
+    )
+    async with workers(skipping_env, backend) as queue:
+        handle = await start(skipping_env, queue, 13)
+        status = await wait_for_stage(handle, "needs_attention")
+        assert status.attention.reason_kind == "match_erp_business_rule"
+        await handle.execute_update(
+            PaymentPosting.resolve,
+            Resolution(
+                action=ResolutionAction.POST_ON_ACCOUNT, customer_id="C0001", operator="ops"
+            ),
+        )
+        result = await handle.result()
+    assert result.outcome is PostingOutcome.POSTED
+    assert backend.writes[0].applications == () and backend.writes[0].on_account == Decimal(
+        "125.00"
+    )
+
+
+async def test_cancelling_a_posting_cancels_it_and_does_not_park(skipping_env):
+    backend = FakeBackend(write_blocks=True)
+    backend.add_invoice("1001", "125.00")
+    backend.transactions[14] = txn(14, "125.00", "1001")
+    async with workers(skipping_env, backend) as queue:
+        handle = await start(skipping_env, queue, 14)
+        for _ in range(200):
+            if any(a.event == "matched" for a in backend.audit):
+                break
+            await asyncio.sleep(0.05)
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError) as info:
+            await handle.result()
+        backend.write_blocks = False
+    assert isinstance(info.value.cause, CancelledError)
+    assert backend.dead_letters == {} and backend.writes == []

@@ -197,3 +197,44 @@ async def test_nothing_sensitive_in_errors_or_logs(mock, client, caplog):
     assert CARD not in text and "secret-pw" not in text and "999" not in text
     assert "xxxxxxxxxxxx5439" in str(info.value)
     assert CARD not in repr(sale())
+
+
+def record(**overrides):
+    base = dict(fx.EXPORT_ONE["transactions"][0])
+    base.update(overrides)
+    from connectors.paytrace.models import ExportedTransaction
+
+    return ExportedTransaction.model_validate(base).to_domain()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "approved", "declined", "received"),
+    [
+        ({}, True, False, True),  # SALE 101
+        ({"status_code": 104}, False, False, False),  # a TEST approval is not money
+        ({"status_code": None}, False, False, False),  # no status: unknown, never approved
+        ({"status_code": 102}, False, True, False),
+        ({"status_code": 103}, False, True, False),  # approved, then auto-voided
+        ({"transaction_type": "DECLINED", "status_code": 101}, False, True, False),
+        ({"transaction_type": "AUTHORIZATION"}, True, False, False),  # waits for capture
+        ({"transaction_type": "AUTHORIZATION", "status_code": 112}, True, False, True),
+        ({"transaction_type": "CAPTURE", "status_code": 112}, True, False, True),
+        ({"transaction_type": "SOMETHING_NEW"}, True, False, False),
+    ],
+)
+def test_status_mapping_fails_closed(overrides, approved, declined, received):
+    txn = record(**overrides)
+    assert (txn.approved, txn.declined, txn.money_received) == (approved, declined, received)
+
+
+def test_unknown_type_is_kept_as_unknown():
+    assert record(transaction_type="SOMETHING_NEW").transaction_type is TransactionType.UNKNOWN
+
+
+def test_payloads_recorded_before_declined_existed_read_as_declines():
+    from domain.models import PaytraceTransaction
+
+    legacy = {"transaction_id": 1, "transaction_type": "SALE", "amount": "1.00", "approved": False}
+    assert PaytraceTransaction.model_validate(legacy).declined is True
+    current = {**legacy, "status_code": 104, "declined": False}
+    assert PaytraceTransaction.model_validate(current).declined is False

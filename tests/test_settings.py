@@ -80,3 +80,18 @@ def test_invalid_configuration_never_echoes_a_secret():
     with pytest.raises(ValidationError) as info:
         Settings(paytrace_base_url="https://api.paytrace.com", paytrace_password="hunter2-SECRET")
     assert "hunter2-SECRET" not in str(info.value)
+
+
+def test_database_urls_are_printed_without_password():
+    from workers.composition import display_url
+
+    shown = display_url("postgresql+psycopg://tp:s3cr3t-pw@db:5432/erp")
+    assert "s3cr3t-pw" not in shown and "db:5432/erp" in shown
+    assert display_url("sqlite:///var/sage500.db") == "sqlite:///var/sage500.db"
+
+
+def test_dev_banner_hides_database_passwords():
+    from workers.dev import banner
+
+    text = banner(Settings(erp_url="postgresql+psycopg://tp:s3cr3t-pw@db/erp"))
+    assert "s3cr3t-pw" not in text

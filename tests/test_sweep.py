@@ -111,3 +111,19 @@ async def test_cursor_with_microseconds_does_not_drop_a_payment_of_the_same_seco
     found = await ActivityEnvironment().run(acts.export_sweep_window, window)
     assert [t.transaction_id for t in found] == [sale.transaction_id]
     await client.aclose()
+
+
+async def test_unknown_transaction_is_retryable_at_first(tmp_path):
+    from temporalio.exceptions import ApplicationError
+
+    app = create_app(SimulatorConfig(db_path=str(tmp_path / "sim.db")))
+    client = PaytraceClient("http://sim", "demo", "demo", transport=httpx.ASGITransport(app=app))
+    acts = PaytraceActivities(client, "America/New_York")
+    try:
+        await ActivityEnvironment().run(acts.fetch_transaction, 424242)
+    except ApplicationError as exc:
+        assert exc.type == "paytrace_unknown_transaction" and not exc.non_retryable
+    else:
+        raise AssertionError("an unknown transaction must raise")
+    finally:
+        await client.aclose()

@@ -139,7 +139,7 @@ def cmd_schedules(_: argparse.Namespace) -> int:
 
 def cmd_erp_init(args: argparse.Namespace) -> int:
     """Create the ERP stand-in schema (and demo data)."""
-    from workers.composition import make_engine
+    from workers.composition import display_url, make_engine
     from workers.erp_admin import init_erp
 
     settings = _settings(erp=args.erp, erp_url=args.url)
@@ -147,7 +147,7 @@ def cmd_erp_init(args: argparse.Namespace) -> int:
     engine = make_engine(settings.erp_url)
     seeded = init_erp(engine, erp=settings.erp, company_id=settings.erp_company_id, demo=args.demo)
     print(
-        f"{settings.erp} stand-in ready at {settings.erp_url}"
+        f"{settings.erp} stand-in ready at {display_url(settings.erp_url)}"
         + (" (demo data seeded)" if seeded else "")
     )
     return 0

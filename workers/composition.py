@@ -48,6 +48,21 @@ def make_engine(url: str) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+def display_url(url: str) -> str:
+    """A database URL fit for printing: the password is masked.
+
+    Args:
+        url: a SQLAlchemy URL.
+
+    Returns:
+        The URL with ``***`` in place of its password.
+    """
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "<unreadable database URL>"
+
+
 def build_erp(settings: Settings, engine: sa.Engine) -> ErpConnector:
     """Build the configured ERP connector.
 

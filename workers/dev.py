@@ -18,7 +18,7 @@ from temporalio.client import Client
 
 from connectors.paytrace.simulator import SimulatorConfig, create_app
 from workers.api import TemporalGateway, create_api
-from workers.composition import Components
+from workers.composition import Components, display_url
 from workers.erp_admin import init_erp
 from workers.http import embedded_server
 from workers.schedules import ensure_schedules
@@ -79,8 +79,8 @@ tracepost dev stack is running (Ctrl-C stops everything)
   Temporal frontend   {settings.temporal_address}
   api                 {settings.api_url}  (/healthz, /readyz)
   PayTrace simulator  {sim}  (API user demo / demo; hosted checkout at {sim}/checkout)
-  Sage 500 stand-in   {settings.erp_url}
-  store               {settings.store_url}
+  Sage 500 stand-in   {display_url(settings.erp_url)}
+  store               {display_url(settings.store_url)}
 
 Pay demo invoice 1001 (customer C0001, balance 125.00) through the hosted checkout, which sends
 PayTrace's Silent Post to the api:
@@ -153,7 +153,7 @@ async def run_dev(settings: Settings, stop: asyncio.Event | None = None) -> None
         tasks.append(asyncio.create_task(run_workers(client, components, stop)))
         await ensure_schedules(client, settings)
         if seeded:
-            print(f"seeded Sage 500 demo data into {settings.erp_url}")
+            print(f"seeded Sage 500 demo data into {display_url(settings.erp_url)}")
         print(banner(settings), flush=True)
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)

@@ -37,7 +37,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.matching import MatchDecision, MatchOutcome, decide
     from domain.models import (
         NON_PAYMENT_TYPES,
-        PAYMENT_TYPES,
         Application,
         CashReceipt,
         OpenInvoice,
@@ -212,18 +211,27 @@ class PaymentPosting:
                 return self._finish(
                     PostingOutcome.DECLINED, reason=txn.approval_message or txn.status_message
                 )
-            if kind in PAYMENT_TYPES and txn.approved:
+            if txn.money_received:
+                if self._stage != "processing":
+                    self._set_stage("processing")
                 return txn
             if kind is TransactionType.AUTHORIZATION and txn.approved:
-                if waited >= AUTH_WAIT:
-                    return self._finish(
-                        PostingOutcome.NOT_A_PAYMENT,
-                        reason=f"authorization was not captured within {AUTH_WAIT.days} days",
-                    )
-                self._set_stage("awaiting_capture")
-                await workflow.sleep(AUTH_RECHECK)
-                waited += AUTH_RECHECK
-                self._set_stage("processing")
+                if waited < AUTH_WAIT:
+                    if self._stage != "awaiting_capture":
+                        self._set_stage("awaiting_capture")
+                    await workflow.sleep(AUTH_RECHECK)
+                    waited += AUTH_RECHECK
+                    continue
+                resolution = await self._park(
+                    "paytrace_uncaptured",
+                    f"authorization of {txn.amount} was not captured within {AUTH_WAIT.days}"
+                    " days; retry reads it again (and waits again), mark_handled closes it",
+                    (),
+                    RETRY_OR_HANDLED,
+                )
+                if resolution.action is ResolutionAction.MARK_HANDLED:
+                    raise _Handled(resolution.note)
+                waited = timedelta()
                 continue
             resolution = await self._park(
                 "paytrace_status",
@@ -321,7 +329,17 @@ class PaymentPosting:
         self, txn: PaytraceTransaction, previous: MatchDecision, resolution: Resolution
     ) -> MatchDecision:
         numbers = [i.invoice_number for i in resolution.invoices]
-        lookup = await self._call_erp(names.INVOICES_BY_NUMBER, numbers, InvoiceLookup)
+        try:
+            lookup: InvoiceLookup = await workflow.execute_activity(
+                names.INVOICES_BY_NUMBER,
+                numbers,
+                result_type=InvoiceLookup,
+                task_queue=options.erp_queue(workflow.info().task_queue),
+                **options.ERP,
+            )
+        except ActivityError as err:
+            _reraise_cancellation(err)
+            return _attention("operator", _describe(err)[1], previous)
         if lookup.missing:
             return _attention(
                 "operator", f"invoices not found: {', '.join(lookup.missing)}", previous

@@ -23,7 +23,7 @@ from connectors.erp.errors import (
 )
 from connectors.erp.protocol import PostingStrategy
 from connectors.erp.sage500 import codes, lookups
-from connectors.erp.sage500.locks import begin_write, lock_rows
+from connectors.erp.sage500.locks import lock_rows, write_transaction
 from connectors.erp.sage500.numbering import (
     next_batch_no,
     next_surrogate_block,
@@ -249,8 +249,7 @@ class Sage500Connector:
                 victim (retryable).
         """
         try:
-            with self._guard("write_receipt"), self._engine.begin() as conn:
-                begin_write(conn)
+            with self._guard("write_receipt"), write_transaction(self._engine) as conn:
                 return self._write(conn, receipt)
         except sa.exc.IntegrityError as exc:
             existing = self.find_receipt(receipt.paytrace_transaction_id)
@@ -281,8 +280,7 @@ class Sage500Connector:
             ErpUnavailableError: the database could not be reached (retryable).
         """
         xref = tptPaytraceXref.c
-        with self._guard("post_receipt"), self._engine.begin() as conn:
-            begin_write(conn)
+        with self._guard("post_receipt"), write_transaction(self._engine) as conn:
             row = conn.execute(
                 lock_rows(
                     sa.select(tptPaytraceXref).where(

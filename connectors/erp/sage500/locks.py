@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +24,29 @@ def lock_rows(select: sa.Select[Any], table: sa.Table) -> sa.Select[Any]:
         The locking statement.
     """
     return select.with_for_update(of=table).with_hint(table, UPDLOCK, dialect_name="mssql")
+
+
+@contextmanager
+def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A write transaction whose locks protect what it reads, on every database.
+
+    Server databases run it at READ COMMITTED, whatever the engine's default: after a row lock
+    is granted, a new statement must see what the lock holder committed (under REPEATABLE READ or
+    SNAPSHOT it would read its first snapshot and could over-apply an invoice). SQLite takes its
+    write lock up front (``begin_write``).
+
+    Args:
+        engine: the ERP engine.
+
+    Yields:
+        The connection, inside the transaction; it commits when the block ends without error.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name != "sqlite":
+            conn.execution_options(isolation_level="READ COMMITTED")
+        with conn.begin():
+            begin_write(conn)
+            yield conn
 
 
 def begin_write(conn: sa.Connection) -> None:
