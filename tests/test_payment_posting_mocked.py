@@ -59,7 +59,8 @@ async def test_approved_sale_is_posted_once(skipping_env):
     async with workers(skipping_env, backend) as queue:
         result = await (await start(skipping_env, queue, 1)).result()
     assert result.outcome is PostingOutcome.POSTED
-    assert result.erp_document == "CR-1" and result.rule == ""
+    assert result.erp_document == "CR-1" and result.rule == "invoice_number"
+    assert result.reason == "pays invoice 1001 in full (125.00)"
     assert len(backend.writes) == 1 and backend.posts == [1]
     written = backend.writes[0]
     assert written.applications[0].invoice_number == "1001" and written.applications[
@@ -88,7 +89,7 @@ async def test_already_written_receipt_is_read_back_not_rewritten(skipping_env):
     async with workers(skipping_env, backend) as queue:
         await (await start(skipping_env, queue, 3)).result()
         again = await (await start(skipping_env, queue, 3)).result()
-    assert again.outcome is PostingOutcome.POSTED
+    assert again.outcome is PostingOutcome.POSTED and again.rule == "read_back"
     assert len(backend.writes) == 1 and backend.posts == [3]  # posted receipt is not posted again
 
 

@@ -101,7 +101,7 @@ async def test_unknown_invoice_parks_and_is_resolved_by_an_update(dev_env, tmp_p
         )
         assert answer == "accepted: apply_to"
         result = await handle.result()
-        assert result.outcome is PostingOutcome.POSTED and result.rule == ""
+        assert result.outcome is PostingOutcome.POSTED and result.rule == "operator_apply_to"
         assert stack.balance("1002") == Decimal("0.00")
         assert stack.store.dead_letters() == []
 

@@ -151,8 +151,13 @@ class PaymentPosting:
         record = await self._call_erp(names.FIND_RECEIPT, txn.transaction_id, ReceiptRecord | None)
         if record is not None:
             await self._audit("read_back", {"erp_document": record.erp_document})
+            rule, reason = (
+                "read_back",
+                "the ERP already held this receipt; it was not written again",
+            )
         else:
-            record = await self._match_and_write(txn)
+            record, decision = await self._match_and_write(txn)
+            rule, reason = decision.rule, decision.reason
         if record.status is not ReceiptStatus.POSTED:
             record = await self._call_erp(names.POST_RECEIPT, txn.transaction_id, ReceiptRecord)
         await self._call(
@@ -177,6 +182,8 @@ class PaymentPosting:
         )
         return self._finish(
             outcome,
+            rule=rule,
+            reason=reason,
             customer_id=record.customer_id,
             erp_document=record.erp_document,
             batch=record.batch,
@@ -244,7 +251,10 @@ class PaymentPosting:
             if resolution.action is ResolutionAction.MARK_HANDLED:
                 raise _Handled(resolution.note)
 
-    async def _match_and_write(self, txn: PaytraceTransaction) -> ReceiptRecord:
+    async def _match_and_write(
+        self, txn: PaytraceTransaction
+    ) -> tuple[ReceiptRecord, MatchDecision]:
+        """Decide, write the receipt, and return it with the decision that was carried out."""
         decision = await self._decide(txn)
         while True:
             if decision.outcome is MatchOutcome.NEEDS_ATTENTION:
@@ -262,7 +272,7 @@ class PaymentPosting:
                     task_queue=options.erp_queue(workflow.info().task_queue),
                     **options.ERP,
                 )
-                return written
+                return written, decision
             except ActivityError as err:
                 _reraise_cancellation(err)
                 kind, reason = _describe(err)
