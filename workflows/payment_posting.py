@@ -265,12 +265,8 @@ class PaymentPosting:
                 continue
             receipt = self._receipt(txn, decision)
             try:
-                written: ReceiptRecord = await workflow.execute_activity(
-                    names.WRITE_RECEIPT,
-                    receipt,
-                    result_type=ReceiptRecord,
-                    task_queue=options.erp_queue(workflow.info().task_queue),
-                    **options.ERP,
+                written: ReceiptRecord = await self._erp(
+                    names.WRITE_RECEIPT, receipt, ReceiptRecord
                 )
                 return written, decision
             except ActivityError as err:
@@ -287,13 +283,7 @@ class PaymentPosting:
             customer_id=txn.customer_reference_id,
         )
         try:
-            context: MatchContext = await workflow.execute_activity(
-                names.LOAD_MATCH_INPUT,
-                request,
-                result_type=MatchContext,
-                task_queue=options.erp_queue(workflow.info().task_queue),
-                **options.ERP,
-            )
+            context: MatchContext = await self._erp(names.LOAD_MATCH_INPUT, request, MatchContext)
         except ActivityError as err:
             # e.g. an invoice number that matches several invoices: every resolution is open
             _reraise_cancellation(err)
@@ -340,12 +330,8 @@ class PaymentPosting:
     ) -> MatchDecision:
         numbers = [i.invoice_number for i in resolution.invoices]
         try:
-            lookup: InvoiceLookup = await workflow.execute_activity(
-                names.INVOICES_BY_NUMBER,
-                numbers,
-                result_type=InvoiceLookup,
-                task_queue=options.erp_queue(workflow.info().task_queue),
-                **options.ERP,
+            lookup: InvoiceLookup = await self._erp(
+                names.INVOICES_BY_NUMBER, numbers, InvoiceLookup
             )
         except ActivityError as err:
             _reraise_cancellation(err)
@@ -449,8 +435,12 @@ class PaymentPosting:
                     raise _Handled(resolution.note) from None
 
     async def _call_erp(self, name: str, arg: Any, result_type: Any) -> Any:
-        opts = {**options.ERP, "task_queue": options.erp_queue(workflow.info().task_queue)}
-        return await self._call(name, arg, result_type, opts)
+        """Run an ERP activity; when it fails for good, park (retry or mark handled only)."""
+        return await self._call(name, arg, result_type, _erp_options())
+
+    async def _erp(self, name: str, arg: Any, result_type: Any) -> Any:
+        """Run an ERP activity; a failure reaches the caller as ``ActivityError``."""
+        return await workflow.execute_activity(name, arg, result_type=result_type, **_erp_options())
 
     async def _audit(self, event: str, detail: dict[str, Any]) -> None:
         info = workflow.info()
@@ -502,6 +492,11 @@ def _attention(rule: str, reason: str, previous: MatchDecision) -> MatchDecision
         customer_id=previous.customer_id,
         candidates=previous.candidates,
     )
+
+
+def _erp_options() -> dict[str, Any]:
+    """Activity options of ERP calls: their own rate-limited task queue."""
+    return {**options.ERP, "task_queue": options.erp_queue(workflow.info().task_queue)}
 
 
 def _reraise_cancellation(err: ActivityError) -> None:
