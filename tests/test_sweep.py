@@ -1,10 +1,13 @@
 """The sweep's window and its PayTrace read (merchant-local dates, overlap, types)."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
 from pydantic import SecretStr
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.paytrace import PaytraceActivities
@@ -34,96 +37,87 @@ def test_a_cursor_in_the_future_does_not_skip_anything():
     assert window.since == NOW - timedelta(minutes=10)
 
 
+CARD = CreditCard(
+    number=SecretStr("4012000098765439"), expiration_month="12", expiration_year="2030"
+)
+
+
+@asynccontextmanager
+async def simulator_at(
+    tmp_path, clock: list[datetime]
+) -> AsyncIterator[tuple[PaytraceClient, PaytraceActivities]]:
+    """The simulator whose clock reads ``clock[0]``, its client, and the PayTrace activities."""
+    app = create_app(SimulatorConfig(db_path=str(tmp_path / "sim.db")), clock=lambda: clock[0])
+    client = PaytraceClient("http://sim", "demo", "demo", transport=httpx.ASGITransport(app=app))
+    try:
+        yield client, PaytraceActivities(client, "America/New_York")
+    finally:
+        await client.aclose()
+
+
+async def charge(client: PaytraceClient, amount: str) -> int:
+    """A keyed sale with the published Visa test card; a decline still creates a transaction."""
+    try:
+        return (
+            await client.sale_keyed(KeyedSaleRequest(amount=Decimal(amount), credit_card=CARD))
+        ).transaction_id
+    except PaytraceDeclined as exc:
+        assert exc.transaction_id is not None
+        return exc.transaction_id
+
+
+async def sweep(acts: PaytraceActivities, window: SweepWindow) -> list[int]:
+    return [
+        t.transaction_id for t in await ActivityEnvironment().run(acts.export_sweep_window, window)
+    ]
+
+
 async def test_export_window_keeps_payments_created_inside_the_window(tmp_path):
     clock_now = [datetime(2026, 11, 23, 3, 30, tzinfo=UTC)]  # 22:30 on Nov 22 in New York
-    app = create_app(SimulatorConfig(db_path=str(tmp_path / "sim.db")), clock=lambda: clock_now[0])
-    client = PaytraceClient("http://sim", "demo", "demo", transport=httpx.ASGITransport(app=app))
-    card = CreditCard(
-        number=SecretStr("4012000098765439"), expiration_month="12", expiration_year="2030"
-    )
-
-    async def sale(amount):
-        try:
-            return (
-                await client.sale_keyed(KeyedSaleRequest(amount=Decimal(amount), credit_card=card))
-            ).transaction_id
-        except PaytraceDeclined as exc:  # a decline still creates a transaction
-            return exc.transaction_id
-
-    old = await sale("1.00")
-    clock_now[0] += timedelta(hours=2)  # 00:30 on Nov 23 in New York: the next local date
-    late = await sale("2.00")
-    declined = await sale("3.02")
-    acts = PaytraceActivities(client, "America/New_York")
-    window = SweepWindow(
-        since=clock_now[0] - timedelta(hours=1), until=clock_now[0] + timedelta(minutes=1)
-    )
-    found = await ActivityEnvironment().run(acts.export_sweep_window, window)
-    assert [t.transaction_id for t in found] == [
-        late,
-        declined,
-    ]  # declines are posted as "declined"
-    wide = SweepWindow(since=clock_now[0] - timedelta(hours=3), until=clock_now[0])
-    assert [
-        t.transaction_id for t in await ActivityEnvironment().run(acts.export_sweep_window, wide)
-    ] == [
-        old,
-        late,
-        declined,
-    ]
-    only_refunds = SweepWindow(since=wide.since, until=wide.until, transaction_types=("REFUND",))
-    assert await ActivityEnvironment().run(acts.export_sweep_window, only_refunds) == []
-    await client.aclose()
+    async with simulator_at(tmp_path, clock_now) as (client, acts):
+        old = await charge(client, "1.00")
+        clock_now[0] += timedelta(hours=2)  # 00:30 on Nov 23 in New York: the next local date
+        late = await charge(client, "2.00")
+        declined = await charge(client, "3.02")
+        window = SweepWindow(
+            since=clock_now[0] - timedelta(hours=1), until=clock_now[0] + timedelta(minutes=1)
+        )
+        assert await sweep(acts, window) == [late, declined]  # declines are posted as "declined"
+        wide = SweepWindow(since=clock_now[0] - timedelta(hours=3), until=clock_now[0])
+        assert await sweep(acts, wide) == [old, late, declined]
+        only_refunds = SweepWindow(
+            since=wide.since, until=wide.until, transaction_types=("REFUND",)
+        )
+        assert await sweep(acts, only_refunds) == []
 
 
 async def test_payments_in_the_repeated_autumn_hour_are_not_skipped(tmp_path):
     """2026-11-01 in New York: 01:00-02:00 happens twice. A payment at the second 01:10 (EST,
     06:10Z) must be found by a run whose window starts at the first 01:50 (EDT, 05:50Z)."""
-    created = datetime(2026, 11, 1, 6, 10, tzinfo=UTC)
-    app = create_app(SimulatorConfig(db_path=str(tmp_path / "sim.db")), clock=lambda: created)
-    client = PaytraceClient("http://sim", "demo", "demo", transport=httpx.ASGITransport(app=app))
-    card = CreditCard(
-        number=SecretStr("4012000098765439"), expiration_month="12", expiration_year="2030"
-    )
-    sale = await client.sale_keyed(KeyedSaleRequest(amount=Decimal("5.00"), credit_card=card))
-    acts = PaytraceActivities(client, "America/New_York")
-    window = SweepWindow(
-        since=datetime(2026, 11, 1, 5, 50, tzinfo=UTC),
-        until=datetime(2026, 11, 1, 6, 15, tzinfo=UTC),
-    )
-    found = await ActivityEnvironment().run(acts.export_sweep_window, window)
-    assert [t.transaction_id for t in found] == [sale.transaction_id]
-    await client.aclose()
+    async with simulator_at(tmp_path, [datetime(2026, 11, 1, 6, 10, tzinfo=UTC)]) as (client, acts):
+        sale = await charge(client, "5.00")
+        window = SweepWindow(
+            since=datetime(2026, 11, 1, 5, 50, tzinfo=UTC),
+            until=datetime(2026, 11, 1, 6, 15, tzinfo=UTC),
+        )
+        assert await sweep(acts, window) == [sale]
 
 
 async def test_cursor_with_microseconds_does_not_drop_a_payment_of_the_same_second(tmp_path):
     created = datetime(2026, 11, 23, 15, 0, 0, tzinfo=UTC)
-    app = create_app(SimulatorConfig(db_path=str(tmp_path / "sim.db")), clock=lambda: created)
-    client = PaytraceClient("http://sim", "demo", "demo", transport=httpx.ASGITransport(app=app))
-    card = CreditCard(
-        number=SecretStr("4012000098765439"), expiration_month="12", expiration_year="2030"
-    )
-    sale = await client.sale_keyed(KeyedSaleRequest(amount=Decimal("5.00"), credit_card=card))
-    acts = PaytraceActivities(client, "America/New_York")
-    window = SweepWindow(
-        since=created.replace(microsecond=500000), until=created + timedelta(seconds=5)
-    )
-    found = await ActivityEnvironment().run(acts.export_sweep_window, window)
-    assert [t.transaction_id for t in found] == [sale.transaction_id]
-    await client.aclose()
+    async with simulator_at(tmp_path, [created]) as (client, acts):
+        sale = await charge(client, "5.00")
+        window = SweepWindow(
+            since=created.replace(microsecond=500000), until=created + timedelta(seconds=5)
+        )
+        assert await sweep(acts, window) == [sale]
 
 
 async def test_unknown_transaction_is_retryable_at_first(tmp_path):
-    from temporalio.exceptions import ApplicationError
-
-    app = create_app(SimulatorConfig(db_path=str(tmp_path / "sim.db")))
-    client = PaytraceClient("http://sim", "demo", "demo", transport=httpx.ASGITransport(app=app))
-    acts = PaytraceActivities(client, "America/New_York")
-    try:
-        await ActivityEnvironment().run(acts.fetch_transaction, 424242)
-    except ApplicationError as exc:
-        assert exc.type == "paytrace_unknown_transaction" and not exc.non_retryable
-    else:
-        raise AssertionError("an unknown transaction must raise")
-    finally:
-        await client.aclose()
+    async with simulator_at(tmp_path, [NOW]) as (_, acts):
+        try:
+            await ActivityEnvironment().run(acts.fetch_transaction, 424242)
+        except ApplicationError as exc:
+            assert exc.type == "paytrace_unknown_transaction" and not exc.non_retryable
+        else:
+            raise AssertionError("an unknown transaction must raise")

@@ -229,18 +229,16 @@ class PaymentPosting:
                     await workflow.sleep(AUTH_RECHECK)
                     waited += AUTH_RECHECK
                     continue
-                resolution = await self._park(
+                await self._park(
                     "paytrace_uncaptured",
                     f"authorization of {txn.amount} was not captured within {AUTH_WAIT.days}"
                     " days; retry reads it again (and waits again), mark_handled closes it",
                     (),
                     RETRY_OR_HANDLED,
                 )
-                if resolution.action is ResolutionAction.MARK_HANDLED:
-                    raise _Handled(resolution.note)
                 waited = timedelta()
                 continue
-            resolution = await self._park(
+            await self._park(
                 "paytrace_status",
                 f"PayTrace reports {kind.value} with status {txn.status_code}"
                 f" ({txn.status_message or 'no message'}); tracepost cannot tell whether money was"
@@ -248,8 +246,6 @@ class PaymentPosting:
                 (),
                 RETRY_OR_HANDLED,
             )
-            if resolution.action is ResolutionAction.MARK_HANDLED:
-                raise _Handled(resolution.note)
 
     async def _match_and_write(
         self, txn: PaytraceTransaction
@@ -306,8 +302,6 @@ class PaymentPosting:
         self, txn: PaytraceTransaction, previous: MatchDecision, resolution: Resolution
     ) -> MatchDecision:
         """Turn an operator's resolution into the next decision to carry out."""
-        if resolution.action is ResolutionAction.MARK_HANDLED:
-            raise _Handled(resolution.note)
         if resolution.action is ResolutionAction.RETRY:
             return await self._decide(txn)
         if resolution.action is ResolutionAction.POST_ON_ACCOUNT:
@@ -375,7 +369,10 @@ class PaymentPosting:
         candidates: Sequence[OpenInvoice],
         allowed: tuple[ResolutionAction, ...],
     ) -> Resolution:
-        """Wait in needs-attention until an operator resolves; return the resolution."""
+        """Wait in needs-attention until an operator resolves; return the resolution.
+
+        ``mark_handled`` ends the workflow from here (``_Handled``), wherever it parked.
+        """
         info = workflow.info()
         self._attention = AttentionInfo(
             reason_kind=reason_kind,
@@ -418,6 +415,8 @@ class PaymentPosting:
         )
         await self._audit("resolved", resolution.model_dump(mode="json"))
         self._set_stage("processing")
+        if resolution.action is ResolutionAction.MARK_HANDLED:
+            raise _Handled(resolution.note)
         return resolution
 
     # -- helpers --------------------------------------------------------------------------
@@ -430,9 +429,7 @@ class PaymentPosting:
             except ActivityError as err:
                 _reraise_cancellation(err)
                 kind, reason = _describe(err)
-                resolution = await self._park(kind, f"{name}: {reason}", (), RETRY_OR_HANDLED)
-                if resolution.action is ResolutionAction.MARK_HANDLED:
-                    raise _Handled(resolution.note) from None
+                await self._park(kind, f"{name}: {reason}", (), RETRY_OR_HANDLED)
 
     async def _call_erp(self, name: str, arg: Any, result_type: Any) -> Any:
         """Run an ERP activity; when it fails for good, park (retry or mark handled only)."""
