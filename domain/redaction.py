@@ -53,11 +53,25 @@ def mask_pan(digits: str) -> str:
     return "x" * max(len(clean) - 4, 0) + clean[-4:]
 
 
+def _is_card_number(candidate: str) -> bool:
+    digits = re.sub(r"\D", "", candidate)
+    return 13 <= len(digits) <= 19 and luhn_valid(digits)
+
+
 def _mask_match(match: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", match.group(0))
-    if 13 <= len(digits) <= 19 and luhn_valid(digits):
-        return mask_pan(digits)
-    return match.group(0)
+    return mask_pan(match.group(0)) if _is_card_number(match.group(0)) else match.group(0)
+
+
+def contains_card_number(text: str) -> bool:
+    """Tell whether a text holds something that looks like a full card number.
+
+    Args:
+        text: any text, e.g. a webhook field.
+
+    Returns:
+        True when it has 13-19 digits (spaces or dashes allowed between) passing the Luhn check.
+    """
+    return any(_is_card_number(m.group(0)) for m in _PAN.finditer(text))
 
 
 def redact(text: str) -> str:

@@ -22,7 +22,7 @@ from temporalio.service import RPCError
 
 from activities.starter import payment_workflow_id, start_payment_posting
 from connectors.store import Store
-from domain.redaction import luhn_valid
+from domain.redaction import contains_card_number
 from workers.settings import Settings
 from workers.temporal_client import connect
 
@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 MAX_TRANSACTION_ID = 2**63
 _TRANSACTION_ID = re.compile(r"[0-9]{1,19}")
-_DIGITS = re.compile(r"\d[\d -]{11,22}\d")
 
 
 class TemporalUnavailableError(Exception):
@@ -62,15 +61,6 @@ class TemporalGateway:
                 except (RuntimeError, OSError, TimeoutError) as exc:
                     raise TemporalUnavailableError(str(exc)) from exc
             return self._client
-
-
-def _looks_like_card(values: list[str]) -> bool:
-    for value in values:
-        for match in _DIGITS.finditer(value):
-            digits = re.sub(r"\D", "", match.group(0))
-            if 13 <= len(digits) <= 19 and luhn_valid(digits):
-                return True
-    return False
 
 
 def _problem(status: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -134,7 +124,7 @@ def create_api(settings: Settings, store: Store, gateway: TemporalGateway) -> Fa
             fields = parse_qs(bytes(body).decode("utf-8"), keep_blank_values=True)
         except UnicodeDecodeError:
             return _problem(422, "body is not UTF-8 form data")
-        if _looks_like_card([v for values in fields.values() for v in values]):
+        if any(contains_card_number(v) for values in fields.values() for v in values):
             return _problem(422, "body contains what looks like a card number; it was not stored")
         values = fields.get("TRANSACTIONID", [])
         if len(values) != 1 or not _TRANSACTION_ID.fullmatch(values[0].strip()):

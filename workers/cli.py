@@ -11,7 +11,6 @@ import traceback
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import SecretStr, ValidationError
 
@@ -21,7 +20,6 @@ from workers.logging_setup import configure_logging
 from workers.settings import Settings
 
 PUBLISHED_TEST_CARD = "4012000098765439"  # Visa test number published for PayTrace's sandbox
-PRODUCTION_HOSTS = {"api.paytrace.com"}
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -177,7 +175,7 @@ def cmd_sale(args: argparse.Namespace) -> int:
     from workers.composition import build_paytrace
 
     settings = _settings()
-    if urlsplit(settings.paytrace_base_url).hostname in PRODUCTION_HOSTS:
+    if settings.paytrace_is_production:
         print("tracepost sale refuses to charge cards against PayTrace production", file=sys.stderr)
         return 2
     try:

@@ -18,6 +18,7 @@ from domain.matching import MatchPolicy
 from workflows.options import erp_queue
 
 SUPPORTED_ERPS = ("sage500",)
+PAYTRACE_PRODUCTION_HOST = "api.paytrace.com"
 DEV_SILENT_POST_SECRET = "dev-silent-post-secret"  # noqa: S105 - the embedded stack only
 
 
@@ -100,8 +101,10 @@ class Settings(BaseSettings):
                 "TRACEPOST_ERP_POSTING_STRATEGY=procedures is not available yet; use manual"
                 " (leave balanced batches for the ERP user) or emulated (stand-in databases only)"
             )
-        production = urlsplit(self.paytrace_base_url).hostname == "api.paytrace.com"
-        if production and self.silent_post_secret.get_secret_value() == DEV_SILENT_POST_SECRET:
+        if (
+            self.paytrace_is_production
+            and self.silent_post_secret.get_secret_value() == DEV_SILENT_POST_SECRET
+        ):
             raise ValueError(
                 "TRACEPOST_SILENT_POST_SECRET must be set to a long random value for production"
             )
@@ -116,6 +119,11 @@ class Settings(BaseSettings):
         if not self.simulator_db:
             self.simulator_db = str(self.var_dir / "paytrace-sim.db")
         return self
+
+    @property
+    def paytrace_is_production(self) -> bool:
+        """True when the PayTrace base URL is PayTrace's production API (real money)."""
+        return urlsplit(self.paytrace_base_url).hostname == PAYTRACE_PRODUCTION_HOST
 
     @property
     def erp_task_queue(self) -> str:
