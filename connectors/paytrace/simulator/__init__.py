@@ -1,14 +1,19 @@
-"""A PayTrace v1 JSON API simulator: OAuth tokens, keyed sales, exports and hosted checkout.
+"""A PayTrace API simulator: the v1 JSON API tracepost uses, a v3 seam, and hosted checkout.
 
 ``create_app(SimulatorConfig(db_path=...))`` gives a FastAPI app that answers like PayTrace's
 sandbox, with state in SQLite so it survives restarts. Each API user in ``merchants`` is its own
-merchant and sees only its own transactions. Transaction ids are integers from 1000001.
+merchant and sees only its own data. Transaction ids are integers from 1000001, check ids from
+5000001. docs/paytrace.md lists every path, the decisions taken where PayTrace's documentation
+is silent, and the fault injection under ``/_sim/faults``.
 
 Paths:
-    ``POST /oauth/token``, ``GET /v1/ping``, ``POST /v1/transactions/sale/keyed``,
-    ``POST /v1/transactions/export/by_id``, ``POST /v1/transactions/export/by_date_range``,
-    ``GET /checkout``, ``POST /checkout/pay``; test surface under ``/_sim/``
-    (``healthz``, ``tokens/expire``, ``silent-posts``).
+    ``POST /oauth/token``, ``GET /v1/ping``; ``/v1/transactions/`` sale and authorization
+    (keyed, by_customer), authorization/capture, void, refund (for_transaction, keyed,
+    to_customer), settle, export/by_id, export/by_date_range; ``/v1/customer/`` create, update,
+    delete, export; ``/v1/recurrence/`` create, delete; ``/v1/checks/`` sale/by_account,
+    refund/by_transaction, manage/void, export; ``/v1/batches/`` export_one, export,
+    transaction_list; ``/v1/level_three/visa|mastercard``; ``/v3/...`` (see ``v3.py``);
+    ``GET /checkout``, ``POST /checkout/pay``; test surface under ``/_sim/``.
 
 Card outcomes (for Luhn-valid cards, e.g. the published test cards 4012000098765439 Visa,
 5499740000000057 MC, 6011000993026909 Discover, 371449635392376 Amex):

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from connectors.paytrace.simulator.context import Ctx
 from connectors.paytrace.simulator.jsonio import JsonBodyError, PayTraceJSONResponse, loads_object
+from connectors.paytrace.simulator.settlement import settle_due
 
 router = APIRouter()
 
@@ -62,7 +63,8 @@ async def require_merchant(request: Request, ctx: Ctx) -> str:
         ctx: the simulator context.
 
     Returns:
-        The API user (merchant) the token was issued to.
+        The API user (merchant) the token was issued to, after any batch whose daily cut-off
+        has passed was settled.
 
     Raises:
         InvalidTokenError: when the token is missing, unknown or expired.
@@ -75,6 +77,7 @@ async def require_merchant(request: Request, ctx: Ctx) -> str:
     owner = await ctx.db(ctx.state.token_owner, hash_token(token), now)
     if owner is None or owner not in ctx.config.merchants:
         raise InvalidTokenError
+    await settle_due(ctx, owner)
     return owner
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from connectors.paytrace.simulator.faults import FaultRule
 
 
 class SimulatorConfig(BaseModel):
@@ -19,6 +22,12 @@ class SimulatorConfig(BaseModel):
         token_ttl_seconds: lifetime of an OAuth access token.
         first_transaction_id: the id a new state file starts counting transactions from (an
             existing file keeps its own sequence).
+        settlement_cutoff: local time (``HH:MM``) at which the open batch settles every day.
+        auto_settle: settle at the cut-off; off, only ``/v1/transactions/settle`` settles.
+        faults: fault rules active from startup (see ``faults.FaultRule``); more can be added
+            and removed at run time under ``/_sim/faults``.
+        fault_seed: seed of the random sequence behind fault ``rate`` rolls, for reproducible
+            runs; None seeds from the OS.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -29,6 +38,10 @@ class SimulatorConfig(BaseModel):
     timezone: str = "America/New_York"
     token_ttl_seconds: int = Field(default=7200, gt=0)
     first_transaction_id: int = Field(default=1000001, gt=0)
+    faults: list[FaultRule] = Field(default_factory=list)
+    fault_seed: int | None = None
+    settlement_cutoff: time = time(3, 0)
+    auto_settle: bool = True
 
     @field_validator("timezone")
     @classmethod

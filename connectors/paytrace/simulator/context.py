@@ -11,10 +11,12 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 
+from connectors.paytrace.simulator.check_state import CheckState
 from connectors.paytrace.simulator.clock import Clock
 from connectors.paytrace.simulator.config import SimulatorConfig
 from connectors.paytrace.simulator.silent_post import SilentPoster
 from connectors.paytrace.simulator.state import SimulatorState
+from connectors.paytrace.simulator.vault_state import VaultState
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -28,6 +30,8 @@ class SimContext:
     state: SimulatorState
     clock: Clock
     poster: SilentPoster
+    vault: VaultState
+    checks: CheckState
 
     @property
     def tz(self) -> ZoneInfo:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from starlette.responses import Response
+
+from connectors.paytrace.wire import dumps
 
 
 class JsonBodyError(ValueError):
@@ -37,50 +38,6 @@ def loads_object(raw: bytes | str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise JsonBodyError("body is not a JSON object")
     return value
-
-
-def dumps(value: object) -> str:
-    """Serialize to compact JSON, writing a ``Decimal`` as its exact literal (``125.00``).
-
-    Args:
-        value: dicts, lists, tuples, strings, ints, bools, None and Decimals.
-
-    Returns:
-        The JSON text.
-
-    Raises:
-        TypeError: for any other type, floats included.
-    """
-    parts: list[str] = []
-    _encode(value, parts)
-    return "".join(parts)
-
-
-def _encode(value: object, out: list[str]) -> None:
-    if value is None or isinstance(value, bool | int | str):
-        out.append(json.dumps(value))
-    elif isinstance(value, Decimal):
-        if not value.is_finite():
-            raise TypeError("a non-finite Decimal has no JSON form")
-        out.append(format(value, "f"))
-    elif isinstance(value, Mapping):
-        out.append("{")
-        for index, (key, item) in enumerate(value.items()):
-            if index:
-                out.append(",")
-            out.append(json.dumps(str(key)))
-            out.append(":")
-            _encode(item, out)
-        out.append("}")
-    elif isinstance(value, Sequence):
-        out.append("[")
-        for index, item in enumerate(value):
-            if index:
-                out.append(",")
-            _encode(item, out)
-        out.append("]")
-    else:
-        raise TypeError(f"cannot serialize {type(value).__name__} to JSON")
 
 
 class PayTraceJSONResponse(Response):

@@ -1,6 +1,7 @@
-"""The sale itself: reading the request, deciding approve or decline, and storing the result.
+"""Sales and authorizations: reading the request, deciding approve or decline, storing the result.
 
-Shared by the JSON API (``/v1/transactions/sale/keyed``) and hosted checkout.
+Shared by the JSON API (keyed and by-customer sales and authorizations) and hosted checkout. The
+card number is reduced to its brand and masked form as soon as it is validated.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from connectors.paytrace.simulator import errors
+from connectors.paytrace.simulator import codes, errors
 from connectors.paytrace.simulator.cards import (
     Expiry,
     card_brand,
@@ -23,13 +24,14 @@ from connectors.paytrace.simulator.cards import (
 from connectors.paytrace.simulator.clock import to_micros
 from connectors.paytrace.simulator.context import SimContext
 from connectors.paytrace.simulator.state import TransactionRecord
+from connectors.paytrace.simulator.vault_state import CustomerRecord
 from domain.money import CENT, to_money
 from domain.redaction import mask_pan
 
-APPROVED = 101
-DECLINED = 102
-APPROVED_STATUS = "Your transaction was successfully approved."
-DECLINED_STATUS = "Your transaction was not approved."
+APPROVED = codes.APPROVED
+DECLINED = codes.DECLINED
+APPROVED_STATUS = codes.STATUS[codes.APPROVED]
+DECLINED_STATUS = codes.STATUS[codes.DECLINED]
 
 EXPIRED_CARD = "  EXPIRED CARD - Expired card"
 DO_NOT_HONOR = "    DECLINE - Do not honor"
@@ -45,11 +47,12 @@ ADDRESS_FIELDS = ("name", "street_address", "street_address2", "city", "state", 
 
 @dataclass(frozen=True)
 class SaleRequest:
-    """A validated sale. ``card_number`` and ``csc`` live only as long as the request."""
+    """A validated sale or authorization; the card is already masked, the CSC lives only here."""
 
     amount: Decimal
     tax_amount: Decimal
-    card_number: str
+    card_type: str
+    masked_number: str
     expiry: Expiry
     csc: str
     billing_address: dict[str, str]
@@ -58,6 +61,7 @@ class SaleRequest:
     customer_reference_id: str
     email: str
     description: str
+    customer_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -109,9 +113,93 @@ def parse_amount(value: object, *, allow_zero: bool = False) -> Decimal | None:
     return to_money(amount)
 
 
-def _address(value: object) -> dict[str, str]:
+def parse_address(value: object) -> dict[str, str]:
+    """Read an address object; missing fields become ``""``."""
     source: Mapping[str, Any] = value if isinstance(value, Mapping) else {}
     return {name: text(source.get(name)) for name in ADDRESS_FIELDS}
+
+
+@dataclass(frozen=True)
+class MaskedCard:
+    """A validated card reduced to what may be kept: brand, masked number, expiry."""
+
+    card_type: str
+    masked_number: str
+    expiry: Expiry
+
+
+def parse_card(value: object) -> tuple[list[int], MaskedCard | None]:
+    """Validate a ``credit_card`` object and reduce it to its masked form.
+
+    Args:
+        value: the raw ``credit_card`` value.
+
+    Returns:
+        The error codes found (35, 43, 44) and the masked card when there were none.
+    """
+    card: Mapping[str, Any] = value if isinstance(value, Mapping) else {}
+    found: list[int] = []
+    number = valid_card_number(card.get("number"))
+    if number is None:
+        found.append(errors.INVALID_CARD_NUMBER)
+    month = parse_month(card.get("expiration_month"))
+    if month is None:
+        found.append(errors.INVALID_EXPIRATION_MONTH)
+    year = parse_year(card.get("expiration_year"))
+    if year is None:
+        found.append(errors.INVALID_EXPIRATION_YEAR)
+    if found:
+        return found, None
+    assert number is not None and month is not None and year is not None
+    return [], MaskedCard(card_brand(number), mask_pan(number), Expiry(month=month, year=year))
+
+
+def _common_codes(payload: Mapping[str, Any]) -> tuple[list[int], Decimal | None, Decimal | None]:
+    codes_found: list[int] = []
+    amount = parse_amount(payload.get("amount"))
+    if amount is None:
+        codes_found.append(errors.INVALID_AMOUNT)
+    raw_tax = payload.get("tax_amount")
+    tax = Decimal("0.00") if raw_tax in (None, "") else parse_amount(raw_tax, allow_zero=True)
+    if tax is None:
+        codes_found.append(errors.INVALID_TAX_AMOUNT)
+    if len(text(payload.get("invoice_id"))) > MAX_INVOICE_ID:
+        codes_found.append(errors.INVALID_INVOICE_ID)
+    return codes_found, amount, tax
+
+
+def parse_customer_sale(payload: Mapping[str, Any], customer: CustomerRecord) -> SaleRequest:
+    """Validate a by-customer sale or authorization body against the vault customer's card.
+
+    Args:
+        payload: the JSON body.
+        customer: the vault customer named by ``customer_id``.
+
+    Returns:
+        The validated sale, with the stored card and billing address.
+
+    Raises:
+        ApiError: with every error code found.
+    """
+    found, amount, tax = _common_codes(payload)
+    if found:
+        raise errors.ApiError(found)
+    assert amount is not None and tax is not None
+    return SaleRequest(
+        amount=amount,
+        tax_amount=tax,
+        card_type=customer.card_type,
+        masked_number=customer.masked_number,
+        expiry=Expiry(month=int(customer.expiration_month), year=int(customer.expiration_year)),
+        csc=text(payload.get("csc")).strip(),
+        billing_address=dict(customer.billing_address),
+        shipping_address=dict(customer.shipping_address),
+        invoice_id=text(payload.get("invoice_id")),
+        customer_reference_id=text(payload.get("customer_reference_id")),
+        email=text(payload.get("email")) or customer.email,
+        description=text(payload.get("description")),
+        customer_id=customer.customer_id,
+    )
 
 
 def parse_sale(payload: Mapping[str, Any]) -> SaleRequest:
@@ -126,42 +214,22 @@ def parse_sale(payload: Mapping[str, Any]) -> SaleRequest:
     Raises:
         ApiError: with every error code found.
     """
-    codes: list[int] = []
-    card: Mapping[str, Any] = payload.get("credit_card") or {}
-    if not isinstance(card, Mapping):
-        card = {}
-    number = valid_card_number(card.get("number"))
-    if number is None:
-        codes.append(errors.INVALID_CARD_NUMBER)
-    month = parse_month(card.get("expiration_month"))
-    if month is None:
-        codes.append(errors.INVALID_EXPIRATION_MONTH)
-    year = parse_year(card.get("expiration_year"))
-    if year is None:
-        codes.append(errors.INVALID_EXPIRATION_YEAR)
-    amount = parse_amount(payload.get("amount"))
-    if amount is None:
-        codes.append(errors.INVALID_AMOUNT)
-    raw_tax = payload.get("tax_amount")
-    tax = Decimal("0.00") if raw_tax in (None, "") else parse_amount(raw_tax, allow_zero=True)
-    if tax is None:
-        codes.append(errors.INVALID_TAX_AMOUNT)
-    invoice_id = text(payload.get("invoice_id"))
-    if len(invoice_id) > MAX_INVOICE_ID:
-        codes.append(errors.INVALID_INVOICE_ID)
-    if codes:
-        raise errors.ApiError(codes)
-    assert number is not None and month is not None and year is not None
-    assert amount is not None and tax is not None
+    found, card = parse_card(payload.get("credit_card"))
+    common, amount, tax = _common_codes(payload)
+    found.extend(common)
+    if found:
+        raise errors.ApiError(found)
+    assert card is not None and amount is not None and tax is not None
     return SaleRequest(
         amount=amount,
         tax_amount=tax,
-        card_number=number,
-        expiry=Expiry(month=month, year=year),
+        card_type=card.card_type,
+        masked_number=card.masked_number,
+        expiry=card.expiry,
         csc=text(payload.get("csc")).strip(),
-        billing_address=_address(payload.get("billing_address")),
-        shipping_address=_address(payload.get("shipping_address")),
-        invoice_id=invoice_id,
+        billing_address=parse_address(payload.get("billing_address")),
+        shipping_address=parse_address(payload.get("shipping_address")),
+        invoice_id=text(payload.get("invoice_id")),
         customer_reference_id=text(payload.get("customer_reference_id")),
         email=text(payload.get("email")),
         description=text(payload.get("description")),
@@ -196,9 +264,15 @@ def decide(sale: SaleRequest, today: date) -> Decision:
 
 
 async def run_sale(
-    ctx: SimContext, merchant: str, sale: SaleRequest, *, through: str, from_ip: str
+    ctx: SimContext,
+    merchant: str,
+    sale: SaleRequest,
+    *,
+    through: str,
+    from_ip: str,
+    transaction_type: str = "SALE",
 ) -> TransactionRecord:
-    """Decide a sale and store it, declined or approved.
+    """Decide a sale or authorization and store it, declined or approved.
 
     Args:
         ctx: the simulator context.
@@ -206,6 +280,7 @@ async def run_sale(
         sale: the validated sale.
         through: ``created.through``: ``"API"`` or ``"Hosted Checkout"``.
         from_ip: the caller's IP address.
+        transaction_type: ``SALE`` or ``AUTHORIZATION`` (which waits for a capture).
 
     Returns:
         The stored transaction with its id.
@@ -214,7 +289,7 @@ async def run_sale(
     decision = decide(sale, now.astimezone(ctx.tz).date())
     record = TransactionRecord(
         merchant=merchant,
-        transaction_type="SALE",
+        transaction_type=transaction_type,
         response_code=decision.response_code,
         status_message=decision.status_message,
         approval_code=decision.approval_code,
@@ -223,13 +298,13 @@ async def run_sale(
         csc_response=decision.csc_response,
         amount=sale.amount,
         tax_amount=sale.tax_amount,
-        card_type=card_brand(sale.card_number),
-        masked_number=mask_pan(sale.card_number),
+        card_type=sale.card_type,
+        masked_number=sale.masked_number,
         expiration_month=sale.expiry.month_text,
         expiration_year=sale.expiry.year_text,
         invoice_id=sale.invoice_id,
         customer_reference_id=sale.customer_reference_id,
-        customer_id="",
+        customer_id=sale.customer_id,
         description=sale.description,
         email=sale.email,
         billing_address=sale.billing_address,

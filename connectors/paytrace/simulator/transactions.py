@@ -1,111 +1,295 @@
-"""``/v1/transactions/*`` routes: keyed sale and the transaction exports."""
+"""``/v1/transactions/*`` routes that move money: sales, authorizations, capture, void, refunds.
+
+The exports live in :mod:`transaction_exports`; settlement rules in :mod:`settlement`.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from decimal import Decimal
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from connectors.paytrace.simulator import errors
+from connectors.paytrace.simulator import codes, errors
 from connectors.paytrace.simulator.auth import Merchant, require_merchant
-from connectors.paytrace.simulator.clock import local_day_bounds, parse_us_date, to_micros
-from connectors.paytrace.simulator.context import Ctx, client_ip
-from connectors.paytrace.simulator.exports import ExportFilter, export_envelope, render_record
-from connectors.paytrace.simulator.jsonio import JsonBodyError, PayTraceJSONResponse, loads_object
-from connectors.paytrace.simulator.sales import APPROVED, parse_sale, run_sale, sale_response
+from connectors.paytrace.simulator.bodies import optional_amount, read_body, require_id
+from connectors.paytrace.simulator.clock import to_micros
+from connectors.paytrace.simulator.context import Ctx, SimContext, client_ip
+from connectors.paytrace.simulator.jsonio import PayTraceJSONResponse
+from connectors.paytrace.simulator.sales import (
+    parse_address,
+    parse_amount,
+    parse_card,
+    parse_customer_sale,
+    parse_sale,
+    run_sale,
+    sale_response,
+    text,
+)
+from connectors.paytrace.simulator.settlement import settle_now
+from connectors.paytrace.simulator.state import TransactionRecord
+from connectors.paytrace.simulator.vault_state import CustomerRecord
 
 router = APIRouter(prefix="/v1/transactions", dependencies=[Depends(require_merchant)])
 
 
-async def read_body(request: Request) -> dict[str, Any]:
-    """Read a JSON object body with Decimal numbers.
-
-    Args:
-        request: the incoming request.
-
-    Returns:
-        The body.
-
-    Raises:
-        ApiError: code 1 when the body is not a JSON object.
-    """
-    try:
-        return loads_object(await request.body())
-    except JsonBodyError as exc:
-        raise errors.ApiError([errors.INVALID_REQUEST_BODY]) from exc
+def _approved_or_declined(record: TransactionRecord) -> Response:
+    status = 200 if record.response_code == codes.APPROVED else 400
+    return PayTraceJSONResponse(sale_response(record), status_code=status)
 
 
-def parse_transaction_id(value: object) -> int | None:
-    """Read a transaction id given as a JSON integer or digit string; None if malformed."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value > 0 else None
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return int(value.strip()) or None
-    return None
+async def _customer(ctx: SimContext, merchant: str, body: dict[str, object]) -> CustomerRecord:
+    customer_id = text(body.get("customer_id"))
+    customer = await ctx.db(ctx.vault.get_customer, merchant, customer_id) if customer_id else None
+    if customer is None:
+        raise errors.ApiError([errors.CUSTOMER_NOT_FOUND], customer_id=customer_id)
+    return customer
 
 
 @router.post("/sale/keyed")
 async def sale_keyed(request: Request, ctx: Ctx, merchant: Merchant) -> Response:
-    """Run a keyed card sale.
-
-    Returns:
-        200 with the approval, 400 with a decline (code 102) or validation errors (code 1).
-    """
+    """Run a keyed card sale: 200 with the approval, 400 with a decline (102) or errors (1)."""
     sale = parse_sale(await read_body(request))
     record = await run_sale(ctx, merchant, sale, through="API", from_ip=client_ip(request))
-    status = 200 if record.response_code == APPROVED else 400
-    return PayTraceJSONResponse(sale_response(record), status_code=status)
+    return _approved_or_declined(record)
 
 
-@router.post("/export/by_id")
-async def export_by_id(request: Request, ctx: Ctx, merchant: Merchant) -> Response:
-    """Export one of the merchant's transactions.
+@router.post("/sale/by_customer")
+async def sale_by_customer(request: Request, ctx: Ctx, merchant: Merchant) -> Response:
+    """Charge a vault customer's stored card; the response has no masked number, as PayTrace's."""
+    body = await read_body(request)
+    sale = parse_customer_sale(body, await _customer(ctx, merchant, body))
+    record = await run_sale(ctx, merchant, sale, through="API", from_ip=client_ip(request))
+    response = _approved_or_declined(record)
+    return response
 
-    Returns:
-        200 with ``transactions`` holding the record, or 400 with error 58.
+
+@router.post("/authorization/keyed")
+async def authorization_keyed(request: Request, ctx: Ctx, merchant: Merchant) -> Response:
+    """Authorize a keyed card; the authorization waits for a capture and never settles alone."""
+    sale = parse_sale(await read_body(request))
+    record = await run_sale(
+        ctx,
+        merchant,
+        sale,
+        through="API",
+        from_ip=client_ip(request),
+        transaction_type="AUTHORIZATION",
+    )
+    return _approved_or_declined(record)
+
+
+@router.post("/authorization/by_customer")
+async def authorization_by_customer(request: Request, ctx: Ctx, merchant: Merchant) -> Response:
+    """Authorize a vault customer's stored card."""
+    body = await read_body(request)
+    sale = parse_customer_sale(body, await _customer(ctx, merchant, body))
+    record = await run_sale(
+        ctx,
+        merchant,
+        sale,
+        through="API",
+        from_ip=client_ip(request),
+        transaction_type="AUTHORIZATION",
+    )
+    return _approved_or_declined(record)
+
+
+@router.post("/authorization/capture")
+async def capture(request: Request, ctx: Ctx, merchant: Merchant) -> Response:
+    """Capture an authorization, fully or for a smaller ``amount`` (code 112, same id)."""
+    body = await read_body(request)
+    transaction_id = require_id(body, "transaction_id", errors.INVALID_TRANSACTION_ID)
+    amount = optional_amount(body)
+    now_us = to_micros(ctx.now())
+    record = await ctx.db(ctx.state.capture, merchant, transaction_id, amount, now_us)
+    return PayTraceJSONResponse(
+        {
+            "success": True,
+            "response_code": codes.CAPTURED,
+            "status_message": codes.STATUS[codes.CAPTURED],
+            "transaction_id": record.transaction_id,
+            "external_transaction_id": record.external_transaction_id,
+        }
+    )
+
+
+@router.post("/void")
+async def void(request: Request, ctx: Ctx, merchant: Merchant) -> Response:
+    """Void an unsettled transaction (code 109, same id); a settled one must be refunded."""
+    body = await read_body(request)
+    transaction_id = require_id(body, "transaction_id", errors.INVALID_TRANSACTION_ID)
+    record = await ctx.db(ctx.state.void, merchant, transaction_id)
+    return PayTraceJSONResponse(
+        {
+            "success": True,
+            "response_code": codes.VOIDED,
+            "status_message": codes.STATUS[codes.VOIDED],
+            "transaction_id": record.transaction_id,
+        }
+    )
+
+
+def _refund_response(record: TransactionRecord) -> Response:
+    return PayTraceJSONResponse(
+        {
+            "success": True,
+            "response_code": codes.REFUNDED,
+            "status_message": codes.STATUS[codes.REFUNDED],
+            "transaction_id": record.transaction_id,
+            "external_transaction_id": record.external_transaction_id,
+            "masked_card_number": record.masked_number,
+        }
+    )
+
+
+def refund_of(
+    original: TransactionRecord, amount: Decimal, now_us: int, ip: str
+) -> TransactionRecord:
+    """Build the refund of a settled sale (a new transaction; v1 and v3 both use this)."""
+    return replace(
+        original,
+        transaction_type="REFUND",
+        response_code=codes.REFUNDED,
+        status_message=codes.STATUS[codes.REFUNDED],
+        approval_code="",
+        approval_message="",
+        avs_response="",
+        csc_response="",
+        amount=amount,
+        tax_amount=Decimal("0.00"),
+        created_through="API",
+        created_from_ip=ip,
+        created_at_us=now_us,
+        ready_at_us=now_us,
+        settled_at_us=None,
+        batch_number=None,
+        authorized_amount=None,
+        original_transaction_id=original.transaction_id,
+        transaction_id=0,
+    )
+
+
+@router.post("/refund/for_transaction")
+async def refund_for_transaction(request: Request, ctx: Ctx, merchant: Merchant) -> Response:
+    """Refund a settled sale or capture, all that is left or a partial ``amount`` (code 106).
+
+    Unsettled: error 817 (void instead). Refunds of one sale never add up to more than it.
     """
     body = await read_body(request)
-    transaction_id = parse_transaction_id(body.get("transaction_id"))
-    record = (
-        None
-        if transaction_id is None
-        else await ctx.db(ctx.state.get_transaction, merchant, transaction_id)
+    transaction_id = require_id(body, "transaction_id", errors.INVALID_TRANSACTION_ID)
+    amount = optional_amount(body)
+    now_us, ip = to_micros(ctx.now()), client_ip(request)
+    record = await ctx.db(
+        ctx.state.refund_transaction,
+        merchant,
+        transaction_id,
+        amount,
+        lambda original, wanted: refund_of(original, wanted, now_us, ip),
     )
-    if record is None:
-        raise errors.ApiError([errors.INVALID_TRANSACTION_ID])
-    return PayTraceJSONResponse(export_envelope([render_record(record, ctx.tz)]))
+    return _refund_response(record)
 
 
-@router.post("/export/by_date_range")
-async def export_by_date_range(request: Request, ctx: Ctx, merchant: Merchant) -> Response:
-    """Export the merchant's transactions created on local dates ``start_date``..``end_date``.
+def _standalone_refund(
+    merchant: str, body: dict[str, object], amount: Decimal, now_us: int, ip: str
+) -> TransactionRecord:
+    return TransactionRecord(
+        merchant=merchant,
+        transaction_type="REFUND",
+        response_code=codes.REFUNDED,
+        status_message=codes.STATUS[codes.REFUNDED],
+        approval_code="",
+        approval_message="",
+        avs_response="",
+        csc_response="",
+        amount=amount,
+        tax_amount=Decimal("0.00"),
+        card_type="",
+        masked_number="",
+        expiration_month="",
+        expiration_year="",
+        invoice_id=text(body.get("invoice_id")),
+        customer_reference_id=text(body.get("customer_reference_id")),
+        customer_id="",
+        description=text(body.get("description")),
+        email=text(body.get("email")),
+        billing_address=parse_address(body.get("billing_address")),
+        shipping_address=parse_address(body.get("shipping_address")),
+        created_through="API",
+        created_by=merchant,
+        created_from_ip=ip,
+        created_at_us=now_us,
+    )
+
+
+def _refund_amount(body: dict[str, object], found: list[int]) -> Decimal | None:
+    amount = parse_amount(body.get("amount"))
+    if amount is None:
+        found.append(errors.INVALID_AMOUNT)
+    if len(text(body.get("invoice_id"))) > 50:
+        found.append(errors.INVALID_INVOICE_ID)
+    return amount
+
+
+@router.post("/refund/keyed")
+async def refund_keyed(request: Request, ctx: Ctx, merchant: Merchant) -> Response:
+    """Refund to a keyed card with no original transaction (code 106)."""
+    body = await read_body(request)
+    found, card = parse_card(body.get("credit_card"))
+    amount = _refund_amount(body, found)
+    if found:
+        raise errors.ApiError(found)
+    assert card is not None and amount is not None
+    record = _standalone_refund(merchant, body, amount, to_micros(ctx.now()), client_ip(request))
+    record = replace(
+        record,
+        card_type=card.card_type,
+        masked_number=card.masked_number,
+        expiration_month=card.expiry.month_text,
+        expiration_year=card.expiry.year_text,
+    )
+    return _refund_response(await ctx.db(ctx.state.add_transaction, record))
+
+
+@router.post("/refund/to_customer")
+async def refund_to_customer(request: Request, ctx: Ctx, merchant: Merchant) -> Response:
+    """Refund to a vault customer's stored card (code 106)."""
+    body = await read_body(request)
+    found: list[int] = []
+    amount = _refund_amount(body, found)
+    if found:
+        raise errors.ApiError(found)
+    customer = await _customer(ctx, merchant, body)
+    assert amount is not None
+    record = _standalone_refund(merchant, body, amount, to_micros(ctx.now()), client_ip(request))
+    record = replace(
+        record,
+        card_type=customer.card_type,
+        masked_number=customer.masked_number,
+        expiration_month=customer.expiration_month,
+        expiration_year=customer.expiration_year,
+        customer_id=customer.customer_id,
+        billing_address=dict(customer.billing_address),
+    )
+    return _refund_response(await ctx.db(ctx.state.add_transaction, record))
+
+
+@router.post("/settle")
+async def settle(ctx: Ctx, merchant: Merchant) -> Response:
+    """Settle the open batch now (PayTrace's sandbox endpoint).
 
     Returns:
-        200 with the matching records (possibly none), or 400 with date or id errors.
+        200 with ``batch_number`` (None when nothing was waiting) and ``transaction_count``.
     """
-    body = await read_body(request)
-    first, last = parse_us_date(body.get("start_date")), parse_us_date(body.get("end_date"))
-    codes: list[int] = []
-    if first is None:
-        codes.append(errors.INVALID_START_DATE)
-    if last is None:
-        codes.append(errors.INVALID_END_DATE)
-    raw_id = body.get("transaction_id")
-    transaction_id = None if raw_id in (None, "") else parse_transaction_id(raw_id)
-    if raw_id not in (None, "") and transaction_id is None:
-        codes.append(errors.INVALID_TRANSACTION_ID)
-    if first is not None and last is not None and last < first:
-        codes.append(errors.INVALID_DATE_RANGE)
-    if codes:
-        raise errors.ApiError(codes)
-    assert first is not None and last is not None
-    start, end = local_day_bounds(first, last, ctx.tz)
-    candidates = await ctx.db(
-        ctx.state.transactions_between, merchant, to_micros(start), to_micros(end)
+    number = await settle_now(ctx, merchant)
+    summary = None if number is None else await ctx.db(ctx.state.batch, merchant, number)
+    return PayTraceJSONResponse(
+        {
+            "success": True,
+            "response_code": codes.REQUEST_COMPLETED,
+            "status_message": codes.STATUS[codes.REQUEST_COMPLETED],
+            "batch_number": number,
+            "transaction_count": 0 if summary is None else summary.transaction_count,
+        }
     )
-    wanted = ExportFilter.from_payload(body, transaction_id)
-    records = [render_record(r, ctx.tz) for r in candidates if wanted.matches(r)]
-    return PayTraceJSONResponse(export_envelope(records))
