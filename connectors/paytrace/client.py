@@ -29,10 +29,26 @@ from connectors.paytrace.errors import (
 )
 from connectors.paytrace.models import (
     DECLINE_CODES,
+    BatchSummary,
+    CheckResponse,
+    CheckSaleRequest,
+    CustomerRefundRequest,
+    CustomerRequest,
+    CustomerResponse,
+    CustomerSaleRequest,
+    ExportedCustomer,
     ExportedTransaction,
+    KeyedRefundRequest,
     KeyedSaleRequest,
+    LevelThreeRequest,
+    Recurrence,
+    RecurrenceRequest,
     SaleResponse,
+    SimpleResponse,
+    TransactionResponse,
 )
+from connectors.paytrace.wire import as_int, json_or_none, retry_after, select_read_back
+from domain.money import format_amount
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +120,10 @@ class PaytraceClient:
                 raise PaytraceTransientError(
                     f"token request failed: {type(exc).__name__}"
                 ) from None
-            body = _json_or_none(resp)
+            body = json_or_none(resp)
             if resp.status_code == 429:
                 raise PaytraceRateLimited(
-                    "token request rate limited", retry_after=_retry_after(resp)
+                    "token request rate limited", retry_after=retry_after(resp)
                 )
             if resp.status_code >= 500 or body is None:
                 raise PaytraceTransientError(f"token request failed with HTTP {resp.status_code}")
@@ -129,7 +145,7 @@ class PaytraceClient:
         token = await self._bearer()
         for attempt in (1, 2):
             resp = await self._send(path, payload, token, money_moving=money_moving)
-            data = _json_or_none(resp)
+            data = json_or_none(resp)
             if resp.status_code == 401 or (
                 data is not None and data.get("error") == "invalid_token"
             ):
@@ -167,7 +183,7 @@ class PaytraceClient:
             resp = await self._http.get("/v1/ping")
         except httpx.TransportError as exc:
             raise PaytraceTransientError(f"ping failed: {type(exc).__name__}") from None
-        data = _json_or_none(resp)
+        data = json_or_none(resp)
         return resp.status_code == 200 and data is not None and data.get("status") == "success"
 
     async def sale_keyed(self, request: KeyedSaleRequest) -> SaleResponse:
@@ -267,12 +283,224 @@ class PaytraceClient:
         found = await self.export_by_date_range(
             on, on, transaction_type=transaction_type, including_text=invoice_id
         )
-        return [
-            t
-            for t in found
-            if (amount is None or t.amount == amount)
-            and (not invoice_id or t.invoice_id.strip() == invoice_id.strip())
-        ]
+        return select_read_back(found, amount=amount, invoice_id=invoice_id)
+
+    # -- more card operations -------------------------------------------------------------
+
+    async def _money(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._post(path, body, money_moving=True)
+
+    async def sale_by_customer(self, request: CustomerSaleRequest) -> SaleResponse:
+        """Charge a vault customer's stored card (``/v1/transactions/sale/by_customer``).
+
+        Raises:
+            PaytraceDeclined: the issuer declined.
+            PaytraceAmbiguousError: the answer was lost; read back before trying again.
+        """
+        body = request.model_dump(mode="json", exclude_none=True)
+        return SaleResponse.model_validate(
+            await self._money("/v1/transactions/sale/by_customer", body)
+        )
+
+    async def authorize_keyed(self, request: KeyedSaleRequest) -> SaleResponse:
+        """Authorize a keyed card without capturing it (``/v1/transactions/authorization/keyed``)."""
+        body = request.model_dump(mode="json", exclude_none=True)
+        return SaleResponse.model_validate(
+            await self._money("/v1/transactions/authorization/keyed", body)
+        )
+
+    async def authorize_by_customer(self, request: CustomerSaleRequest) -> SaleResponse:
+        """Authorize a vault customer's card (``/v1/transactions/authorization/by_customer``)."""
+        body = request.model_dump(mode="json", exclude_none=True)
+        return SaleResponse.model_validate(
+            await self._money("/v1/transactions/authorization/by_customer", body)
+        )
+
+    async def capture(
+        self, transaction_id: int, amount: Decimal | None = None
+    ) -> TransactionResponse:
+        """Capture an authorization, fully or for a smaller ``amount`` (code 112).
+
+        Args:
+            transaction_id: the authorization.
+            amount: a partial capture; None captures the authorized amount.
+        """
+        body: dict[str, Any] = {"transaction_id": transaction_id}
+        if amount is not None:
+            body["amount"] = format_amount(amount)
+        data = await self._money("/v1/transactions/authorization/capture", body)
+        return TransactionResponse.model_validate(data)
+
+    async def void(self, transaction_id: int) -> TransactionResponse:
+        """Void an unsettled transaction (code 109); a settled one must be refunded.
+
+        Args:
+            transaction_id: the sale, authorization, capture or refund.
+        """
+        data = await self._money("/v1/transactions/void", {"transaction_id": transaction_id})
+        return TransactionResponse.model_validate(data)
+
+    async def refund_transaction(
+        self, transaction_id: int, amount: Decimal | None = None
+    ) -> TransactionResponse:
+        """Refund a settled sale, fully or in part (code 106; unsettled: error 817).
+
+        Args:
+            transaction_id: the settled sale or capture.
+            amount: a partial refund; None refunds what is left.
+
+        Returns:
+            The refund, with its own ``transaction_id``.
+        """
+        body: dict[str, Any] = {"transaction_id": transaction_id}
+        if amount is not None:
+            body["amount"] = format_amount(amount)
+        data = await self._money("/v1/transactions/refund/for_transaction", body)
+        return TransactionResponse.model_validate(data)
+
+    async def refund_keyed(self, request: KeyedRefundRequest) -> TransactionResponse:
+        """Refund to a keyed card with no original sale (``/v1/transactions/refund/keyed``)."""
+        body = request.model_dump(mode="json", exclude_none=True)
+        data = await self._money("/v1/transactions/refund/keyed", body)
+        return TransactionResponse.model_validate(data)
+
+    async def refund_to_customer(self, request: CustomerRefundRequest) -> TransactionResponse:
+        """Refund to a vault customer's card (``/v1/transactions/refund/to_customer``)."""
+        body = request.model_dump(mode="json", exclude_none=True)
+        data = await self._money("/v1/transactions/refund/to_customer", body)
+        return TransactionResponse.model_validate(data)
+
+    async def settle(self) -> int | None:
+        """Settle the open batch now: PayTrace's sandbox (and the simulator) only.
+
+        Returns:
+            The new batch number, or None when nothing was waiting.
+        """
+        data = await self._post("/v1/transactions/settle", {}, money_moving=False)
+        number = data.get("batch_number")
+        return None if number is None else int(number)
+
+    async def add_level_three(self, network: str, request: LevelThreeRequest) -> SimpleResponse:
+        """Add level 3 data to an approved, unsettled Visa or Mastercard sale (code 170).
+
+        Args:
+            network: ``visa`` or ``mastercard``.
+            request: the enhanced data.
+        """
+        if network not in ("visa", "mastercard"):
+            raise ValueError(f"level 3 data exists for visa and mastercard, not {network!r}")
+        body = request.model_dump(mode="json", exclude_none=True)
+        data = await self._post(f"/v1/level_three/{network}", body, money_moving=False)
+        return SimpleResponse.model_validate(data)
+
+    # -- ACH ------------------------------------------------------------------------------
+
+    async def check_sale(self, request: CheckSaleRequest) -> CheckResponse:
+        """Debit a bank account (``/v1/checks/sale/by_account``, code 120; not processed: 125).
+
+        Raises:
+            PaytraceDeclined: the check was not processed (125), with ``ach_code``.
+            PaytraceAmbiguousError: the answer was lost; read back before trying again.
+        """
+        body = request.model_dump(mode="json", exclude_none=True)
+        return CheckResponse.model_validate(await self._money("/v1/checks/sale/by_account", body))
+
+    async def check_refund(self, check_id: int, amount: Decimal | None = None) -> CheckResponse:
+        """Refund a settled check sale, fully or in part (code 122).
+
+        Args:
+            check_id: the check sale's ``check_transaction_id``.
+            amount: a partial refund; None refunds what is left.
+        """
+        body: dict[str, Any] = {"check_transaction_id": check_id}
+        if amount is not None:
+            body["amount"] = format_amount(amount)
+        return CheckResponse.model_validate(
+            await self._money("/v1/checks/refund/by_transaction", body)
+        )
+
+    async def check_void(self, check_id: int) -> CheckResponse:
+        """Void an unsettled check (code 124; settled or unknown: error 80)."""
+        body = {"check_transaction_id": check_id}
+        return CheckResponse.model_validate(await self._money("/v1/checks/manage/void", body))
+
+    # -- vault and recurrences ------------------------------------------------------------
+
+    async def create_customer(self, request: CustomerRequest) -> CustomerResponse:
+        """Create a vault customer under our own ``customer_id`` (160; taken: error 171)."""
+        if request.credit_card is None:
+            raise ValueError("a new vault customer needs a credit_card")
+        body = request.model_dump(mode="json", exclude_none=True)
+        data = await self._post("/v1/customer/create", body, money_moving=False)
+        return CustomerResponse.model_validate(data)
+
+    async def update_customer(self, request: CustomerRequest) -> CustomerResponse:
+        """Update the fields sent of a vault customer; ``new_id`` renames it (161)."""
+        body = request.model_dump(mode="json", exclude_none=True)
+        data = await self._post("/v1/customer/update", body, money_moving=False)
+        return CustomerResponse.model_validate(data)
+
+    async def delete_customer(self, customer_id: str) -> CustomerResponse:
+        """Delete a vault customer (162; unknown: error 30)."""
+        body = {"customer_id": customer_id}
+        data = await self._post("/v1/customer/delete", body, money_moving=False)
+        return CustomerResponse.model_validate(data)
+
+    async def export_customers(self, customer_id: str = "") -> list[ExportedCustomer]:
+        """List vault customers (masked cards only), or just ``customer_id``.
+
+        Returns:
+            The customers; an unknown ``customer_id`` gives an empty list.
+        """
+        body = {"customer_id": customer_id} if customer_id else {}
+        try:
+            data = await self._post("/v1/customer/export", body, money_moving=False)
+        except PaytraceValidationError as exc:
+            if customer_id and 30 in exc.codes:
+                return []
+            raise
+        return [ExportedCustomer.model_validate(c) for c in data.get("customers") or []]
+
+    async def create_recurrence(self, customer_id: str, spec: RecurrenceRequest) -> Recurrence:
+        """Schedule recurring charges of a vault customer (``/v1/recurrence/create``)."""
+        body = {"customer_id": customer_id, "recurrence": spec.model_dump(mode="json")}
+        data = await self._post("/v1/recurrence/create", body, money_moving=False)
+        return Recurrence.model_validate(data.get("recurrence") or {})
+
+    async def delete_recurrence(self, recurrence_id: int) -> SimpleResponse:
+        """Cancel a recurrence (``/v1/recurrence/delete``)."""
+        body = {"recurrence": {"id": recurrence_id}}
+        data = await self._post("/v1/recurrence/delete", body, money_moving=False)
+        return SimpleResponse.model_validate(data)
+
+    # -- batches --------------------------------------------------------------------------
+
+    async def export_batch(self, batch_number: int | None = None) -> BatchSummary | None:
+        """Summarize one settled batch, or the latest (``/v1/batches/export_one``).
+
+        Returns:
+            The batch, or None when PayTrace has no such batch.
+        """
+        body = {} if batch_number is None else {"batch_number": batch_number}
+        try:
+            data = await self._post("/v1/batches/export_one", body, money_moving=False)
+        except PaytraceValidationError as exc:
+            if 90 in exc.codes:
+                return None
+            raise
+        return BatchSummary.model_validate(data.get("batch") or {})
+
+    async def export_batches(self, start: date, end: date) -> list[BatchSummary]:
+        """List the batches settled between two merchant-local dates (``/v1/batches/export``)."""
+        body = {"start_date": start.strftime("%m/%d/%Y"), "end_date": end.strftime("%m/%d/%Y")}
+        data = await self._post("/v1/batches/export", body, money_moving=False)
+        return [BatchSummary.model_validate(b) for b in data.get("batches") or []]
+
+    async def batch_transactions(self, batch_number: int) -> list[ExportedTransaction]:
+        """List the transactions settled in a batch (``/v1/batches/transaction_list``)."""
+        body = {"batch_number": batch_number}
+        data = await self._post("/v1/batches/transaction_list", body, money_moving=False)
+        return [ExportedTransaction.model_validate(r) for r in data.get("transactions") or []]
 
 
 def _json_default(value: object) -> str:
@@ -281,28 +509,12 @@ def _json_default(value: object) -> str:
     raise TypeError(f"cannot serialize {type(value).__name__}")
 
 
-def _json_or_none(resp: httpx.Response) -> dict[str, Any] | None:
-    """Parse a JSON object body; numbers with a fraction become ``Decimal``, never float."""
-    try:
-        data = json.loads(resp.content, parse_float=Decimal)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _retry_after(resp: httpx.Response) -> float:
-    try:
-        return max(float(resp.headers.get("Retry-After", "1")), 0.0)
-    except ValueError:
-        return 1.0
-
-
 def _classify(
     path: str, resp: httpx.Response, data: dict[str, Any] | None, *, money_moving: bool
 ) -> dict[str, Any]:
     status = resp.status_code
     if status == 429:
-        raise PaytraceRateLimited(f"{path}: rate limited", retry_after=_retry_after(resp))
+        raise PaytraceRateLimited(f"{path}: rate limited", retry_after=retry_after(resp))
     if status >= 500 or data is None:
         what = f"{path}: HTTP {status}" + ("" if data is not None else ", unreadable body")
         if money_moving:
@@ -310,7 +522,7 @@ def _classify(
         raise PaytraceTransientError(what)
     if data.get("success") is True:
         return data
-    code = _int(data.get("response_code"))
+    code = as_int(data.get("response_code"))
     message = str(data.get("status_message", ""))
     errors = data.get("errors")
     if isinstance(errors, dict) and errors:
@@ -325,14 +537,8 @@ def _classify(
         raise PaytraceDeclined(
             f"{path}: declined ({code}) {approval.strip()}",
             response_code=code,
-            transaction_id=_int(data.get("transaction_id")) or None,
+            transaction_id=as_int(data.get("transaction_id") or data.get("check_transaction_id"))
+            or None,
             approval_message=approval,
         )
     raise PaytraceError(f"{path}: unexpected answer HTTP {status} code {code}: {message}")
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0

@@ -200,3 +200,235 @@ class ExportedTransaction(BaseModel):
             settled_at=parse_timestamp(self.settled),
             batch_number=self.batch_number,
         )
+
+
+class TransactionResponse(BaseModel):
+    """The answer to a capture (112), void (109) or refund (106)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    success: bool
+    response_code: int
+    status_message: str = ""
+    transaction_id: int
+    external_transaction_id: str = ""
+    masked_card_number: str = ""
+
+
+class CustomerSaleRequest(BaseModel):
+    """``POST /v1/transactions/sale/by_customer`` (and ``authorization/by_customer``)."""
+
+    amount: Decimal
+    customer_id: str = Field(min_length=1, max_length=50)
+    invoice_id: str = Field("", max_length=50)
+    customer_reference_id: str = Field("", max_length=50)
+    description: str = ""
+    email: str = ""
+    csc: SecretStr | None = None
+
+    @field_serializer("amount")
+    def _amount(self, value: Decimal) -> str:
+        return format_amount(value)
+
+    @field_serializer("csc")
+    def _csc(self, value: SecretStr | None) -> str | None:
+        return value.get_secret_value() if value is not None else None
+
+
+class KeyedRefundRequest(BaseModel):
+    """``POST /v1/transactions/refund/keyed``: a refund to a card with no original sale."""
+
+    amount: Decimal
+    credit_card: CreditCard
+    billing_address: BillingAddress | None = None
+    invoice_id: str = Field("", max_length=50)
+    description: str = ""
+
+    @field_serializer("amount")
+    def _amount(self, value: Decimal) -> str:
+        return format_amount(value)
+
+
+class CustomerRefundRequest(BaseModel):
+    """``POST /v1/transactions/refund/to_customer``."""
+
+    amount: Decimal
+    customer_id: str = Field(min_length=1, max_length=50)
+    invoice_id: str = Field("", max_length=50)
+    description: str = ""
+
+    @field_serializer("amount")
+    def _amount(self, value: Decimal) -> str:
+        return format_amount(value)
+
+
+class BankAccount(BaseModel):
+    """The ``check`` object of an ACH request; the account number is never logged."""
+
+    account_number: SecretStr
+    routing_number: str = Field(pattern=r"^\d{9}$")
+
+    @field_serializer("account_number")
+    def _reveal(self, value: SecretStr) -> str:
+        return value.get_secret_value()
+
+
+class CheckSaleRequest(BaseModel):
+    """``POST /v1/checks/sale/by_account``."""
+
+    amount: Decimal
+    check: BankAccount
+    billing_address: BillingAddress | None = None
+    invoice_id: str = Field("", max_length=50)
+    description: str = ""
+    email: str = ""
+
+    @field_serializer("amount")
+    def _amount(self, value: Decimal) -> str:
+        return format_amount(value)
+
+
+class CheckResponse(BaseModel):
+    """The answer to an ACH sale (120), refund (122) or void (124)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    success: bool
+    response_code: int
+    status_message: str = ""
+    check_transaction_id: int
+    ach_code: int = 0
+    ach_message: str = ""
+
+
+class CustomerRequest(BaseModel):
+    """``POST /v1/customer/create``; for ``update`` every field but ``customer_id`` is optional."""
+
+    customer_id: str = Field(min_length=1, max_length=50)
+    credit_card: CreditCard | None = None
+    billing_address: BillingAddress | None = None
+    shipping_address: BillingAddress | None = None
+    email: str | None = None
+    phone: str | None = Field(None, max_length=20)
+    new_id: str | None = Field(None, min_length=1, max_length=50)
+
+
+class CustomerResponse(BaseModel):
+    """The answer to a customer create (160), update (161) or delete (162)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    success: bool
+    response_code: int
+    status_message: str = ""
+    customer_id: str
+    masked_card_number: str = ""
+
+
+class ExportedCustomer(BaseModel):
+    """One record of ``customers[]`` in ``customer/export``: the card is masked."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    customer_id: str
+    credit_card: ExportedCard | None = None
+    billing_address: BillingAddress | None = None
+    shipping_address: BillingAddress | None = None
+    email: str = ""
+    phone: str = ""
+
+    @field_validator("email", "phone", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> str:
+        return "" if value is None else str(value)
+
+
+class RecurrenceRequest(BaseModel):
+    """The ``recurrence`` object of ``/v1/recurrence/create``."""
+
+    amount: Decimal
+    start_date: str = Field(pattern=r"^\d{2}/\d{2}/\d{4}$")
+    frequency: int = Field(ge=1)
+    total_count: int = Field(0, ge=0)
+    description: str = ""
+
+    @field_serializer("amount")
+    def _amount(self, value: Decimal) -> str:
+        return format_amount(value)
+
+
+class Recurrence(BaseModel):
+    """A recurrence as PayTrace answers it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: int
+    customer_id: str = ""
+    amount: Decimal | None = None
+    start_date: str = ""
+    frequency: int | None = None
+    total_count: int | None = None
+
+
+class BatchSummary(BaseModel):
+    """A settled batch as ``batches/export_one`` and ``batches/export`` describe it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    number: int
+    settled: str = ""
+    transaction_count: int = 0
+    net_amount: Decimal = Decimal("0.00")
+    sales_count: int = 0
+    sales_amount: Decimal = Decimal("0.00")
+    refund_count: int = 0
+    refund_amount: Decimal = Decimal("0.00")
+
+    @field_validator("net_amount", "sales_amount", "refund_amount", mode="before")
+    @classmethod
+    def _money(cls, value: Any) -> Decimal:
+        if isinstance(value, float):
+            value = repr(value)
+        return to_money(value)
+
+
+class LineItem(BaseModel):
+    """A level 3 line item."""
+
+    product_id: str = ""
+    description: str = ""
+    quantity: Decimal = Decimal("1")
+    unit_cost: Decimal = Decimal("0.00")
+    amount: Decimal = Decimal("0.00")
+    unit_of_measure: str = ""
+    commodity_code: str = ""
+
+    @field_serializer("quantity", "unit_cost", "amount")
+    def _number(self, value: Decimal) -> str:
+        return str(value)
+
+
+class LevelThreeRequest(BaseModel):
+    """``POST /v1/level_three/visa|mastercard`` on an approved, unsettled sale."""
+
+    transaction_id: int
+    invoice_id: str = Field("", max_length=50)
+    customer_reference_id: str = ""
+    tax_amount: Decimal = Decimal("0.00")
+    freight_amount: Decimal = Decimal("0.00")
+    duty_amount: Decimal = Decimal("0.00")
+    line_items: list[LineItem] = Field(default_factory=list)
+
+    @field_serializer("tax_amount", "freight_amount", "duty_amount")
+    def _money(self, value: Decimal) -> str:
+        return format_amount(value)
+
+
+class SimpleResponse(BaseModel):
+    """A plain success answer (level 3: 170; deletes of recurrences)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    success: bool
+    response_code: int
+    status_message: str = ""
