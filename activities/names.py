@@ -21,3 +21,6 @@ GET_SWEEP_CURSOR = "store.get_sweep_cursor"
 SAVE_SWEEP_CURSOR = "store.save_sweep_cursor"
 
 START_PAYMENT_POSTINGS = "temporal.start_payment_postings"
+CHARGE_CUSTOMER = "paytrace.charge_customer"
+REFUND_TRANSACTION = "paytrace.refund_transaction"
+VOID_TRANSACTION = "paytrace.void_transaction"

@@ -7,10 +7,11 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from domain.matching import MatchInput, MatchPolicy
 from domain.models import OpenInvoice, ReceiptRecord
+from domain.money import to_money
 
 
 class _Frozen(BaseModel):
@@ -192,3 +193,65 @@ class PostingStatus(_Frozen):
     stage: str
     attention: AttentionInfo | None = None
     result: PaymentPostingResult | None = None
+
+
+class ChargeRequest(_Frozen):
+    """Charge a vault customer's stored card once (autopay, dunning).
+
+    ``charge_key`` is unique per intended charge (the workflow derives it from its business
+    key); it travels in the sale's ``description`` so a read-back finds the first attempt.
+    """
+
+    customer_id: str
+    amount: Decimal
+    invoice_id: str
+    charge_key: str
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _amount(cls, value: Any) -> Decimal:
+        return to_money(value)
+
+
+class ChargeResult(_Frozen):
+    """What happened to a charge: approved, or declined with the issuer's reason."""
+
+    transaction_id: int
+    approved: bool
+    response_code: int
+    message: str = ""
+    found_by_read_back: bool = False
+
+
+class RefundRequest(_Frozen):
+    """Refund a settled PayTrace transaction once, fully (``amount`` None) or in part.
+
+    ``known_refund_ids`` are refunds of this transaction already accounted for; the read-back
+    after a lost answer ignores them. ``requested_at`` is when the workflow decided to refund.
+    """
+
+    transaction_id: int
+    amount: Decimal | None = None
+    invoice_id: str = ""
+    requested_at: datetime
+    known_refund_ids: tuple[int, ...] = ()
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _amount(cls, value: Any) -> Decimal | None:
+        return None if value is None else to_money(value)
+
+
+class RefundResult(_Frozen):
+    """The refund PayTrace made: its own transaction id and amount."""
+
+    refund_transaction_id: int
+    amount: Decimal
+    found_by_read_back: bool = False
+
+
+class VoidResult(_Frozen):
+    """A voided transaction; ``already_void`` when a lost answer's void had happened."""
+
+    transaction_id: int
+    already_void: bool = False

@@ -41,6 +41,15 @@ class Stack:
     erp: Sage500Connector
     erp_engine: sa.Engine
     store: Store
+    simulator: Any = None
+
+    async def fault(self, **rule: Any) -> None:
+        """Install a fault rule in the simulator (``/_sim/faults``)."""
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.simulator), base_url="http://sim"
+        ) as admin:
+            resp = await admin.post("/_sim/faults", json=rule)
+            assert resp.status_code == 201, resp.text
 
     async def sale(self, amount: str, invoice: str = "", customer: str = "") -> int:
         """Charge the published Visa test card through the simulator, as any client would."""
@@ -109,7 +118,7 @@ async def running_stack(client: Client, tmp_path: Path, erp_url: str) -> AsyncIt
         workers = build_workers(client, components, executor)
         tasks = [asyncio.create_task(w.run()) for w in workers]
         try:
-            yield Stack(client, settings, paytrace, erp, erp_engine, store)
+            yield Stack(client, settings, paytrace, erp, erp_engine, store, app)
         finally:
             await asyncio.gather(*(w.shutdown() for w in workers))
             await asyncio.gather(*tasks, return_exceptions=True)

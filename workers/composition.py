@@ -11,6 +11,7 @@ from temporalio.client import Client
 
 from activities.erp import ErpActivities
 from activities.paytrace import PaytraceActivities
+from activities.paytrace_money import PaytraceMoneyActivities
 from activities.starter import StarterActivities
 from activities.store import StoreActivities
 from connectors.erp.protocol import ErpConnector
@@ -126,11 +127,15 @@ class Components:
     def workflow_queue_activities(self, client: Client) -> list[Any]:
         """Activities of the main task queue: PayTrace, store, starter."""
         paytrace = PaytraceActivities(self.paytrace, self.settings.paytrace_timezone)
+        money = PaytraceMoneyActivities(self.paytrace, self.settings.paytrace_timezone)
         store = StoreActivities(self.store)
         starter = StarterActivities(client, self.settings.task_queue)
         return [
             paytrace.fetch_transaction,
             paytrace.export_sweep_window,
+            money.charge_customer,
+            money.refund_transaction,
+            money.void_transaction,
             store.record_audit,
             store.record_posting,
             store.open_dead_letter,
