@@ -112,6 +112,8 @@ def cmd_simulator(args: argparse.Namespace) -> int:
             merchants={settings.paytrace_username: settings.paytrace_password.get_secret_value()},
             silent_post_url=args.silent_post_url or "",
             timezone=settings.paytrace_timezone,
+            settlement_cutoff=settings.simulator_settlement_cutoff,
+            auto_settle=settings.simulator_auto_settle,
         )
     )
     server = embedded_server(app, settings.api_host, port)

@@ -138,6 +138,8 @@ async def run_dev(settings: Settings, stop: asyncio.Event | None = None) -> None
                     },
                     silent_post_url=settings.silent_post_url,
                     timezone=settings.paytrace_timezone,
+                    settlement_cutoff=settings.simulator_settlement_cutoff,
+                    auto_settle=settings.simulator_auto_settle,
                 )
             ),
             settings.api_host,

@@ -5,6 +5,7 @@ Defaults are those of the embedded stack (``tracepost dev``). docs/configuration
 
 from __future__ import annotations
 
+from datetime import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Self
@@ -70,6 +71,8 @@ class Settings(BaseSettings):
     invoice_prefixes: Annotated[tuple[str, ...], NoDecode] = ()
     # simulator (dev stack)
     simulator_db: str = ""
+    simulator_settlement_cutoff: time = time(3, 0)
+    simulator_auto_settle: bool = True
 
     @field_validator("invoice_prefixes", mode="before")
     @classmethod
