@@ -1,0 +1,231 @@
+"""The PayTrace v1 transport: one connection pool, a shared token, one error taxonomy.
+
+Money-moving requests (sales, refunds, voids) are never retried here: when their answer is lost
+the call raises :class:`PaytraceAmbiguousError` and the caller reads back before deciding to try
+again. Nothing sensitive reaches a log or an exception text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, Self
+
+import httpx
+
+from connectors.paytrace.errors import (
+    PaytraceAmbiguousError,
+    PaytraceAuthError,
+    PaytraceDeclined,
+    PaytraceError,
+    PaytraceRateLimited,
+    PaytraceTransientError,
+    PaytraceValidationError,
+)
+from connectors.paytrace.models import (
+    DECLINE_CODES,
+)
+from connectors.paytrace.wire import as_int, json_or_none, retry_after
+
+log = logging.getLogger(__name__)
+
+AUTH_ERROR_CODES = frozenset({"981"})
+DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=10.0)
+TOKEN_REFRESH_MARGIN = 300.0
+
+
+class PaytraceTransport:
+    """Authentication and transport of the PayTrace v1 API; operations live in subclasses.
+
+    Args:
+        base_url: ``https://api.paytrace.com``, the sandbox, or the simulator.
+        username: the PayTrace API user.
+        password: its password (kept only in memory).
+        integrator_id: sent in every JSON body when set.
+        timeout: connect/read/write timeouts.
+        transport: an httpx transport, for tests.
+        clock: a monotonic clock, for tests of token expiry.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        username: str,
+        password: str,
+        *,
+        integrator_id: str = "",
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._username = username
+        self._password = password
+        self._integrator_id = integrator_id
+        self._clock = clock
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), timeout=timeout, transport=transport, verify=True
+        )
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self._token_lock = asyncio.Lock()
+        self.token_fetches = 0
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- authentication -------------------------------------------------------------------
+
+    async def _bearer(self, *, stale: str | None = None) -> str:
+        """Return a valid token, fetching one when missing, expiring, or equal to ``stale``."""
+        async with self._token_lock:
+            fresh = self._token is not None and self._token != stale
+            if fresh and self._clock() < self._token_expires:
+                assert self._token is not None
+                return self._token
+            form = {"grant_type": "password", "username": self._username}
+            form["password"] = self._password
+            try:
+                resp = await self._http.post("/oauth/token", data=form)
+            except httpx.TransportError as exc:
+                raise PaytraceTransientError(
+                    f"token request failed: {type(exc).__name__}"
+                ) from None
+            body = json_or_none(resp)
+            if resp.status_code == 429:
+                raise PaytraceRateLimited(
+                    "token request rate limited", retry_after=retry_after(resp)
+                )
+            if resp.status_code >= 500 or body is None:
+                raise PaytraceTransientError(f"token request failed with HTTP {resp.status_code}")
+            if resp.status_code != 200 or "access_token" not in body:
+                error = body.get("error", "unknown")
+                raise PaytraceAuthError(f"PayTrace refused the API credentials ({error})")
+            self._token = str(body["access_token"])
+            lifetime = float(body.get("expires_in", 7200))
+            self._token_expires = self._clock() + max(lifetime - TOKEN_REFRESH_MARGIN, 1.0)
+            self.token_fetches += 1
+            return self._token
+
+    # -- transport ------------------------------------------------------------------------
+
+    async def _post(self, path: str, body: dict[str, Any], *, money_moving: bool) -> dict[str, Any]:
+        if self._integrator_id:
+            body = {**body, "integrator_id": self._integrator_id}
+        payload = json.dumps(body, default=_json_default)
+        token = await self._bearer()
+        for attempt in (1, 2):
+            resp = await self._send(path, payload, token, money_moving=money_moving)
+            data = json_or_none(resp)
+            if resp.status_code == 401 or (
+                data is not None and data.get("error") == "invalid_token"
+            ):
+                if attempt == 1:
+                    log.info("paytrace token rejected on %s; re-authenticating", path)
+                    token = await self._bearer(stale=token)
+                    continue
+                raise PaytraceAuthError(f"PayTrace rejected a fresh token on {path}")
+            try:
+                return _classify(path, resp, data, money_moving=money_moving)
+            except PaytraceError as exc:
+                exc.scrub(_sensitive_values(body))
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send(
+        self, path: str, payload: str, token: str, *, money_moving: bool
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        try:
+            return await self._http.post(path, content=payload, headers=headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise PaytraceTransientError(f"{path}: not sent ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            what = f"{path}: sent, answer lost ({type(exc).__name__})"
+            if money_moving:
+                raise PaytraceAmbiguousError(what) from None
+            raise PaytraceTransientError(what) from None
+
+    async def ping(self) -> bool:
+        """Check that the API answers (no authentication needed).
+
+        Returns:
+            True when PayTrace answered ``success``.
+        """
+        try:
+            resp = await self._http.get("/v1/ping")
+        except httpx.TransportError as exc:
+            raise PaytraceTransientError(f"ping failed: {type(exc).__name__}") from None
+        data = json_or_none(resp)
+        return resp.status_code == 200 and data is not None and data.get("status") == "success"
+
+    async def _money(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._post(path, body, money_moving=True)
+
+
+_SENSITIVE_KEYS = frozenset(
+    {"number", "csc", "account_number", "encrypted_number", "encrypted_csc"}
+)
+
+
+def _sensitive_values(body: Any) -> tuple[str, ...]:
+    """The card numbers, CSCs and account numbers a request body carries."""
+    found: list[str] = []
+    if isinstance(body, dict):
+        for key, value in body.items():
+            if key in _SENSITIVE_KEYS and isinstance(value, str) and len(value.strip()) >= 3:
+                found.append(value.strip())
+            else:
+                found.extend(_sensitive_values(value))
+    return tuple(found)
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot serialize {type(value).__name__}")
+
+
+def _classify(
+    path: str, resp: httpx.Response, data: dict[str, Any] | None, *, money_moving: bool
+) -> dict[str, Any]:
+    status = resp.status_code
+    if status == 429:
+        raise PaytraceRateLimited(f"{path}: rate limited", retry_after=retry_after(resp))
+    if status >= 500 or data is None:
+        what = f"{path}: HTTP {status}" + ("" if data is not None else ", unreadable body")
+        if money_moving:
+            raise PaytraceAmbiguousError(what)
+        raise PaytraceTransientError(what)
+    if data.get("success") is True:
+        return data
+    code = as_int(data.get("response_code"))
+    message = str(data.get("status_message", ""))
+    errors = data.get("errors")
+    if isinstance(errors, dict) and errors:
+        clean = {
+            str(k): [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in errors.items()
+        }
+        if AUTH_ERROR_CODES & clean.keys():
+            raise PaytraceAuthError(f"{path}: {message} {clean}")
+        raise PaytraceValidationError(f"{path}: {message}", errors=clean)
+    if code in DECLINE_CODES:
+        approval = str(data.get("approval_message", ""))
+        raise PaytraceDeclined(
+            f"{path}: declined ({code}) {approval.strip()}",
+            response_code=code,
+            transaction_id=as_int(data.get("transaction_id") or data.get("check_transaction_id"))
+            or None,
+            approval_message=approval,
+        )
+    raise PaytraceError(f"{path}: unexpected answer HTTP {status} code {code}: {message}")
