@@ -199,6 +199,24 @@ async def test_nothing_sensitive_in_errors_or_logs(mock, client, caplog):
     assert CARD not in repr(sale())
 
 
+async def test_echoed_account_number_and_csc_are_scrubbed(mock, client, caplog):
+    from connectors.paytrace.models import BankAccount, CheckSaleRequest
+
+    caplog.set_level(logging.DEBUG)
+    account = "000123456789"
+    echo = {**fx.VALIDATION_ERRORS, "errors": {"45": [f"account {account} is closed (csc 4321)"]}}
+    mock.post("/v1/checks/sale/by_account").respond(400, json=echo)
+    request = CheckSaleRequest(
+        amount=Decimal("10.00"),
+        check=BankAccount(account_number=SecretStr(account), routing_number="325070760"),
+    )
+    with pytest.raises(PaytraceValidationError) as info:
+        await client.check_sale(request)
+    text = str(info.value) + repr(info.value.errors) + repr(info.value.args) + caplog.text
+    assert account not in text and account not in repr(request)
+    assert info.value.codes == [45]
+
+
 def record(**overrides):
     base = dict(fx.EXPORT_ONE["transactions"][0])
     base.update(overrides)

@@ -25,6 +25,30 @@ class PaytraceError(Exception):
         super().__init__(redact(message))
         self.message = redact(message)
 
+    def scrub(self, values: tuple[str, ...]) -> None:
+        """Remove exact values (this request's card or account number, CSC) from the error.
+
+        ``redact`` catches what looks like a card number; an account number or a CSC echoed
+        back by PayTrace looks like any other digits, so the client names them explicitly.
+
+        Args:
+            values: the sensitive values the request carried.
+        """
+        for value in values:
+            if not value:
+                continue
+            self.message = self.message.replace(value, "[REDACTED]")
+            for name, item in vars(self).items():
+                if isinstance(item, str):
+                    setattr(self, name, item.replace(value, "[REDACTED]"))
+                elif isinstance(item, dict):
+                    setattr(
+                        self,
+                        name,
+                        {k: [m.replace(value, "[REDACTED]") for m in v] for k, v in item.items()},
+                    )
+        self.args = (self.message,)
+
 
 class PaytraceDeclined(PaytraceError):
     """PayTrace (the issuer) declined the transaction."""
