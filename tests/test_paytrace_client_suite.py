@@ -219,13 +219,25 @@ async def test_vault_customer_lifecycle(backend):
     sale = await backend.client.sale_by_customer(
         CustomerSaleRequest(amount=Decimal("40.00"), customer_id="C0001", invoice_id="1004")
     )
-    assert sale.response_code == 101
+    assert sale.response_code == 101 and sale.masked_card_number == ""  # vault sales omit it
     backend.answer("/v1/customer/delete", fx.CUSTOMER_DELETED)
     assert (await backend.client.delete_customer("C0001")).response_code == 162
     backend.answer("/v1/customer/delete", fx.CUSTOMER_UNKNOWN)
     with pytest.raises(PaytraceValidationError) as gone:
         await backend.client.delete_customer("C0001")
     assert gone.value.codes == [30]
+
+
+async def test_vault_profile_from_a_sale(backend):
+    backend.answer("/v1/transactions/sale/keyed", fx.APPROVED_SALE)
+    sale = await backend.client.sale_keyed(keyed("125.00"))
+    backend.answer("/v1/customer/create_from_transaction", fx.CUSTOMER_CREATED)
+    created = await backend.client.create_customer_from_transaction(sale.transaction_id, "C0001")
+    assert created.response_code == 160 and created.masked_card_number.endswith("5439")
+    assert backend.sent_to("/v1/customer/create_from_transaction") == {
+        "transaction_id": sale.transaction_id,
+        "customer_id": "C0001",
+    }
 
 
 async def test_recurrence_create_and_delete(backend):

@@ -60,7 +60,8 @@ _COLUMNS = (
     "returned_at_us",
 )
 _SETTLEABLE = (
-    f"settled_at_us IS NULL AND response_code IN ({codes.CHECK_PROCESSED}, {codes.CHECK_REFUNDED})"
+    "settled_at_us IS NULL AND check_type <> 'HOLD' "
+    f"AND response_code IN ({codes.CHECK_PROCESSED}, {codes.CHECK_REFUNDED})"
 )
 
 
@@ -150,6 +151,23 @@ class CheckState:
                 response_code=codes.CHECK_MANAGED,
                 status_message=codes.STATUS[codes.CHECK_MANAGED],
             )
+            _update(conn, updated)
+            return updated
+
+    def fund(self, merchant: str, check_id: int, amount: Decimal | None) -> CheckRecord:
+        """Fund a held check, fully or for less: it becomes a sale that settles.
+
+        Raises:
+            ApiError: 80 unknown or not a held check, 814 more than was held.
+        """
+        with self.file.write() as conn:
+            record = _get(conn, merchant, check_id)
+            if record is None or record.check_type != "HOLD" or record.settled_at_us is not None:
+                raise errors.ApiError([errors.CHECK_NOT_FOUND])
+            funded = record.amount if amount is None else amount
+            if funded > record.amount:
+                raise errors.ApiError([errors.REFUND_AMOUNT_TOO_HIGH])
+            updated = replace(record, check_type="SALE", amount=funded)
             _update(conn, updated)
             return updated
 

@@ -95,6 +95,31 @@ def _answer(record: CheckRecord) -> Response:
 @router.post("/sale/by_account")
 async def sale_by_account(request: Request, ctx: Ctx, merchant: Merchant) -> Response:
     """Debit a bank account (120; not processed: 125 with ``ach_code``/``ach_message``)."""
+    return await _debit(request, ctx, merchant, "SALE")
+
+
+@router.post("/hold/by_account")
+async def hold_by_account(request: Request, ctx: Ctx, merchant: Merchant) -> Response:
+    """Hold a debit until ``manage/fund`` (120); a held check does not settle."""
+    return await _debit(request, ctx, merchant, "HOLD")
+
+
+@router.post("/manage/fund")
+async def fund_check(request: Request, ctx: Ctx, merchant: Merchant) -> Response:
+    """Fund a held check, fully or for a smaller ``amount`` (124; not a held check: 80)."""
+    body = await read_body(request)
+    check_id = require_id(body, "check_transaction_id", errors.CHECK_NOT_FOUND)
+    record = await ctx.db(ctx.checks.fund, merchant, check_id, optional_amount(body))
+    return _answer(
+        replace(
+            record,
+            response_code=codes.CHECK_MANAGED,
+            status_message=codes.STATUS[codes.CHECK_MANAGED],
+        )
+    )
+
+
+async def _debit(request: Request, ctx: SimContext, merchant: str, check_type: str) -> Response:
     body = await read_body(request)
     raw = body.get("check")
     check: dict[str, object] = raw if isinstance(raw, dict) else {}
@@ -119,7 +144,7 @@ async def sale_by_account(request: Request, ctx: Ctx, merchant: Merchant) -> Res
     code = codes.CHECK_PROCESSED if processed else codes.CHECK_DECLINED
     record = CheckRecord(
         merchant=merchant,
-        check_type="SALE",
+        check_type=check_type,
         response_code=code,
         status_message=codes.STATUS[code],
         ach_code=0,

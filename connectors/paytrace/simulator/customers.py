@@ -92,6 +92,44 @@ async def create_customer(request: Request, ctx: Ctx, merchant: Merchant) -> Res
     return _profile_answer(codes.CUSTOMER_CREATED, customer)
 
 
+@router.post("/customer/create_from_transaction")
+async def create_from_transaction(request: Request, ctx: Ctx, merchant: Merchant) -> Response:
+    """Create a vault customer from an approved transaction's card (160; unknown id: 58)."""
+    body = await read_body(request)
+    found: list[int] = []
+    customer_id = _customer_id(body.get("customer_id"), found)
+    transaction_id = parse_transaction_id(body.get("transaction_id"))
+    if transaction_id is None:
+        found.append(errors.INVALID_TRANSACTION_ID)
+    if found:
+        raise errors.ApiError(found)
+    assert transaction_id is not None
+    source = await ctx.db(ctx.state.get_transaction, merchant, transaction_id)
+    if source is None or not source.masked_number:
+        raise errors.ApiError([errors.INVALID_TRANSACTION_ID])
+    now_us = to_micros(ctx.now())
+    billing = body.get("billing_address")
+    customer = CustomerRecord(
+        merchant=merchant,
+        customer_id=customer_id,
+        card_type=source.card_type,
+        masked_number=source.masked_number,
+        expiration_month=source.expiration_month,
+        expiration_year=source.expiration_year,
+        billing_address=(
+            parse_address(billing) if isinstance(billing, dict) else dict(source.billing_address)
+        ),
+        shipping_address=parse_address(body.get("shipping_address")),
+        email=text(body.get("email")) or source.email,
+        phone=text(body.get("phone")),
+        fax=text(body.get("fax")),
+        created_at_us=now_us,
+        updated_at_us=now_us,
+    )
+    await ctx.db(ctx.vault.create_customer, customer)
+    return _profile_answer(codes.CUSTOMER_CREATED, customer)
+
+
 @router.post("/customer/update")
 async def update_customer(request: Request, ctx: Ctx, merchant: Merchant) -> Response:
     """Update a vault customer: only the fields sent change; ``new_id`` renames it (161)."""

@@ -64,7 +64,9 @@ MESSAGES: dict[int, str] = {
     CAPTURE_NOT_ALLOWED: "Only approved, unsettled authorizations can be captured.",
     CAPTURE_AMOUNT_TOO_HIGH: "The capture amount may not exceed the authorized amount.",
     REFUND_AMOUNT_TOO_HIGH: "The refund amount may not exceed the amount left to refund.",
-    LEVEL3_NOT_ALLOWED: "Level 3 data can only be added to an approved, unsettled sale.",
+    LEVEL3_NOT_ALLOWED: (
+        "Level 3 data can only be added to an approved, unsettled sale of the same card network."
+    ),
     VOID_NOT_ALLOWED: "Only unsettled transactions can be voided. Please refund instead.",
     REFUND_NOT_SETTLED: (
         "The Transaction ID that you provided could not be refunded. Only settled transactions"

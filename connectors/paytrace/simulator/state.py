@@ -229,6 +229,9 @@ class SimulatorState:
                 if name not in present:
                     conn.execute(f"ALTER TABLE transactions ADD COLUMN {name} {sql_type}")
             conn.execute(
+                "UPDATE transactions SET ready_at_us = created_at_us WHERE ready_at_us IS NULL"
+            )
+            conn.execute(
                 "INSERT INTO sqlite_sequence (name, seq) SELECT 'transactions', ? "
                 "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'transactions')",
                 (self._first_id - 1,),

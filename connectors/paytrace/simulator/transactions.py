@@ -34,9 +34,13 @@ from connectors.paytrace.simulator.vault_state import CustomerRecord
 router = APIRouter(prefix="/v1/transactions", dependencies=[Depends(require_merchant)])
 
 
-def _approved_or_declined(record: TransactionRecord) -> Response:
+def _approved_or_declined(record: TransactionRecord, *, vault: bool = False) -> Response:
+    """200 for an approval, 400 for a decline; vault charges carry no masked number."""
     status = 200 if record.response_code == codes.APPROVED else 400
-    return PayTraceJSONResponse(sale_response(record), status_code=status)
+    body = sale_response(record)
+    if vault:
+        body.pop("masked_card_number")
+    return PayTraceJSONResponse(body, status_code=status)
 
 
 async def _customer(ctx: SimContext, merchant: str, body: dict[str, object]) -> CustomerRecord:
@@ -61,8 +65,7 @@ async def sale_by_customer(request: Request, ctx: Ctx, merchant: Merchant) -> Re
     body = await read_body(request)
     sale = parse_customer_sale(body, await _customer(ctx, merchant, body))
     record = await run_sale(ctx, merchant, sale, through="API", from_ip=client_ip(request))
-    response = _approved_or_declined(record)
-    return response
+    return _approved_or_declined(record, vault=True)
 
 
 @router.post("/authorization/keyed")
@@ -93,7 +96,7 @@ async def authorization_by_customer(request: Request, ctx: Ctx, merchant: Mercha
         from_ip=client_ip(request),
         transaction_type="AUTHORIZATION",
     )
-    return _approved_or_declined(record)
+    return _approved_or_declined(record, vault=True)
 
 
 @router.post("/authorization/capture")
