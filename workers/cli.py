@@ -114,6 +114,8 @@ def cmd_simulator(args: argparse.Namespace) -> int:
             timezone=settings.paytrace_timezone,
             settlement_cutoff=settings.simulator_settlement_cutoff,
             auto_settle=settings.simulator_auto_settle,
+            faults=settings.simulator_faults,
+            fault_seed=settings.simulator_fault_seed,
         )
     )
     server = embedded_server(app, settings.api_host, port)

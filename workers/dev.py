@@ -140,6 +140,8 @@ async def run_dev(settings: Settings, stop: asyncio.Event | None = None) -> None
                     timezone=settings.paytrace_timezone,
                     settlement_cutoff=settings.simulator_settlement_cutoff,
                     auto_settle=settings.simulator_auto_settle,
+                    faults=settings.simulator_faults,
+                    fault_seed=settings.simulator_fault_seed,
                 )
             ),
             settings.api_host,

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from connectors.erp.protocol import PostingStrategy
+from connectors.paytrace.simulator.faults import FaultRule
 from domain.matching import MatchPolicy
 from workflows.options import erp_queue
 
@@ -73,6 +74,8 @@ class Settings(BaseSettings):
     simulator_db: str = ""
     simulator_settlement_cutoff: time = time(3, 0)
     simulator_auto_settle: bool = True
+    simulator_faults: list[FaultRule] = Field(default_factory=list)
+    simulator_fault_seed: int | None = None
 
     @field_validator("invoice_prefixes", mode="before")
     @classmethod
