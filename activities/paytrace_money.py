@@ -2,13 +2,23 @@
 
 A charge, refund or void whose answer was lost (``PaytraceAmbiguousError``), or any attempt after
 the first (the worker may have died after sending), reads PayTrace back before sending again:
-if the first attempt happened, its result is returned and nothing is sent twice. A read-back that
-itself fails is retried; the money-moving call is never sent blind.
+if the first attempt happened, its result is returned and nothing is sent twice.
+
+Two timing rules make the read-back sound:
+
+- A lost answer may mean the request is still being processed at PayTrace. When the immediate
+  read-back finds nothing, the retry waits ``in_flight_grace`` (longer than any request can stay
+  open) before it reads back again and only then sends.
+- A worker that died mid-request is retried by Temporal after the activity's start-to-close
+  timeout (``workflows.options.PAYTRACE_MONEY``), which is longer than the client's timeouts.
+
+A read-back that fails is itself retried; a money-moving call is never sent blind.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from temporalio import activity
@@ -36,22 +46,43 @@ CHARGE_MARK = "tracepost charge"
 """Prefix of a charge's ``description``; the charge key follows it."""
 READ_BACK_SLACK = timedelta(minutes=5)
 """Clock difference tolerated between tracepost and PayTrace when reading a refund back."""
+DEFAULT_IN_FLIGHT_GRACE = timedelta(seconds=90)
 
 
 class PaytraceMoneyActivities:
-    """Charges, refunds and voids with read-back, the PayTrace client injected.
+    """Charges, refunds and voids with read-back, the PayTrace v1 client injected.
 
     Args:
-        client: the shared PayTrace client.
+        client: the shared PayTrace client (sales by vault customer are a v1 operation).
         timezone: the merchant's time zone, in which PayTrace reports dates and times.
+        in_flight_grace: how long a retry after a lost answer waits before reading back again.
     """
 
-    def __init__(self, client: PaytraceClient, timezone: str) -> None:
+    def __init__(
+        self,
+        client: PaytraceClient,
+        timezone: str,
+        *,
+        in_flight_grace: timedelta = DEFAULT_IN_FLIGHT_GRACE,
+    ) -> None:
         self._client = client
         self._tz = ZoneInfo(timezone)
+        self._grace = in_flight_grace
 
-    def _today(self) -> date:
-        return datetime.now(UTC).astimezone(self._tz).date()
+    def _local_date(self, moment: datetime) -> date:
+        return moment.astimezone(self._tz).date()
+
+    def _as_utc(self, local: datetime) -> datetime:
+        # In the repeated hour when clocks go back, take the later instant: never too early.
+        return local.replace(tzinfo=self._tz, fold=1).astimezone(UTC)
+
+    def _still_unknown(self, exc: PaytraceAmbiguousError) -> ApplicationError:
+        """The answer was lost and nothing was found (yet): retry after the grace period."""
+        return ApplicationError(
+            f"{exc} (not found in PayTrace yet; reading back again in {self._grace})",
+            type=exc.kind,
+            next_retry_delay=self._grace,
+        )
 
     # -- charge -----------------------------------------------------------------------------
 
@@ -63,7 +94,7 @@ class PaytraceMoneyActivities:
             request: who, how much, for which invoice, and the charge's unique key.
 
         Returns:
-            The approved or declined charge.
+            The approved or declined charge (a charge voided since reads as not approved).
         """
         if activity.info().attempt > 1:
             prior = await self._charged_before(request)
@@ -88,7 +119,7 @@ class PaytraceMoneyActivities:
             prior = await self._charged_before(request)
             if prior is not None:
                 return prior
-            raise to_application_error(exc) from None
+            raise self._still_unknown(exc) from None
         except PaytraceError as exc:
             raise to_application_error(exc) from None
         return ChargeResult(
@@ -99,25 +130,32 @@ class PaytraceMoneyActivities:
         )
 
     async def _charged_before(self, request: ChargeRequest) -> ChargeResult | None:
-        """Find an earlier attempt of this charge (yesterday or today, merchant time)."""
-        today = self._today()
+        """Find an earlier attempt of this charge, from the day before the first attempt on."""
+        first_day = self._local_date(activity.info().scheduled_time) - timedelta(days=1)
+        today = self._local_date(datetime.now(UTC))
         try:
             found = await self._client.export_by_date_range(
-                today - timedelta(days=1), today, including_text=request.charge_key
+                first_day, max(today, first_day), including_text=request.charge_key
             )
         except PaytraceError as exc:
             raise to_application_error(exc) from None
         mark = f"{CHARGE_MARK} {request.charge_key}"
         for record in sorted(found, key=lambda r: r.transaction_id):
-            if record.description.strip() != mark or record.amount != request.amount:
+            kind = record.transaction_type.upper()
+            if (
+                kind not in ("SALE", "VOID")
+                or record.description.strip() != mark
+                or record.amount != request.amount
+                or record.customer_id.strip() != request.customer_id
+            ):
                 continue
             txn = record.to_domain()
             activity.logger.info("read-back found charge %s", record.transaction_id)
             return ChargeResult(
                 transaction_id=record.transaction_id,
-                approved=txn.approved or txn.transaction_type.value == "VOID",
+                approved=txn.approved and kind == "SALE",
                 response_code=txn.status_code or 0,
-                message=txn.approval_message,
+                message="voided" if kind == "VOID" else txn.approval_message,
                 found_by_read_back=True,
             )
         return None
@@ -126,7 +164,7 @@ class PaytraceMoneyActivities:
 
     @activity.defn(name=names.REFUND_TRANSACTION)
     async def refund_transaction(self, request: RefundRequest) -> RefundResult:
-        """Refund a settled transaction once (``refund/for_transaction``).
+        """Refund a settled transaction once (``refund/for_transaction``, explicit amount).
 
         Args:
             request: the transaction, the amount (None: what is left) and known refunds.
@@ -134,23 +172,29 @@ class PaytraceMoneyActivities:
         Returns:
             The refund's own transaction id and amount.
         """
+        original = await self._export(request.transaction_id)
+        amount = request.amount
+        if amount is None:
+            amount = original.amount - request.already_refunded
+        if amount <= 0:
+            raise ApplicationError(
+                f"nothing left to refund of transaction {request.transaction_id}",
+                type="paytrace_nothing_to_refund",
+                non_retryable=True,
+            )
         if activity.info().attempt > 1:
-            prior = await self._refunded_before(request)
+            prior = await self._refunded_before(request, original, amount)
             if prior is not None:
                 return prior
         try:
-            resp = await self._client.refund_transaction(request.transaction_id, request.amount)
+            resp = await self._client.refund_transaction(request.transaction_id, amount)
         except PaytraceAmbiguousError as exc:
-            prior = await self._refunded_before(request)
+            prior = await self._refunded_before(request, original, amount)
             if prior is not None:
                 return prior
-            raise to_application_error(exc) from None
+            raise self._still_unknown(exc) from None
         except PaytraceError as exc:
             raise to_application_error(exc) from None
-        amount = request.amount
-        if amount is None:
-            record = await self._export(resp.transaction_id)
-            amount = record.amount
         return RefundResult(refund_transaction_id=resp.transaction_id, amount=amount)
 
     async def _export(self, transaction_id: int) -> ExportedTransaction:
@@ -164,35 +208,54 @@ class PaytraceMoneyActivities:
             )
         return record
 
-    async def _refunded_before(self, request: RefundRequest) -> RefundResult | None:
-        """Find a refund of this transaction made since the workflow asked for it."""
-        original = await self._export(request.transaction_id)
+    async def _refunded_before(
+        self, request: RefundRequest, original: ExportedTransaction, amount: Decimal
+    ) -> RefundResult | None:
+        """Find the refund of this transaction made since the workflow asked for it.
+
+        A candidate must carry the original's invoice, card and customer, the amount asked, and
+        be newer than the request and unknown to the workflow. Two candidates cannot be told
+        apart: that stops for a human rather than guessing.
+        """
         since = request.requested_at - READ_BACK_SLACK
-        first_day = since.astimezone(self._tz).date()
+        first_day = self._local_date(since)
+        today = self._local_date(datetime.now(UTC))
         try:
             refunds = await self._client.export_by_date_range(
-                first_day, max(self._today(), first_day), transaction_type="REFUND"
+                first_day, max(today, first_day), transaction_type="REFUND"
             )
         except PaytraceError as exc:
             raise to_application_error(exc) from None
-        for record in sorted(refunds, key=lambda r: r.transaction_id):
+        card = original.credit_card.masked_number if original.credit_card else ""
+        matches = []
+        for record in refunds:
             txn = record.to_domain()
             if (
                 record.transaction_id in request.known_refund_ids
                 or record.transaction_id <= request.transaction_id
                 or record.invoice_id.strip() != original.invoice_id.strip()
-                or (request.amount is not None and record.amount != request.amount)
+                or record.customer_id.strip() != original.customer_id.strip()
+                or (record.credit_card.masked_number if record.credit_card else "") != card
+                or record.amount != amount
                 or txn.created_at is None
-                or txn.created_at.replace(tzinfo=self._tz).astimezone(UTC) < since
+                or self._as_utc(txn.created_at) < since
             ):
                 continue
-            activity.logger.info("read-back found refund %s", record.transaction_id)
-            return RefundResult(
-                refund_transaction_id=record.transaction_id,
-                amount=record.amount,
-                found_by_read_back=True,
+            matches.append(record.transaction_id)
+        if len(matches) > 1:
+            raise ApplicationError(
+                f"refund of {request.transaction_id} ({amount}): its answer was lost and PayTrace"
+                f" shows several refunds that could be it ({sorted(matches)}); check them before"
+                " retrying",
+                type="paytrace_refund_unclear",
+                non_retryable=True,
             )
-        return None
+        if not matches:
+            return None
+        activity.logger.info("read-back found refund %s", matches[0])
+        return RefundResult(
+            refund_transaction_id=matches[0], amount=amount, found_by_read_back=True
+        )
 
     # -- void -------------------------------------------------------------------------------
 
@@ -210,7 +273,11 @@ class PaytraceMoneyActivities:
             return VoidResult(transaction_id=transaction_id, already_void=True)
         try:
             await self._client.void(transaction_id)
-        except (PaytraceAmbiguousError, PaytraceValidationError) as exc:
+        except PaytraceAmbiguousError as exc:
+            if await self._is_void(transaction_id):
+                return VoidResult(transaction_id=transaction_id, already_void=True)
+            raise self._still_unknown(exc) from None
+        except PaytraceValidationError as exc:
             if await self._is_void(transaction_id):
                 return VoidResult(transaction_id=transaction_id, already_void=True)
             raise to_application_error(exc) from None

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from domain.matching import MatchInput, MatchPolicy
 from domain.models import OpenInvoice, ReceiptRecord
-from domain.money import to_money
+from domain.money import exact_cents
 
 
 class _Frozen(BaseModel):
@@ -210,7 +210,10 @@ class ChargeRequest(_Frozen):
     @field_validator("amount", mode="before")
     @classmethod
     def _amount(cls, value: Any) -> Decimal:
-        return to_money(value)
+        amount = exact_cents(value)
+        if amount <= 0:
+            raise ValueError("a charge must be positive")
+        return amount
 
 
 class ChargeResult(_Frozen):
@@ -224,22 +227,28 @@ class ChargeResult(_Frozen):
 
 
 class RefundRequest(_Frozen):
-    """Refund a settled PayTrace transaction once, fully (``amount`` None) or in part.
+    """Refund a settled PayTrace transaction once, in part (``amount``) or what is left (None).
 
-    ``known_refund_ids`` are refunds of this transaction already accounted for; the read-back
-    after a lost answer ignores them. ``requested_at`` is when the workflow decided to refund.
+    ``already_refunded`` is what earlier refunds of the transaction took, so "what is left" is
+    known before anything is sent; ``known_refund_ids`` are those refunds, which the read-back
+    after a lost answer ignores. ``requested_at`` is when the workflow decided to refund.
     """
 
     transaction_id: int
     amount: Decimal | None = None
-    invoice_id: str = ""
+    already_refunded: Decimal = Decimal("0.00")
     requested_at: datetime
     known_refund_ids: tuple[int, ...] = ()
 
     @field_validator("amount", mode="before")
     @classmethod
     def _amount(cls, value: Any) -> Decimal | None:
-        return None if value is None else to_money(value)
+        return None if value is None else exact_cents(value)
+
+    @field_validator("already_refunded", mode="before")
+    @classmethod
+    def _refunded(cls, value: Any) -> Decimal:
+        return exact_cents(value)
 
 
 class RefundResult(_Frozen):

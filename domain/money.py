@@ -38,6 +38,25 @@ def to_money(value: object) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def exact_cents(value: object) -> Decimal:
+    """Read an amount that must already be whole cents: money about to move is never rounded.
+
+    Args:
+        value: a ``Decimal``, ``int`` or decimal string.
+
+    Returns:
+        The amount with two places.
+
+    Raises:
+        MoneyError: as :func:`to_money`, or when the value has a fraction of a cent.
+    """
+    amount = to_money(value)
+    exact = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    if amount != exact:
+        raise MoneyError(f"amount has a fraction of a cent: {value!r}")
+    return amount
+
+
 def quantize(amount: Decimal, places: int) -> Decimal:
     """Round an amount half-up to a number of decimal places (an ERP's stored precision).
 

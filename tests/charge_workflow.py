@@ -6,6 +6,7 @@ models.
 
 from datetime import timedelta
 
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
@@ -18,18 +19,25 @@ from domain.activity_io import (
 )
 
 
+class ChargedAndPosted(BaseModel):
+    """The charge as the activity reported it, and the posting of it."""
+
+    charge: ChargeResult
+    posting: PaymentPostingResult
+
+
 @workflow.defn
 class ChargeThenPost:
     """Charge a vault customer once, then run PaymentPosting for the charge."""
 
     @workflow.run
-    async def run(self, request: ChargeRequest, queue: str) -> PaymentPostingResult:
+    async def run(self, request: ChargeRequest, queue: str) -> ChargedAndPosted:
         charge = await workflow.execute_activity(
             names.CHARGE_CUSTOMER,
             request,
             result_type=ChargeResult,
             task_queue=queue,
-            start_to_close_timeout=timedelta(seconds=20),
+            start_to_close_timeout=timedelta(seconds=30),  # > the test client's timeouts
             retry_policy=RetryPolicy(
                 initial_interval=timedelta(milliseconds=200), maximum_attempts=8
             ),
@@ -42,4 +50,4 @@ class ChargeThenPost:
             task_queue=queue,
             result_type=PaymentPostingResult,
         )
-        return posted
+        return ChargedAndPosted(charge=charge, posting=posted)

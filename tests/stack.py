@@ -26,6 +26,7 @@ from connectors.paytrace.models import CreditCard, KeyedSaleRequest
 from connectors.paytrace.simulator import SimulatorConfig, create_app
 from connectors.store import Store
 from workers.composition import Components
+from workers.http import embedded_server
 from workers.settings import Settings
 from workers.worker import build_workers
 from workflows import PaymentPosting
@@ -94,17 +95,41 @@ class Stack:
 
 
 @asynccontextmanager
-async def running_stack(client: Client, tmp_path: Path, erp_url: str) -> AsyncIterator[Stack]:
+async def running_stack(
+    client: Client, tmp_path: Path, erp_url: str, *, real_http: bool = False
+) -> AsyncIterator[Stack]:
+    """Worker, simulator, ERP stand-in and store for one test.
+
+    With ``real_http`` the simulator is served by uvicorn on a free port and the client uses a
+    1-second read timeout, so slow answers really time out (in-process calls never do).
+    """
     queue = f"tracepost-{uuid.uuid4().hex[:8]}"
     settings = Settings(
-        task_queue=queue, var_dir=tmp_path, erp_url=erp_url, sweep_first_lookback_days=1
+        task_queue=queue,
+        var_dir=tmp_path,
+        erp_url=erp_url,
+        sweep_first_lookback_days=1,
+        paytrace_in_flight_grace_seconds=3,
     )
     # Transaction ids are workflow ids: every stack on the shared dev server gets its own range.
     first_id = random.randrange(10**6, 10**12)
     app = create_app(
         SimulatorConfig(db_path=str(tmp_path / "sim.db"), first_transaction_id=first_id)
     )
-    paytrace = PaytraceClient("http://sim", "demo", "demo", transport=httpx.ASGITransport(app=app))
+    server = None
+    if real_http:
+        server = embedded_server(app, "127.0.0.1", 0)
+        serving = asyncio.create_task(server.serve())
+        async with asyncio.timeout(10):
+            while not server.started:
+                assert not serving.done(), "the simulator did not start"
+                await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        timeout = httpx.Timeout(connect=2.0, read=1.0, write=2.0, pool=2.0)
+        paytrace = PaytraceClient(f"http://127.0.0.1:{port}", "demo", "demo", timeout=timeout)
+    else:
+        transport = httpx.ASGITransport(app=app)
+        paytrace = PaytraceClient("http://sim", "demo", "demo", transport=transport)
     erp_engine = sa.create_engine(erp_url)
     create_schema(erp_engine)
     seed_demo(erp_engine)
@@ -123,5 +148,8 @@ async def running_stack(client: Client, tmp_path: Path, erp_url: str) -> AsyncIt
             await asyncio.gather(*(w.shutdown() for w in workers))
             await asyncio.gather(*tasks, return_exceptions=True)
             await paytrace.aclose()
+            if server is not None:
+                server.should_exit = True
+                await serving
             erp_engine.dispose()
             store.engine.dispose()

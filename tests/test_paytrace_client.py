@@ -256,3 +256,26 @@ def test_payloads_recorded_before_declined_existed_read_as_declines():
     assert PaytraceTransaction.model_validate(legacy).declined is True
     current = {**legacy, "status_code": 104, "declined": False}
     assert PaytraceTransaction.model_validate(current).declined is False
+
+
+@pytest.mark.parametrize("money_moving", [False, True])
+async def test_a_firewall_refusal_is_not_retried_forever(mock, client, money_moving):
+    from connectors.paytrace.errors import PaytraceError
+
+    path = "/v1/transactions/sale/keyed" if money_moving else "/v1/transactions/export/by_id"
+    mock.post(path).respond(403, text="<html>Forbidden</html>")
+    with pytest.raises(PaytraceError) as refused:
+        if money_moving:
+            await client.sale_keyed(sale())
+        else:
+            await client.export_by_id(1)
+    assert type(refused.value) is PaytraceError and not refused.value.retryable
+    assert "403" in str(refused.value)
+
+
+async def test_a_non_finite_number_is_not_an_amount(mock, client):
+    mock.post("/v1/transactions/export/by_id").respond(
+        200, content=b'{"success": true, "transactions": [{"amount": NaN}]}'
+    )
+    with pytest.raises(PaytraceTransientError):  # unreadable, never a float NaN in the books
+        await client.export_by_id(1)

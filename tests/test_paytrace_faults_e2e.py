@@ -24,13 +24,14 @@ FAULTS: dict[str, dict[str, Any]] = {
     "reset": {"kind": "reset"},
     "http_503": {"kind": "http_error", "status": 503},
     "rate_limit": {"kind": "rate_limit", "retry_after": 1},
-    "latency": {"kind": "latency", "latency_ms": 300},
+    # Longer than the client's 1 s read timeout: the sale lands after the client gave up.
+    "latency": {"kind": "latency", "latency_ms": 2500},
 }
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 async def test_one_charge_and_one_posting_under_fault(dev_env, tmp_path, erp_url, fault):
-    async with running_stack(dev_env.client, tmp_path, erp_url) as stack:
+    async with running_stack(dev_env.client, tmp_path, erp_url, real_http=True) as stack:
         await stack.paytrace.create_customer(
             CustomerRequest(
                 customer_id="C0001",
@@ -57,6 +58,9 @@ async def test_one_charge_and_one_posting_under_fault(dev_env, tmp_path, erp_url
                 id=f"charge-{key}",
                 task_queue=side_queue,
             )
+        # A lost or late answer is settled by reading PayTrace back, never by charging again.
+        assert result.charge.found_by_read_back is (fault in ("lost_response", "latency"))
+        result = result.posting
         assert result.outcome is PostingOutcome.POSTED
         today = date.today()
         charges = await stack.paytrace.export_by_date_range(

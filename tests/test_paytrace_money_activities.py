@@ -1,7 +1,8 @@
 """Charge, refund and void activities read PayTrace back instead of moving money twice."""
 
+import asyncio
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -169,3 +170,165 @@ async def test_lost_void_answer_counts_as_voided(sim):
     assert result.already_void
     assert (await attempt(2).run(acts.void_transaction, sale.transaction_id)).already_void
     assert (await client.export_by_id(sale.transaction_id)).transaction_type == "VOID"
+
+
+def env_at(n: int, scheduled: datetime) -> ActivityEnvironment:
+    env = attempt(n)
+    env.info = dataclasses.replace(env.info, scheduled_time=scheduled)
+    return env
+
+
+async def test_a_slow_first_attempt_is_waited_for_not_repeated(tmp_path):
+    """The sale is still being processed when the client gives up: never charge again."""
+    from connectors.paytrace.simulator.faults import FaultRule
+    from workers.http import embedded_server
+
+    config = SimulatorConfig(
+        db_path=str(tmp_path / "sim.db"),
+        faults=[FaultRule(kind="latency", path="/v1/transactions/sale", latency_ms=1500, count=1)],
+    )
+    server = embedded_server(create_app(config), "127.0.0.1", 0)
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    timeout = httpx.Timeout(connect=2.0, read=0.5, write=2.0, pool=2.0)
+    async with PaytraceClient(url, "demo", "demo", timeout=timeout) as client:
+        await client.create_customer(
+            CustomerRequest(
+                customer_id="C0001",
+                credit_card=CreditCard(
+                    number=SecretStr("4012000098765439"),
+                    expiration_month="12",
+                    expiration_year="2030",
+                ),
+            )
+        )
+        acts = PaytraceMoneyActivities(client, TZ, in_flight_grace=timedelta(seconds=2))
+        request = ChargeRequest(
+            customer_id="C0001", amount=Decimal("40.00"), invoice_id="1004", charge_key="slow"
+        )
+        with pytest.raises(ApplicationError) as unknown:
+            await attempt(1).run(acts.charge_customer, request)
+        assert unknown.value.type == "paytrace_ambiguous"
+        assert unknown.value.next_retry_delay == timedelta(seconds=2)
+        await asyncio.sleep(2)  # Temporal waits next_retry_delay before attempt 2
+        result = await attempt(2).run(acts.charge_customer, request)
+        assert result.approved and result.found_by_read_back
+        assert len(await sales_with(client, "slow")) == 1
+    server.should_exit = True
+    await serving
+
+
+async def test_a_voided_charge_reads_back_as_not_approved(sim):
+    client, admin, acts = sim
+    await fault(admin, "/v1/transactions/sale/by_customer")
+    request = ChargeRequest(
+        customer_id="C0001", amount=Decimal("40.00"), invoice_id="1004", charge_key="k-void"
+    )
+    first = await attempt(1).run(acts.charge_customer, request)
+    await client.void(first.transaction_id)  # someone voided it before the retry
+    again = await attempt(2).run(acts.charge_customer, request)
+    assert again.transaction_id == first.transaction_id and not again.approved
+    assert again.message == "voided"
+
+
+async def test_read_back_reaches_back_to_the_first_attempt(tmp_path):
+    """A retry days after the first attempt still finds it (the window follows scheduled_time)."""
+    real_now = datetime.now(UTC)
+    clock = {"now": real_now - timedelta(days=3)}
+    app = create_app(
+        SimulatorConfig(db_path=str(tmp_path / "sim.db"), auto_settle=False),
+        clock=lambda: clock["now"],
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        PaytraceClient("http://sim", "demo", "demo", transport=transport) as client,
+        httpx.AsyncClient(transport=transport, base_url="http://sim") as admin,
+    ):
+        await client.create_customer(
+            CustomerRequest(
+                customer_id="C0001",
+                credit_card=CreditCard(
+                    number=SecretStr("4012000098765439"),
+                    expiration_month="12",
+                    expiration_year="2030",
+                ),
+            )
+        )
+        await fault(admin, "/v1/transactions/sale/by_customer")
+        acts = PaytraceMoneyActivities(client, TZ)
+        request = ChargeRequest(
+            customer_id="C0001", amount=Decimal("40.00"), invoice_id="1004", charge_key="old"
+        )
+        first = await env_at(1, clock["now"]).run(acts.charge_customer, request)
+        clock["now"] = real_now
+        again = await env_at(2, real_now - timedelta(days=3)).run(acts.charge_customer, request)
+        assert again.transaction_id == first.transaction_id and again.found_by_read_back
+
+
+async def test_another_sales_refund_on_the_same_invoice_is_not_taken_for_ours(sim):
+    client, admin, acts = sim
+    first = await settled_sale(client, "50.00")
+    second = await settled_sale(client, "30.00")  # same invoice 1001, e.g. a split payment
+    await client.refund_transaction(second)
+    await fault(admin, "/v1/transactions/refund/for_transaction", kind="reset")
+    request = RefundRequest(transaction_id=first, requested_at=datetime.now(UTC))
+    with pytest.raises(ApplicationError):  # not sent, and nothing of ours found
+        await attempt(1).run(acts.refund_transaction, request)
+    refund = await attempt(2).run(acts.refund_transaction, request)
+    assert refund.amount == Decimal("50.00") and not refund.found_by_read_back
+    exported = await client.export_by_id(refund.refund_transaction_id)
+    assert exported is not None and exported.amount == Decimal("50.00")
+
+
+async def test_two_refunds_that_could_be_ours_stop_for_a_human(sim):
+    client, admin, acts = sim
+    sale_id = await settled_sale(client, "100.00")
+    requested = datetime.now(UTC)
+    await client.refund_transaction(sale_id, Decimal("10.00"))  # made by hand meanwhile
+    await fault(admin, "/v1/transactions/refund/for_transaction")
+    request = RefundRequest(transaction_id=sale_id, amount=Decimal("10.00"), requested_at=requested)
+    with pytest.raises(ApplicationError) as unclear:
+        await attempt(1).run(acts.refund_transaction, request)
+    assert unclear.value.type == "paytrace_refund_unclear" and unclear.value.non_retryable
+
+
+async def test_what_is_left_is_computed_before_sending(sim):
+    client, _admin, acts = sim
+    sale_id = await settled_sale(client, "100.00")
+    part = await attempt(1).run(
+        acts.refund_transaction,
+        RefundRequest(
+            transaction_id=sale_id, amount=Decimal("40.00"), requested_at=datetime.now(UTC)
+        ),
+    )
+    rest = await attempt(1).run(
+        acts.refund_transaction,
+        RefundRequest(
+            transaction_id=sale_id,
+            already_refunded=Decimal("40.00"),
+            known_refund_ids=(part.refund_transaction_id,),
+            requested_at=datetime.now(UTC),
+        ),
+    )
+    assert rest.amount == Decimal("60.00")
+    with pytest.raises(ApplicationError) as nothing:
+        await attempt(1).run(
+            acts.refund_transaction,
+            RefundRequest(
+                transaction_id=sale_id,
+                already_refunded=Decimal("100.00"),
+                requested_at=datetime.now(UTC),
+            ),
+        )
+    assert nothing.value.type == "paytrace_nothing_to_refund"
+
+
+def test_money_to_move_is_never_rounded():
+    with pytest.raises(ValueError):
+        ChargeRequest(customer_id="C1", amount="40.005", invoice_id="1", charge_key="k")
+    with pytest.raises(ValueError):
+        ChargeRequest(customer_id="C1", amount="0.00", invoice_id="1", charge_key="k")
+    with pytest.raises(ValueError):
+        RefundRequest(transaction_id=1, amount="1.001", requested_at=datetime.now(UTC))

@@ -7,6 +7,7 @@ scenario through both PaytraceClient (v1) and PaytraceV3Client to show the inter
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -694,3 +695,33 @@ async def test_v3_client_is_a_gateway():
 
 def test_today_is_the_merchant_day():
     assert TODAY == date(2026, 3, 10)
+
+
+async def test_v3_errors_never_carry_the_card_number_or_csc(caplog: pytest.LogCaptureFixture):
+    """A 422 that echoes the request (as a careless server might) is scrubbed before it leaves."""
+    caplog.set_level(logging.DEBUG)
+    typo = "4012000098765430"  # one digit off: not Luhn-valid, so only scrubbing can catch it
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v3/token":
+            data = {"access_token": "t", "token_type": "bearer", "expires_in": 900}
+            return httpx.Response(201, json={"data": data})
+        sent = json.loads(request.content)
+        echo = f"card {sent['card']['number']} with csc {sent['csc']} was refused"
+        return httpx.Response(
+            422, json={"error": True, "message": echo, "errors": {"card": [echo]}}
+        )
+
+    client = PaytraceV3Client(
+        "http://v3",
+        "demo",
+        "demo",
+        merchant_id=1,
+        integrator_id="tracepost",
+        transport=httpx.MockTransport(answer),
+    )
+    with pytest.raises(PaytraceValidationError) as invalid:
+        await client.sale_keyed(sale("10.00", card=typo, csc=SecretStr("4321")))
+    await client.aclose()
+    text = str(invalid.value) + repr(invalid.value.errors) + repr(invalid.value.args) + caplog.text
+    assert typo not in text and "4321" not in text

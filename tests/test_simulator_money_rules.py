@@ -6,6 +6,7 @@ import sqlite3
 from contextlib import closing
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -205,3 +206,67 @@ async def test_a_version_1_state_file_is_upgraded_in_place(tmp_path):
         refund = await pt.refund_transaction(1000001)
         exported = await pt.export_by_id(refund.transaction_id)
         assert exported is not None and exported.amount == Decimal("15.00")
+
+
+async def test_absurd_amounts_are_error_39_not_a_crash(tmp_path):
+    app = create_app(SimulatorConfig(db_path=str(tmp_path / "s.db")))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://s") as s:
+        token = (
+            await s.post(
+                "/oauth/token",
+                data={"grant_type": "password", "username": "demo", "password": "demo"},
+            )
+        ).json()["access_token"]
+        for amount in ("1e30", "NaN", "-1.00", "0.001"):
+            resp = await s.post(
+                "/v1/transactions/sale/keyed",
+                headers={"Authorization": f"Bearer {token}"},
+                json={
+                    "amount": amount,
+                    "credit_card": {
+                        "number": "4012000098765439",
+                        "expiration_month": "12",
+                        "expiration_year": "2099",
+                    },
+                },
+            )
+            assert resp.status_code == 400 and "39" in resp.json()["errors"], amount
+
+
+async def test_held_checks_settle_from_funding_and_refused_holds_cannot_be_funded(tmp_path):
+    clock = Clock(datetime(2026, 11, 23, 15, 0, tzinfo=NY))
+    app = create_app(SimulatorConfig(db_path=str(tmp_path / "s.db")), clock=clock)
+    account = {"account_number": "000123456789", "routing_number": "325070760"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://s") as s:
+
+        async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+            form = {"grant_type": "password", "username": "demo", "password": "demo"}
+            token = (await s.post("/oauth/token", data=form)).json()["access_token"]
+            auth = {"Authorization": f"Bearer {token}"}  # the clock jumps days: a fresh token
+            answer: dict[str, Any] = (await s.post(path, headers=auth, json=body)).json()
+            return answer
+
+        held = await post("/v1/checks/hold/by_account", {"amount": "60.00", "check": account})
+        refused = await post("/v1/checks/hold/by_account", {"amount": "60.51", "check": account})
+        assert held["response_code"] == 120 and refused["response_code"] == 125
+        clock.now = datetime(2026, 11, 25, 15, 0, tzinfo=NY)  # two cut-offs: a hold never settles
+        funded = await post(
+            "/v1/checks/manage/fund",
+            {"check_transaction_id": held["check_transaction_id"], "amount": "50.00"},
+        )
+        assert funded.get("response_code") == 124, funded
+        again = await post(
+            "/v1/checks/manage/fund", {"check_transaction_id": refused["check_transaction_id"]}
+        )
+        assert again["errors"].keys() == {"80"}
+        early = await post(
+            "/v1/checks/refund/by_transaction",
+            {"check_transaction_id": held["check_transaction_id"]},
+        )
+        assert "817" in early["errors"]  # funded today: not settled until the next cut-off
+        clock.now = datetime(2026, 11, 26, 4, 0, tzinfo=NY)
+        refund = await post(
+            "/v1/checks/refund/by_transaction",
+            {"check_transaction_id": held["check_transaction_id"]},
+        )
+        assert refund["response_code"] == 122

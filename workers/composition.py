@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -127,7 +128,11 @@ class Components:
     def workflow_queue_activities(self, client: Client) -> list[Any]:
         """Activities of the main task queue: PayTrace, store, starter."""
         paytrace = PaytraceActivities(self.paytrace, self.settings.paytrace_timezone)
-        money = PaytraceMoneyActivities(self.paytrace, self.settings.paytrace_timezone)
+        money = PaytraceMoneyActivities(
+            self.paytrace,
+            self.settings.paytrace_timezone,
+            in_flight_grace=timedelta(seconds=self.settings.paytrace_in_flight_grace_seconds),
+        )
         store = StoreActivities(self.store)
         starter = StarterActivities(client, self.settings.task_queue)
         return [

@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     erp_user_id: str = "tracepost"
     erp_posting_strategy: PostingStrategy = PostingStrategy.EMULATED
     erp_max_activities_per_second: float = 20.0
+    paytrace_in_flight_grace_seconds: float = Field(90.0, gt=0)
     # store
     store_url: str = ""
     # local files

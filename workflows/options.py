@@ -18,6 +18,20 @@ PAYTRACE: dict[str, Any] = {
     ),
 }
 
+PAYTRACE_MONEY: dict[str, Any] = {
+    # Longer than the PayTrace client's own timeouts (connect 5 + write 10 + read 30 s): a retry
+    # after a timed-out attempt starts only when that attempt's request can no longer be open.
+    "start_to_close_timeout": timedelta(minutes=2),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=5),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=5),
+        maximum_attempts=20,
+        non_retryable_error_types=["paytrace_declined", "paytrace_validation", "paytrace_auth"],
+    ),
+}
+"""Charges, refunds and voids: each attempt after the first reads PayTrace back first."""
+
 # ERP reads and writes: idempotent (read back first), retried ~10 minutes, then the workflow parks.
 ERP: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=120),

@@ -49,6 +49,7 @@ from connectors.paytrace.models import (
     SaleResponse,
     TransactionResponse,
 )
+from connectors.paytrace.transport import sensitive_values
 from connectors.paytrace.wire import as_int, dumps, json_or_none, retry_after, select_read_back
 
 log = logging.getLogger(__name__)
@@ -211,7 +212,11 @@ class PaytraceV3Client:
                     token = await self._bearer(stale=token)
                     continue
                 raise PaytraceAuthError(f"PayTrace rejected a fresh token on {path}")
-            return _classify(path, resp, money_moving=money_moving)
+            try:
+                return _classify(path, resp, money_moving=money_moving)
+            except PaytraceError as exc:
+                exc.scrub(sensitive_values(body))
+                raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send(

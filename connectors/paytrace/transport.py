@@ -138,7 +138,7 @@ class PaytraceTransport:
             try:
                 return _classify(path, resp, data, money_moving=money_moving)
             except PaytraceError as exc:
-                exc.scrub(_sensitive_values(body))
+                exc.scrub(sensitive_values(body))
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -178,15 +178,22 @@ _SENSITIVE_KEYS = frozenset(
 )
 
 
-def _sensitive_values(body: Any) -> tuple[str, ...]:
-    """The card numbers, CSCs and account numbers a request body carries."""
+def sensitive_values(body: Any) -> tuple[str, ...]:
+    """The card numbers, CSCs and account numbers a request body carries.
+
+    Args:
+        body: a JSON request body (nested objects are searched).
+
+    Returns:
+        The values, for :meth:`PaytraceError.scrub`.
+    """
     found: list[str] = []
     if isinstance(body, dict):
         for key, value in body.items():
             if key in _SENSITIVE_KEYS and isinstance(value, str) and len(value.strip()) >= 3:
                 found.append(value.strip())
             else:
-                found.extend(_sensitive_values(value))
+                found.extend(sensitive_values(value))
     return tuple(found)
 
 
@@ -202,6 +209,10 @@ def _classify(
     status = resp.status_code
     if status == 429:
         raise PaytraceRateLimited(f"{path}: rate limited", retry_after=retry_after(resp))
+    if data is None and 400 <= status < 500 and status != 408:
+        # A proxy or firewall refused the request before PayTrace saw it (403, 404, 413 ...):
+        # retrying will not help, so stop and let an operator look.
+        raise PaytraceError(f"{path}: HTTP {status} without a PayTrace answer")
     if status >= 500 or data is None:
         what = f"{path}: HTTP {status}" + ("" if data is not None else ", unreadable body")
         if money_moving:

@@ -64,10 +64,14 @@ def json_or_none(resp: httpx.Response) -> dict[str, Any] | None:
         The object, or None when the body is not a JSON object.
     """
     try:
-        data = json.loads(resp.content, parse_float=Decimal)
+        data = json.loads(resp.content, parse_float=Decimal, parse_constant=_no_constant)
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not an amount")
 
 
 def retry_after(resp: httpx.Response) -> float:

@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS checks (
     created_at_us INTEGER NOT NULL,
     settled_at_us INTEGER,
     original_check_id INTEGER,
-    returned_at_us INTEGER
+    returned_at_us INTEGER,
+    ready_at_us INTEGER
 );
 INSERT INTO sqlite_sequence (name, seq) SELECT 'checks', 5000000
     WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'checks');
@@ -58,6 +59,7 @@ _COLUMNS = (
     "settled_at_us",
     "original_check_id",
     "returned_at_us",
+    "ready_at_us",
 )
 _SETTLEABLE = (
     "settled_at_us IS NULL AND check_type <> 'HOLD' "
@@ -87,6 +89,7 @@ class CheckRecord:
     settled_at_us: int | None = None
     original_check_id: int | None = None
     returned_at_us: int | None = None
+    ready_at_us: int | None = None
     check_transaction_id: int = 0
 
     def _row(self) -> tuple[object, ...]:
@@ -120,7 +123,9 @@ class CheckState:
         self.file = file
 
     def add(self, record: CheckRecord) -> CheckRecord:
-        """Store a check transaction under the next check id."""
+        """Store a check transaction under the next check id; it settles from its creation."""
+        if record.ready_at_us is None:
+            record = replace(record, ready_at_us=record.created_at_us)
         with self.file.write() as conn:
             return _insert(conn, record)
 
@@ -154,7 +159,9 @@ class CheckState:
             _update(conn, updated)
             return updated
 
-    def fund(self, merchant: str, check_id: int, amount: Decimal | None) -> CheckRecord:
+    def fund(
+        self, merchant: str, check_id: int, amount: Decimal | None, now_us: int
+    ) -> CheckRecord:
         """Fund a held check, fully or for less: it becomes a sale that settles.
 
         Raises:
@@ -162,12 +169,17 @@ class CheckState:
         """
         with self.file.write() as conn:
             record = _get(conn, merchant, check_id)
-            if record is None or record.check_type != "HOLD" or record.settled_at_us is not None:
+            if (
+                record is None
+                or record.check_type != "HOLD"
+                or record.response_code != codes.CHECK_PROCESSED
+                or record.settled_at_us is not None
+            ):
                 raise errors.ApiError([errors.CHECK_NOT_FOUND])
             funded = record.amount if amount is None else amount
             if funded > record.amount:
                 raise errors.ApiError([errors.REFUND_AMOUNT_TOO_HIGH])
-            updated = replace(record, check_type="SALE", amount=funded)
+            updated = replace(record, check_type="SALE", amount=funded, ready_at_us=now_us)
             _update(conn, updated)
             return updated
 
@@ -239,19 +251,19 @@ class CheckState:
         return [CheckRecord.from_row(row) for row in rows]
 
     def settle(self, merchant: str, ready_before_us: int, settled_at_us: int) -> int:
-        """Settle the processed checks created before a moment; return how many."""
+        """Settle the processed checks that became ready before a moment; return how many."""
         with self.file.write() as conn:
             return conn.execute(
                 f"UPDATE checks SET settled_at_us = ? WHERE merchant = ? "  # noqa: S608
-                f"AND created_at_us < ? AND {_SETTLEABLE}",
+                f"AND ready_at_us < ? AND {_SETTLEABLE}",
                 (settled_at_us, merchant, ready_before_us),
             ).rowcount
 
     def oldest_unsettled(self, merchant: str) -> int | None:
-        """Return the creation time of the oldest check waiting to settle, if any."""
+        """Return when the oldest check waiting to settle became ready, if any."""
         with self.file.read() as conn:
             row = conn.execute(
-                f"SELECT MIN(created_at_us) AS oldest FROM checks "  # noqa: S608
+                f"SELECT MIN(ready_at_us) AS oldest FROM checks "  # noqa: S608
                 f"WHERE merchant = ? AND {_SETTLEABLE}",
                 (merchant,),
             ).fetchone()

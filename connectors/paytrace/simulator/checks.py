@@ -109,7 +109,9 @@ async def fund_check(request: Request, ctx: Ctx, merchant: Merchant) -> Response
     """Fund a held check, fully or for a smaller ``amount`` (124; not a held check: 80)."""
     body = await read_body(request)
     check_id = require_id(body, "check_transaction_id", errors.CHECK_NOT_FOUND)
-    record = await ctx.db(ctx.checks.fund, merchant, check_id, optional_amount(body))
+    record = await ctx.db(
+        ctx.checks.fund, merchant, check_id, optional_amount(body), to_micros(ctx.now())
+    )
     return _answer(
         replace(
             record,
@@ -178,6 +180,7 @@ async def refund_by_transaction(request: Request, ctx: Ctx, merchant: Merchant) 
             status_message=codes.STATUS[codes.CHECK_REFUNDED],
             amount=wanted,
             created_at_us=now_us,
+            ready_at_us=now_us,
             settled_at_us=None,
             original_check_id=original.check_transaction_id,
             check_transaction_id=0,

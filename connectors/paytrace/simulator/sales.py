@@ -104,9 +104,9 @@ def parse_amount(value: object, *, allow_zero: bool = False) -> Decimal | None:
         return None
     try:
         amount = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
-    except InvalidOperation:
-        return None
-    if not amount.is_finite() or amount != amount.quantize(CENT) or amount.is_signed():
+        if not amount.is_finite() or amount != amount.quantize(CENT) or amount.is_signed():
+            return None
+    except InvalidOperation:  # also a value too large to quantize, such as 1e30
         return None
     if amount == 0 and not allow_zero:
         return None

@@ -228,9 +228,14 @@ class SimulatorState:
             for name, sql_type in _V2_COLUMNS.items():
                 if name not in present:
                     conn.execute(f"ALTER TABLE transactions ADD COLUMN {name} {sql_type}")
-            conn.execute(
-                "UPDATE transactions SET ready_at_us = created_at_us WHERE ready_at_us IS NULL"
-            )
+            check_columns = {row["name"] for row in conn.execute("PRAGMA table_info(checks)")}
+            if "ready_at_us" not in check_columns:  # a checks table from before holds and funds
+                conn.execute("ALTER TABLE checks ADD COLUMN ready_at_us INTEGER")
+            for table in ("transactions", "checks"):
+                conn.execute(
+                    f"UPDATE {table} SET ready_at_us = created_at_us "  # noqa: S608
+                    "WHERE ready_at_us IS NULL"
+                )
             conn.execute(
                 "INSERT INTO sqlite_sequence (name, seq) SELECT 'transactions', ? "
                 "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'transactions')",
