@@ -27,12 +27,12 @@ from connectors.paytrace.models import (
     SimpleResponse,
     TransactionResponse,
 )
+from connectors.paytrace.readback import ReadBack
 from connectors.paytrace.vault_ops import VaultOperations
-from connectors.paytrace.wire import select_read_back
 from domain.money import format_amount
 
 
-class PaytraceClient(AchOperations, VaultOperations, BatchOperations):
+class PaytraceClient(AchOperations, VaultOperations, BatchOperations, ReadBack):
     """PayTrace v1 API client.
 
     Args:
@@ -119,30 +119,6 @@ class PaytraceClient(AchOperations, VaultOperations, BatchOperations):
             body["including_text"] = including_text
         data = await self._post("/v1/transactions/export/by_date_range", body, money_moving=False)
         return [ExportedTransaction.model_validate(r) for r in data.get("transactions") or []]
-
-    async def find_transactions(
-        self,
-        on: date,
-        *,
-        amount: Decimal | None = None,
-        invoice_id: str = "",
-        transaction_type: str = "",
-    ) -> list[ExportedTransaction]:
-        """Read back: transactions of one day matching an amount and invoice, after a lost answer.
-
-        Args:
-            on: the merchant-local day the request was sent.
-            amount: the amount sent, if any.
-            invoice_id: the invoice id sent, if any.
-            transaction_type: e.g. ``SALE``.
-
-        Returns:
-            Matching transactions; an empty list means the first attempt did not happen.
-        """
-        found = await self.export_by_date_range(
-            on, on, transaction_type=transaction_type, including_text=invoice_id
-        )
-        return select_read_back(found, amount=amount, invoice_id=invoice_id)
 
     async def sale_by_customer(self, request: CustomerSaleRequest) -> SaleResponse:
         """Charge a vault customer's stored card (``/v1/transactions/sale/by_customer``).

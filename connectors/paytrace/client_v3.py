@@ -49,16 +49,20 @@ from connectors.paytrace.models import (
     SaleResponse,
     TransactionResponse,
 )
-from connectors.paytrace.transport import sensitive_values
-from connectors.paytrace.wire import as_int, dumps, json_or_none, retry_after, select_read_back
+from connectors.paytrace.readback import ReadBack
+from connectors.paytrace.transport import (
+    AUTH_ERROR_CODES,
+    DEFAULT_TIMEOUT,
+    TOKEN_REFRESH_MARGIN,
+    send_json,
+    sensitive_values,
+)
+from connectors.paytrace.wire import as_int, dumps, json_or_none, retry_after
 
 log = logging.getLogger(__name__)
 
-AUTH_ERROR_CODES = frozenset({"981"})
 NOT_FOUND_CODE = "58"
 """v1's "invalid transaction id": what a v3 404 is reported as, so both clients agree."""
-DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=10.0)
-TOKEN_REFRESH_MARGIN = 300.0
 DEFAULT_TOKEN_LIFETIME = 900.0
 MAX_INTEGRATOR_ID = 12
 
@@ -67,7 +71,7 @@ _SALE_FIELDS = {"credit_card": "card", "invoice_id": "invoice_number"}
 _SALE_AMOUNTS = frozenset({"amount", "tax_amount"})
 
 
-class PaytraceV3Client:
+class PaytraceV3Client(ReadBack):
     """PayTrace v3 API client.
 
     Args:
@@ -205,7 +209,7 @@ class PaytraceV3Client:
         payload = dumps({"merchant_id": self._merchant_id, **body})
         token = await self._bearer()
         for attempt in (1, 2):
-            resp = await self._send(path, payload, token, money_moving=money_moving)
+            resp = await send_json(self._http, path, payload, token, money_moving=money_moving)
             if resp.status_code == 401:
                 if attempt == 1:
                     log.info("paytrace v3 token rejected on %s; re-authenticating", path)
@@ -218,20 +222,6 @@ class PaytraceV3Client:
                 exc.scrub(sensitive_values(body))
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _send(
-        self, path: str, payload: str, token: str, *, money_moving: bool
-    ) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        try:
-            return await self._http.post(path, content=payload, headers=headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise PaytraceTransientError(f"{path}: not sent ({type(exc).__name__})") from None
-        except httpx.TransportError as exc:
-            what = f"{path}: sent, answer lost ({type(exc).__name__})"
-            if money_moving:
-                raise PaytraceAmbiguousError(what) from None
-            raise PaytraceTransientError(what) from None
 
     # -- operations -----------------------------------------------------------------------
 
@@ -442,30 +432,6 @@ class PaytraceV3Client:
         if not isinstance(data, list):
             raise PaytraceTransientError(f"{path}: answer without a list of records")
         return [self._exported(path, r) for r in data]
-
-    async def find_transactions(
-        self,
-        on: date,
-        *,
-        amount: Decimal | None = None,
-        invoice_id: str = "",
-        transaction_type: str = "",
-    ) -> list[ExportedTransaction]:
-        """Read back: transactions of one day matching an amount and invoice, after a lost answer.
-
-        Args:
-            on: the merchant-local day the request was sent.
-            amount: the amount sent, if any.
-            invoice_id: the invoice id sent, if any.
-            transaction_type: e.g. ``SALE``.
-
-        Returns:
-            Matching transactions; an empty list means the first attempt did not happen.
-        """
-        found = await self.export_by_date_range(
-            on, on, transaction_type=transaction_type, including_text=invoice_id
-        )
-        return select_read_back(found, amount=amount, invoice_id=invoice_id)
 
     # -- mapping --------------------------------------------------------------------------
 

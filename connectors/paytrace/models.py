@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, SecretStr, field_validator
 
 from domain.models import PaytraceTransaction, TransactionType
 from domain.money import format_amount, to_money
@@ -16,6 +16,12 @@ from domain.money import format_amount, to_money
 # approval, no live authorization) and every other code are not money received.
 APPROVED_PAYMENT_CODES = frozenset({101, 112})
 DECLINE_CODES = frozenset({102, 103, 107, 110, 113, 125})
+AmountText = Annotated[Decimal, PlainSerializer(format_amount, return_type=str)]
+"""An amount sent to PayTrace as a two-place decimal string (``"125.00"``)."""
+DecimalText = Annotated[Decimal, PlainSerializer(str, return_type=str)]
+"""A quantity or unit cost sent as exact decimal text."""
+Secret = Annotated[SecretStr, PlainSerializer(SecretStr.get_secret_value, return_type=str)]
+"""A card number, CSC or account number: masked in ``repr``, revealed only in the request body."""
 _TIMESTAMP_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y")
 
 
@@ -42,13 +48,9 @@ def parse_timestamp(value: str) -> datetime | None:
 class CreditCard(BaseModel):
     """Card fields of a keyed request; never logged, never stored."""
 
-    number: SecretStr
+    number: Secret
     expiration_month: str
     expiration_year: str
-
-    @field_serializer("number")
-    def _reveal(self, value: SecretStr) -> str:
-        return value.get_secret_value()
 
 
 class BillingAddress(BaseModel):
@@ -66,22 +68,14 @@ class BillingAddress(BaseModel):
 class KeyedSaleRequest(BaseModel):
     """``POST /v1/transactions/sale/keyed``."""
 
-    amount: Decimal
+    amount: AmountText
     credit_card: CreditCard
-    csc: SecretStr | None = None
+    csc: Secret | None = None
     billing_address: BillingAddress | None = None
     invoice_id: str = Field("", max_length=50)
     customer_reference_id: str = Field("", max_length=50)
     email: str = ""
     description: str = ""
-
-    @field_serializer("amount")
-    def _amount(self, value: Decimal) -> str:
-        return format_amount(value)
-
-    @field_serializer("csc")
-    def _csc(self, value: SecretStr | None) -> str | None:
-        return value.get_secret_value() if value is not None else None
 
 
 class SaleResponse(BaseModel):
@@ -218,74 +212,50 @@ class TransactionResponse(BaseModel):
 class CustomerSaleRequest(BaseModel):
     """``POST /v1/transactions/sale/by_customer`` (and ``authorization/by_customer``)."""
 
-    amount: Decimal
+    amount: AmountText
     customer_id: str = Field(min_length=1, max_length=50)
     invoice_id: str = Field("", max_length=50)
     customer_reference_id: str = Field("", max_length=50)
     description: str = ""
     email: str = ""
-    csc: SecretStr | None = None
-
-    @field_serializer("amount")
-    def _amount(self, value: Decimal) -> str:
-        return format_amount(value)
-
-    @field_serializer("csc")
-    def _csc(self, value: SecretStr | None) -> str | None:
-        return value.get_secret_value() if value is not None else None
+    csc: Secret | None = None
 
 
 class KeyedRefundRequest(BaseModel):
     """``POST /v1/transactions/refund/keyed``: a refund to a card with no original sale."""
 
-    amount: Decimal
+    amount: AmountText
     credit_card: CreditCard
     billing_address: BillingAddress | None = None
     invoice_id: str = Field("", max_length=50)
     description: str = ""
 
-    @field_serializer("amount")
-    def _amount(self, value: Decimal) -> str:
-        return format_amount(value)
-
 
 class CustomerRefundRequest(BaseModel):
     """``POST /v1/transactions/refund/to_customer``."""
 
-    amount: Decimal
+    amount: AmountText
     customer_id: str = Field(min_length=1, max_length=50)
     invoice_id: str = Field("", max_length=50)
     description: str = ""
-
-    @field_serializer("amount")
-    def _amount(self, value: Decimal) -> str:
-        return format_amount(value)
 
 
 class BankAccount(BaseModel):
     """The ``check`` object of an ACH request; the account number is never logged."""
 
-    account_number: SecretStr
+    account_number: Secret
     routing_number: str = Field(pattern=r"^\d{9}$")
-
-    @field_serializer("account_number")
-    def _reveal(self, value: SecretStr) -> str:
-        return value.get_secret_value()
 
 
 class CheckSaleRequest(BaseModel):
     """``POST /v1/checks/sale/by_account``."""
 
-    amount: Decimal
+    amount: AmountText
     check: BankAccount
     billing_address: BillingAddress | None = None
     invoice_id: str = Field("", max_length=50)
     description: str = ""
     email: str = ""
-
-    @field_serializer("amount")
-    def _amount(self, value: Decimal) -> str:
-        return format_amount(value)
 
 
 class CheckResponse(BaseModel):
@@ -346,15 +316,11 @@ class ExportedCustomer(BaseModel):
 class RecurrenceRequest(BaseModel):
     """The ``recurrence`` object of ``/v1/recurrence/create``."""
 
-    amount: Decimal
+    amount: AmountText
     start_date: str = Field(pattern=r"^\d{2}/\d{2}/\d{4}$")
     frequency: int = Field(ge=1)
     total_count: int = Field(0, ge=0)
     description: str = ""
-
-    @field_serializer("amount")
-    def _amount(self, value: Decimal) -> str:
-        return format_amount(value)
 
 
 class Recurrence(BaseModel):
@@ -397,15 +363,11 @@ class LineItem(BaseModel):
 
     product_id: str = ""
     description: str = ""
-    quantity: Decimal = Decimal("1")
-    unit_cost: Decimal = Decimal("0.00")
-    amount: Decimal = Decimal("0.00")
+    quantity: DecimalText = Decimal("1")
+    unit_cost: DecimalText = Decimal("0.00")
+    amount: DecimalText = Decimal("0.00")
     unit_of_measure: str = ""
     commodity_code: str = ""
-
-    @field_serializer("quantity", "unit_cost", "amount")
-    def _number(self, value: Decimal) -> str:
-        return str(value)
 
 
 class LevelThreeRequest(BaseModel):
@@ -414,14 +376,10 @@ class LevelThreeRequest(BaseModel):
     transaction_id: int
     invoice_id: str = Field("", max_length=50)
     customer_reference_id: str = ""
-    tax_amount: Decimal = Decimal("0.00")
-    freight_amount: Decimal = Decimal("0.00")
-    duty_amount: Decimal = Decimal("0.00")
+    tax_amount: AmountText = Decimal("0.00")
+    freight_amount: AmountText = Decimal("0.00")
+    duty_amount: AmountText = Decimal("0.00")
     line_items: list[LineItem] = Field(default_factory=list)
-
-    @field_serializer("tax_amount", "freight_amount", "duty_amount")
-    def _money(self, value: Decimal) -> str:
-        return format_amount(value)
 
 
 class SimpleResponse(BaseModel):

@@ -125,7 +125,7 @@ class PaytraceTransport:
         payload = json.dumps(body, default=_json_default)
         token = await self._bearer()
         for attempt in (1, 2):
-            resp = await self._send(path, payload, token, money_moving=money_moving)
+            resp = await send_json(self._http, path, payload, token, money_moving=money_moving)
             data = json_or_none(resp)
             if resp.status_code == 401 or (
                 data is not None and data.get("error") == "invalid_token"
@@ -142,20 +142,6 @@ class PaytraceTransport:
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _send(
-        self, path: str, payload: str, token: str, *, money_moving: bool
-    ) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        try:
-            return await self._http.post(path, content=payload, headers=headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise PaytraceTransientError(f"{path}: not sent ({type(exc).__name__})") from None
-        except httpx.TransportError as exc:
-            what = f"{path}: sent, answer lost ({type(exc).__name__})"
-            if money_moving:
-                raise PaytraceAmbiguousError(what) from None
-            raise PaytraceTransientError(what) from None
-
     async def ping(self) -> bool:
         """Check that the API answers (no authentication needed).
 
@@ -171,6 +157,36 @@ class PaytraceTransport:
 
     async def _money(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return await self._post(path, body, money_moving=True)
+
+
+async def send_json(
+    http: httpx.AsyncClient, path: str, payload: str, token: str, *, money_moving: bool
+) -> httpx.Response:
+    """POST a JSON body with a bearer token, turning transport failures into the taxonomy.
+
+    A failure before the request left (connect, pool) is transient; after it left, the answer
+    is lost: ambiguous for a money-moving call, transient for a read.
+
+    Args:
+        http: the connection pool.
+        path: the API path.
+        payload: the JSON text.
+        token: the bearer token.
+        money_moving: whether the request charges, refunds, captures or voids.
+
+    Returns:
+        The HTTP response, whatever its status.
+    """
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    try:
+        return await http.post(path, content=payload, headers=headers)
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        raise PaytraceTransientError(f"{path}: not sent ({type(exc).__name__})") from None
+    except httpx.TransportError as exc:
+        what = f"{path}: sent, answer lost ({type(exc).__name__})"
+        if money_moving:
+            raise PaytraceAmbiguousError(what) from None
+        raise PaytraceTransientError(what) from None
 
 
 _SENSITIVE_KEYS = frozenset(

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from connectors.paytrace.simulator import codes, errors
+from connectors.paytrace.simulator import errors
 from connectors.paytrace.simulator.auth import Merchant, require_merchant
 from connectors.paytrace.simulator.bodies import parse_transaction_id, read_body, require_id
 from connectors.paytrace.simulator.clock import (
@@ -18,7 +18,7 @@ from connectors.paytrace.simulator.clock import (
 )
 from connectors.paytrace.simulator.context import Ctx
 from connectors.paytrace.simulator.exports import render_record
-from connectors.paytrace.simulator.jsonio import PayTraceJSONResponse
+from connectors.paytrace.simulator.jsonio import completed
 from connectors.paytrace.simulator.state import BatchSummary
 from connectors.paytrace.simulator.transaction_exports import parse_date_range
 
@@ -39,17 +39,6 @@ def render_batch(batch: BatchSummary, tz: ZoneInfo) -> dict[str, object]:
     }
 
 
-def _envelope(**content: object) -> Response:
-    return PayTraceJSONResponse(
-        {
-            "success": True,
-            "response_code": codes.REQUEST_COMPLETED,
-            "status_message": codes.STATUS[codes.REQUEST_COMPLETED],
-            **content,
-        }
-    )
-
-
 @router.post("/export_one")
 async def export_one(request: Request, ctx: Ctx, merchant: Merchant) -> Response:
     """Summarize one batch by ``batch_number``, or the latest settled one (none: error 90)."""
@@ -61,7 +50,7 @@ async def export_one(request: Request, ctx: Ctx, merchant: Merchant) -> Response
     batch = await ctx.db(ctx.state.batch, merchant, number)
     if batch is None:
         raise errors.ApiError([errors.INVALID_BATCH_NUMBER])
-    return _envelope(batch=render_batch(batch, ctx.tz))
+    return completed(batch=render_batch(batch, ctx.tz))
 
 
 @router.post("/export")
@@ -75,7 +64,7 @@ async def export_batches(request: Request, ctx: Ctx, merchant: Merchant) -> Resp
     assert first is not None and last is not None
     start, end = local_day_bounds(first, last, ctx.tz)
     batches = await ctx.db(ctx.state.batches_between, merchant, to_micros(start), to_micros(end))
-    return _envelope(batches=[render_batch(b, ctx.tz) for b in batches])
+    return completed(batches=[render_batch(b, ctx.tz) for b in batches])
 
 
 @router.post("/transaction_list")
@@ -87,6 +76,6 @@ async def transaction_list(request: Request, ctx: Ctx, merchant: Merchant) -> Re
     if batch is None:
         raise errors.ApiError([errors.INVALID_BATCH_NUMBER])
     records = await ctx.db(ctx.state.batch_transactions, merchant, number)
-    return _envelope(
+    return completed(
         batch=render_batch(batch, ctx.tz), transactions=[render_record(r, ctx.tz) for r in records]
     )

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from connectors.paytrace.simulator import codes, errors
-from connectors.paytrace.simulator.db import SqliteFile
+from connectors.paytrace.simulator.db import SqliteFile, refund_within, to_row
 
 FIRST_CHECK_ID = 5_000_001  # CHECK_SCHEMA seeds the sequence at this id minus one
 
@@ -93,15 +93,7 @@ class CheckRecord:
     check_transaction_id: int = 0
 
     def _row(self) -> tuple[object, ...]:
-        values: list[object] = []
-        for name in _COLUMNS:
-            value = getattr(self, name)
-            if isinstance(value, Decimal):
-                value = str(value)
-            elif isinstance(value, dict):
-                value = json.dumps(value, sort_keys=True)
-            values.append(value)
-        return tuple(values)
+        return to_row(self, _COLUMNS)
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> CheckRecord:
@@ -211,10 +203,7 @@ class CheckState:
                 "AND check_type = 'REFUND' AND response_code = ?",
                 (merchant, check_id, codes.CHECK_REFUNDED),
             ).fetchall()
-            left = original.amount - sum((Decimal(r["amount"]) for r in rows), Decimal("0.00"))
-            wanted = left if amount is None else amount
-            if wanted <= 0 or wanted > left:
-                raise errors.ApiError([errors.REFUND_AMOUNT_TOO_HIGH])
+            wanted = refund_within(original.amount, (Decimal(r["amount"]) for r in rows), amount)
             return _insert(conn, make_refund(original, wanted))
 
     def mark_returned(

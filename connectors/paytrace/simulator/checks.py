@@ -29,7 +29,7 @@ from connectors.paytrace.simulator.clock import (
     to_micros,
 )
 from connectors.paytrace.simulator.context import Ctx, SimContext
-from connectors.paytrace.simulator.jsonio import PayTraceJSONResponse
+from connectors.paytrace.simulator.jsonio import PayTraceJSONResponse, completed
 from connectors.paytrace.simulator.sales import parse_address, parse_amount, text
 from connectors.paytrace.simulator.transaction_exports import parse_date_range
 
@@ -224,11 +224,4 @@ async def export_checks(request: Request, ctx: Ctx, merchant: Merchant) -> Respo
 
 
 def _export(records: list[dict[str, object]]) -> Response:
-    return PayTraceJSONResponse(
-        {
-            "success": True,
-            "response_code": codes.REQUEST_COMPLETED,
-            "status_message": codes.STATUS[codes.REQUEST_COMPLETED],
-            "checks": records,
-        }
-    )
+    return completed(checks=records)

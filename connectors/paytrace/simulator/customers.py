@@ -13,7 +13,7 @@ from connectors.paytrace.simulator.auth import Merchant, require_merchant
 from connectors.paytrace.simulator.bodies import parse_transaction_id, read_body
 from connectors.paytrace.simulator.clock import parse_us_date, to_micros
 from connectors.paytrace.simulator.context import Ctx
-from connectors.paytrace.simulator.jsonio import PayTraceJSONResponse
+from connectors.paytrace.simulator.jsonio import PayTraceJSONResponse, completed
 from connectors.paytrace.simulator.sales import parse_address, parse_amount, parse_card, text
 from connectors.paytrace.simulator.vault_state import CustomerRecord, RecurrenceRecord
 
@@ -200,14 +200,7 @@ async def export_customers(request: Request, ctx: Ctx, merchant: Merchant) -> Re
     customers = await ctx.db(ctx.vault.customers, merchant, customer_id)
     if customer_id and not customers:
         raise errors.ApiError([errors.CUSTOMER_NOT_FOUND], customer_id=customer_id)
-    return PayTraceJSONResponse(
-        {
-            "success": True,
-            "response_code": codes.REQUEST_COMPLETED,
-            "status_message": codes.STATUS[codes.REQUEST_COMPLETED],
-            "customers": [render_customer(c) for c in customers],
-        }
-    )
+    return completed(customers=[render_customer(c) for c in customers])
 
 
 def render_recurrence(recurrence: RecurrenceRecord) -> dict[str, object]:
@@ -252,13 +245,8 @@ async def create_recurrence(request: Request, ctx: Ctx, merchant: Merchant) -> R
         created_at_us=to_micros(ctx.now()),
     )
     stored = await ctx.db(ctx.vault.create_recurrence, record)
-    return PayTraceJSONResponse(
-        {
-            "success": True,
-            "response_code": codes.REQUEST_COMPLETED,
-            "status_message": "The recurring payment was successfully created.",
-            "recurrence": render_recurrence(stored),
-        }
+    return completed(
+        "The recurring payment was successfully created.", recurrence=render_recurrence(stored)
     )
 
 
@@ -272,11 +260,6 @@ async def delete_recurrence(request: Request, ctx: Ctx, merchant: Merchant) -> R
     if recurrence_id is None:
         raise errors.ApiError([errors.RECURRENCE_NOT_FOUND])
     await ctx.db(ctx.vault.delete_recurrence, merchant, recurrence_id)
-    return PayTraceJSONResponse(
-        {
-            "success": True,
-            "response_code": codes.REQUEST_COMPLETED,
-            "status_message": "The recurring payment was successfully deleted.",
-            "recurrence": {"id": recurrence_id},
-        }
+    return completed(
+        "The recurring payment was successfully deleted.", recurrence={"id": recurrence_id}
     )

@@ -55,3 +55,23 @@ class PayTraceJSONResponse(Response):
             UTF-8 JSON.
         """
         return dumps(content).encode("utf-8")
+
+
+def completed(message: str = "", **content: object) -> PayTraceJSONResponse:
+    """PayTrace's plain success answer (``response_code`` 1) with the given content.
+
+    Args:
+        message: the ``status_message``; PayTrace's generic one when empty.
+        **content: the answer's fields, e.g. ``customers=[...]``.
+
+    Returns:
+        HTTP 200 with ``success``, ``response_code``, ``status_message`` and the content.
+    """
+    return PayTraceJSONResponse(
+        {
+            "success": True,
+            "response_code": 1,
+            "status_message": message or "Your request has been successfully completed.",
+            **content,
+        }
+    )

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from connectors.paytrace.simulator import codes, errors
 from connectors.paytrace.simulator.check_state import CHECK_SCHEMA
-from connectors.paytrace.simulator.db import SqliteFile
+from connectors.paytrace.simulator.db import SqliteFile, refund_within, to_row
 from connectors.paytrace.simulator.vault_state import VAULT_SCHEMA
 
 FIRST_TRANSACTION_ID = 1_000_001
@@ -166,15 +166,7 @@ class TransactionRecord:
         return self.settled_at_us is not None
 
     def _row(self) -> tuple[object, ...]:
-        values: list[object] = []
-        for name in _COLUMNS:
-            value = getattr(self, name)
-            if isinstance(value, Decimal):
-                value = str(value)
-            elif isinstance(value, dict):
-                value = json.dumps(value, sort_keys=True)
-            values.append(value)
-        return tuple(values)
+        return to_row(self, _COLUMNS)
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> TransactionRecord:
@@ -423,15 +415,12 @@ class SimulatorState:
                 raise errors.ApiError([errors.REFUND_NOT_ALLOWED])
             if not original.settled:
                 raise errors.ApiError([errors.REFUND_NOT_SETTLED])
-            row = conn.execute(
+            rows = conn.execute(
                 "SELECT amount FROM transactions WHERE merchant = ? AND "
                 "original_transaction_id = ? AND transaction_type = 'REFUND' AND response_code = ?",
                 (merchant, transaction_id, codes.REFUNDED),
             ).fetchall()
-            left = original.amount - sum((Decimal(r["amount"]) for r in row), Decimal("0.00"))
-            wanted = left if amount is None else amount
-            if wanted <= 0 or wanted > left:
-                raise errors.ApiError([errors.REFUND_AMOUNT_TOO_HIGH])
+            wanted = refund_within(original.amount, (Decimal(r["amount"]) for r in rows), amount)
             return _insert(conn, make_refund(original, wanted))
 
     def add_level_three(

@@ -16,7 +16,7 @@ from connectors.paytrace.simulator.auth import Merchant, require_merchant
 from connectors.paytrace.simulator.bodies import optional_amount, read_body, require_id
 from connectors.paytrace.simulator.clock import to_micros
 from connectors.paytrace.simulator.context import Ctx, SimContext, client_ip
-from connectors.paytrace.simulator.jsonio import PayTraceJSONResponse
+from connectors.paytrace.simulator.jsonio import PayTraceJSONResponse, completed
 from connectors.paytrace.simulator.sales import (
     parse_address,
     parse_amount,
@@ -287,12 +287,7 @@ async def settle(ctx: Ctx, merchant: Merchant) -> Response:
     """
     number = await settle_now(ctx, merchant)
     summary = None if number is None else await ctx.db(ctx.state.batch, merchant, number)
-    return PayTraceJSONResponse(
-        {
-            "success": True,
-            "response_code": codes.REQUEST_COMPLETED,
-            "status_message": codes.STATUS[codes.REQUEST_COMPLETED],
-            "batch_number": number,
-            "transaction_count": 0 if summary is None else summary.transaction_count,
-        }
+    return completed(
+        batch_number=number,
+        transaction_count=0 if summary is None else summary.transaction_count,
     )

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from connectors.paytrace.simulator import errors
-from connectors.paytrace.simulator.db import SqliteFile
+from connectors.paytrace.simulator.db import SqliteFile, to_row
 
 VAULT_SCHEMA = """
 CREATE TABLE IF NOT EXISTS customers (
@@ -101,11 +101,7 @@ _CUSTOMER_COLUMNS = (
 
 
 def _customer_row(record: CustomerRecord) -> tuple[object, ...]:
-    values: list[object] = []
-    for name in _CUSTOMER_COLUMNS:
-        value = getattr(record, name)
-        values.append(json.dumps(value, sort_keys=True) if isinstance(value, dict) else value)
-    return tuple(values)
+    return to_row(record, _CUSTOMER_COLUMNS)
 
 
 class VaultState:
