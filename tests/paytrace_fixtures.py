@@ -261,3 +261,29 @@ LEVEL_THREE_ADDED = {
     " 1000123. 1 line item records were created.",
     "transaction_id": 1000123,
 }
+
+CHECK_HELD = {**CHECK_PROCESSED, "check_transaction_id": 5000003}
+CHECK_FUNDED = {**CHECK_VOIDED, "check_transaction_id": 5000003}
+CHECK_EXPORT = {
+    "success": True,
+    "response_code": 1,
+    "status_message": "Your request has been successfully completed.",
+    "checks": [
+        {
+            "check_transaction_id": 5000003,
+            "transaction_type": "SALE",
+            "status_code": 125,
+            "status_message": "Your check was NOT successfully processed.",
+            "ach_code": 1,
+            "ach_message": "R01 Insufficient Funds",
+            "amount": 50.00,
+            "check": {"masked_account_number": "xxxxxxxx9012", "routing_number": "325070760"},
+            "customer_id": "",
+            "invoice_id": "1002",
+            "description": "",
+            "created": {"at": "11/23/2026 9:05:30 AM"},
+            "settled": "",
+            "original_check_transaction_id": None,
+        }
+    ],
+}

@@ -317,3 +317,35 @@ async def test_export_by_date_range_filters_by_type(backend):
     assert [t.amount for t in found] == [Decimal("125.00")]
     sent = backend.sent_to("/v1/transactions/export/by_date_range")
     assert sent["transaction_type"] == "SALE" and len(sent["start_date"]) == 10
+
+
+async def test_ach_hold_fund_return_and_export(backend):
+    request = CheckSaleRequest(
+        amount=Decimal("60.00"),
+        check=BankAccount(account_number=SecretStr(ACCOUNT), routing_number=ROUTING),
+        invoice_id="1002",
+    )
+    backend.answer("/v1/checks/hold/by_account", fx.CHECK_HELD)
+    held = await backend.client.check_hold(request)
+    backend.answer("/v1/checks/manage/fund", fx.CHECK_FUNDED)
+    funded = await backend.client.check_fund(held.check_transaction_id, Decimal("50.00"))
+    assert held.response_code == 120 and funded.response_code == 124
+    if backend.mode == "simulator":  # the bank sends the debit back (test surface)
+        await backend.transport.inner.handle_async_request(
+            httpx.Request(
+                "POST",
+                f"{BASE}/_sim/checks/{held.check_transaction_id}/return",
+                json={"ach_code": 1, "ach_message": "R01 Insufficient Funds"},
+            )
+        )
+    backend.answer("/v1/checks/export/by_date_range", fx.CHECK_EXPORT)
+    today = date.today()
+    (check,) = await backend.client.export_checks(
+        today - timedelta(days=1), today + timedelta(days=1)
+    )
+    assert check.check_transaction_id == held.check_transaction_id
+    assert check.amount == Decimal("50.00") and check.returned and "R01" in check.ach_message
+    assert check.check is not None and check.check.masked_account_number.endswith("9012")
+    assert ACCOUNT not in check.model_dump_json()
+    backend.answer("/v1/checks/export/by_id", fx.CHECK_NOT_FOUND)
+    assert await backend.client.export_check(999) is None

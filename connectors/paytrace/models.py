@@ -271,6 +271,52 @@ class CheckResponse(BaseModel):
     ach_message: str = ""
 
 
+class ExportedCheckAccount(BaseModel):
+    """The masked bank account of an exported check."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    masked_account_number: str = ""
+    routing_number: str = ""
+
+
+class ExportedCheck(BaseModel):
+    """One record of ``checks[]`` in a check export (an assumed shape: see docs/paytrace.md)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    check_transaction_id: int
+    transaction_type: str
+    status_code: int | None = None
+    status_message: str = ""
+    ach_code: int = 0
+    ach_message: str = ""
+    amount: Decimal
+    check: ExportedCheckAccount | None = None
+    customer_id: str = ""
+    invoice_id: str = ""
+    description: str = ""
+    created: CreatedInfo | None = None
+    settled: str = ""
+    original_check_transaction_id: int | None = None
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _amount(cls, value: Any) -> Decimal:
+        if isinstance(value, float):
+            value = repr(value)
+        return to_money(value)
+
+    @property
+    def returned(self) -> bool:
+        """Whether the bank returned the debit (a processed sale now reads 125)."""
+        return (
+            self.transaction_type.upper() == "SALE"
+            and self.status_code == 125
+            and bool(self.ach_message)
+        )
+
+
 class CustomerRequest(BaseModel):
     """``POST /v1/customer/create``; for ``update`` every field but ``customer_id`` is optional."""
 
