@@ -26,13 +26,13 @@ from temporalio.exceptions import ApplicationError
 
 from activities import names
 from activities.errors import to_application_error
-from connectors.paytrace.client import PaytraceClient
 from connectors.paytrace.errors import (
     PaytraceAmbiguousError,
     PaytraceDeclined,
     PaytraceError,
     PaytraceValidationError,
 )
+from connectors.paytrace.gateway import PaytraceGateway
 from connectors.paytrace.models import CustomerSaleRequest, ExportedTransaction
 from domain.activity_io import (
     ChargeRequest,
@@ -50,17 +50,17 @@ DEFAULT_IN_FLIGHT_GRACE = timedelta(seconds=90)
 
 
 class PaytraceMoneyActivities:
-    """Charges, refunds and voids with read-back, the PayTrace v1 client injected.
+    """Charges, refunds and voids with read-back, the PayTrace client injected.
 
     Args:
-        client: the shared PayTrace client (sales by vault customer are a v1 operation).
+        client: the shared PayTrace client, v1 or v3 (any ``PaytraceGateway``).
         timezone: the merchant's time zone, in which PayTrace reports dates and times.
         in_flight_grace: how long a retry after a lost answer waits before reading back again.
     """
 
     def __init__(
         self,
-        client: PaytraceClient,
+        client: PaytraceGateway,
         timezone: str,
         *,
         in_flight_grace: timedelta = DEFAULT_IN_FLIGHT_GRACE,

@@ -332,3 +332,49 @@ def test_money_to_move_is_never_rounded():
         ChargeRequest(customer_id="C1", amount="0.00", invoice_id="1", charge_key="k")
     with pytest.raises(ValueError):
         RefundRequest(transaction_id=1, amount="1.001", requested_at=datetime.now(UTC))
+
+
+@pytest.mark.parametrize("generation", ["v1", "v3"])
+async def test_the_same_exactly_once_charge_through_either_api_generation(tmp_path, generation):
+    from connectors.paytrace.client_v3 import PaytraceV3Client
+
+    app = create_app(SimulatorConfig(db_path=str(tmp_path / "sim.db")))
+    transport = httpx.ASGITransport(app=app)
+    v1 = PaytraceClient("http://sim", "demo", "demo", transport=transport)
+    await v1.create_customer(
+        CustomerRequest(
+            customer_id="C 0001/x",  # needs escaping in the v3 path
+            credit_card=CreditCard(
+                number=SecretStr("4012000098765439"), expiration_month="12", expiration_year="2030"
+            ),
+        )
+    )
+    v3 = PaytraceV3Client(
+        "http://sim",
+        "demo",
+        "demo",
+        merchant_id=1,
+        integrator_id="tracepost",
+        merchant_timezone=TZ,
+        transport=transport,
+    )
+    client = v1 if generation == "v1" else v3
+    path = "/v1/transactions/sale/by_customer" if generation == "v1" else "/v3/card/sale/customer"
+    async with httpx.AsyncClient(transport=transport, base_url="http://sim") as admin:
+        await fault(admin, path)
+    acts = PaytraceMoneyActivities(client, TZ)
+    request = ChargeRequest(
+        customer_id="C 0001/x", amount=Decimal("40.00"), invoice_id="1004", charge_key="both"
+    )
+    first = await attempt(1).run(acts.charge_customer, request)
+    again = await attempt(2).run(acts.charge_customer, request)
+    assert first.approved and first.found_by_read_back
+    assert again.transaction_id == first.transaction_id
+    assert len(await sales_with(v1, "both")) == 1
+    declined = await attempt(1).run(
+        acts.charge_customer,
+        request.model_copy(update={"amount": Decimal("40.02"), "charge_key": "d"}),
+    )
+    assert not declined.approved and declined.response_code == 102
+    await v1.aclose()
+    await v3.aclose()

@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -44,6 +45,7 @@ from connectors.paytrace.errors import (
 )
 from connectors.paytrace.models import (
     DECLINE_CODES,
+    CustomerSaleRequest,
     ExportedTransaction,
     KeyedSaleRequest,
     SaleResponse,
@@ -256,35 +258,33 @@ class PaytraceV3Client(ReadBack):
             PaytraceAmbiguousError: the answer was lost; read back before trying again.
         """
         path = "/v3/card/sale/keyed"
-        data = await self._post(path, _sale_body(request), money_moving=True)
-        if not isinstance(data, dict):
-            raise PaytraceAmbiguousError(f"{path}: answer without a sale")
-        status = str(data.get("status", "")).lower()
-        code = as_int(data.get("response_code"))
-        if status == "declined" or code in DECLINE_CODES:
-            approval = str(data.get("approval_message", ""))
-            raise PaytraceDeclined(
-                f"{path}: declined ({code}) {approval.strip()}",
-                response_code=code,
-                transaction_id=as_int(data.get("transaction_id")) or None,
-                approval_message=approval,
-            )
-        if status != "approved":
-            raise PaytraceAmbiguousError(f"{path}: unexpected sale status {status!r} ({code})")
-        try:
-            return SaleResponse(
-                success=True,
-                response_code=code,
-                status_message=str(data.get("status_message", "")),
-                transaction_id=data.get("transaction_id"),
-                approval_code=str(data.get("approval_code", "")),
-                approval_message=str(data.get("approval_message", "")),
-                avs_response=str(data.get("avs_response", "")),
-                csc_response=str(data.get("csc_response", "")),
-                masked_card_number=str(data.get("masked_card_number", "")),
-            )
-        except ValidationError:
-            raise PaytraceAmbiguousError(f"{path}: approval without a transaction id") from None
+        return _sale_answer(path, await self._post(path, _sale_body(request), money_moving=True))
+
+    async def sale_by_customer(self, request: CustomerSaleRequest) -> SaleResponse:
+        """Charge a vault customer's stored card (``/v3/card/sale/customer/{customer_id}``).
+
+        Args:
+            request: the customer, amount and invoice.
+
+        Returns:
+            The approval (no masked card number, as in v1).
+
+        Raises:
+            PaytraceDeclined: the issuer declined.
+            PaytraceValidationError: unknown customer or bad request; nothing was charged.
+            PaytraceAmbiguousError: the answer was lost; read back before trying again.
+        """
+        path = f"/v3/card/sale/customer/{quote(request.customer_id, safe='')}"
+        v1 = request.model_dump(mode="json", exclude_none=True)
+        body: dict[str, Any] = {"amount": Decimal(v1["amount"])}
+        for v1_name, v3_name in (
+            ("invoice_id", "invoice_number"),
+            ("customer_reference_id", "customer_reference_id"),
+            ("description", "description"),
+        ):
+            if v1.get(v1_name):
+                body[v3_name] = v1[v1_name]
+        return _sale_answer(path, await self._post(path, body, money_moving=True))
 
     async def _batch_one(
         self, operation: str, transaction_id: int, amount: Decimal | None
@@ -487,6 +487,38 @@ class PaytraceV3Client(ReadBack):
             f"{moment.month}/{moment.day}/{moment.year} "
             f"{hour}:{moment.minute:02d}:{moment.second:02d} {meridiem}"
         )
+
+
+def _sale_answer(path: str, data: Any) -> SaleResponse:
+    """Read a v3 sale's ``data``: an approval, or raise for a decline or an unreadable answer."""
+    if not isinstance(data, dict):
+        raise PaytraceAmbiguousError(f"{path}: answer without a sale")
+    status = str(data.get("status", "")).lower()
+    code = as_int(data.get("response_code"))
+    if status == "declined" or code in DECLINE_CODES:
+        approval = str(data.get("approval_message", ""))
+        raise PaytraceDeclined(
+            f"{path}: declined ({code}) {approval.strip()}",
+            response_code=code,
+            transaction_id=as_int(data.get("transaction_id")) or None,
+            approval_message=approval,
+        )
+    if status != "approved":
+        raise PaytraceAmbiguousError(f"{path}: unexpected sale status {status!r} ({code})")
+    try:
+        return SaleResponse(
+            success=True,
+            response_code=code,
+            status_message=str(data.get("status_message", "")),
+            transaction_id=data.get("transaction_id"),
+            approval_code=str(data.get("approval_code", "")),
+            approval_message=str(data.get("approval_message", "")),
+            avs_response=str(data.get("avs_response", "")),
+            csc_response=str(data.get("csc_response", "")),
+            masked_card_number=str(data.get("masked_card_number", "")),
+        )
+    except ValidationError:
+        raise PaytraceAmbiguousError(f"{path}: approval without a transaction id") from None
 
 
 def _sale_body(request: KeyedSaleRequest) -> dict[str, Any]:

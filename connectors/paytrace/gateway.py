@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from connectors.paytrace.models import (
+    CustomerSaleRequest,
     ExportedTransaction,
     KeyedSaleRequest,
     SaleResponse,
@@ -28,6 +29,10 @@ class PaytraceGateway(Protocol):
 
     async def sale_keyed(self, request: KeyedSaleRequest) -> SaleResponse:
         """Charge a keyed card; declines raise ``PaytraceDeclined``."""
+        ...
+
+    async def sale_by_customer(self, request: CustomerSaleRequest) -> SaleResponse:
+        """Charge a vault customer's stored card; declines raise ``PaytraceDeclined``."""
         ...
 
     async def capture(

@@ -72,7 +72,13 @@ from connectors.paytrace.simulator.clock import from_micros, local_day_bounds, t
 from connectors.paytrace.simulator.context import Ctx, SimContext, client_ip
 from connectors.paytrace.simulator.exports import ExportFilter
 from connectors.paytrace.simulator.jsonio import JsonBodyError, PayTraceJSONResponse, loads_object
-from connectors.paytrace.simulator.sales import ADDRESS_FIELDS, parse_sale, run_sale, text
+from connectors.paytrace.simulator.sales import (
+    ADDRESS_FIELDS,
+    parse_customer_sale,
+    parse_sale,
+    run_sale,
+    text,
+)
 from connectors.paytrace.simulator.settlement import settle_due
 from connectors.paytrace.simulator.state import TransactionRecord
 from connectors.paytrace.simulator.transactions import refund_of
@@ -409,6 +415,45 @@ async def sale_keyed(request: Request, ctx: Ctx, merchant: V3Merchant) -> Respon
         raise invalid(found)
     record = await run_sale(ctx, merchant, sale, through="API", from_ip=client_ip(request))
     return PayTraceJSONResponse({"data": _sale_data(record)})
+
+
+@router.post("/card/sale/customer/{customer_id:path}")
+async def sale_by_customer(
+    customer_id: str, request: Request, ctx: Ctx, merchant: V3Merchant
+) -> Response:
+    """Charge a vault customer's stored card; like v1, the answer has no masked number.
+
+    Returns:
+        200 with ``data.status`` ``approved`` or ``declined``, or 422 (unknown customer,
+        validation errors; nothing stored).
+    """
+    body = await _body(request)
+    found: dict[str, list[str]] = {}
+    _check_merchant_id(body, found)
+    if _number(body.get("amount")) is None:
+        found["amount"] = ["The amount must be a positive number with at most two decimals."]
+    for name in ("invoice_number", "customer_reference_id"):
+        if len(text(body.get(name))) > MAX_TEXT:
+            found[name] = [f"The {name.replace('_', ' ')} may not exceed {MAX_TEXT} characters."]
+    customer = await ctx.db(ctx.vault.get_customer, merchant, customer_id)
+    if customer is None:
+        found["customer_id"] = [f"Customer {customer_id} was not found."]
+    if found or customer is None:
+        raise invalid(found)
+    payload = {
+        "amount": body.get("amount"),
+        "invoice_id": body.get("invoice_number"),
+        "customer_reference_id": body.get("customer_reference_id"),
+        "description": body.get("description"),
+    }
+    try:
+        sale = parse_customer_sale(payload, customer)
+    except errors.ApiError as exc:
+        raise invalid(_fields_of(exc.codes)) from None
+    record = await run_sale(ctx, merchant, sale, through="API", from_ip=client_ip(request))
+    data = _sale_data(record)
+    data.pop("masked_card_number")
+    return PayTraceJSONResponse({"data": data})
 
 
 # Capture, refund, void --------------------------------------------------------------------
