@@ -56,6 +56,7 @@ from connectors.paytrace.transport import (
     AUTH_ERROR_CODES,
     DEFAULT_TIMEOUT,
     TOKEN_REFRESH_MARGIN,
+    PooledClient,
     send_json,
     sensitive_values,
 )
@@ -73,7 +74,7 @@ _SALE_FIELDS = {"credit_card": "card", "invoice_id": "invoice_number"}
 _SALE_AMOUNTS = frozenset({"amount", "tax_amount"})
 
 
-class PaytraceV3Client(ReadBack):
+class PaytraceV3Client(PooledClient, ReadBack):
     """PayTrace v3 API client.
 
     Args:
@@ -114,11 +115,10 @@ class PaytraceV3Client(ReadBack):
         self._merchant_id = merchant_id
         self._tz = ZoneInfo(merchant_timezone) if merchant_timezone else None
         self._clock = clock
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
+        super().__init__(
+            base_url,
             timeout=timeout,
             transport=transport,
-            verify=True,
             headers={"X-Integrator-Id": integrator_id.strip(), "Accept": "application/json"},
         )
         self._token: str | None = None
@@ -127,16 +127,6 @@ class PaytraceV3Client(ReadBack):
         self._token_lock = asyncio.Lock()
         self.token_fetches = 0
         self.token_refreshes = 0
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
-
-    async def __aenter__(self) -> PaytraceV3Client:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     # -- authentication -------------------------------------------------------------------
 

@@ -38,7 +38,44 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=10.0)
 TOKEN_REFRESH_MARGIN = 300.0
 
 
-class PaytraceTransport:
+class PooledClient:
+    """One httpx connection pool with TLS verification, closed by ``aclose`` or ``async with``.
+
+    Args:
+        base_url: the API's base URL.
+        timeout: connect/read/write timeouts.
+        transport: an httpx transport, for tests.
+        headers: headers sent with every request.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: httpx.Timeout,
+        transport: httpx.AsyncBaseTransport | None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            timeout=timeout,
+            transport=transport,
+            verify=True,
+            headers=headers,
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class PaytraceTransport(PooledClient):
     """Authentication and transport of the PayTrace v1 API; operations live in subclasses.
 
     Args:
@@ -62,27 +99,15 @@ class PaytraceTransport:
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__(base_url, timeout=timeout, transport=transport)
         self._username = username
         self._password = password
         self._integrator_id = integrator_id
         self._clock = clock
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), timeout=timeout, transport=transport, verify=True
-        )
         self._token: str | None = None
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
         self.token_fetches = 0
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     # -- authentication -------------------------------------------------------------------
 

@@ -12,9 +12,15 @@ from connectors.paytrace.simulator import codes, errors
 from connectors.paytrace.simulator.auth import Merchant, require_merchant
 from connectors.paytrace.simulator.bodies import parse_transaction_id, read_body
 from connectors.paytrace.simulator.clock import parse_us_date, to_micros
-from connectors.paytrace.simulator.context import Ctx
+from connectors.paytrace.simulator.context import Ctx, SimContext
 from connectors.paytrace.simulator.jsonio import PayTraceJSONResponse, completed
-from connectors.paytrace.simulator.sales import parse_address, parse_amount, parse_card, text
+from connectors.paytrace.simulator.sales import (
+    MaskedCard,
+    parse_address,
+    parse_amount,
+    parse_card,
+    text,
+)
 from connectors.paytrace.simulator.vault_state import CustomerRecord, RecurrenceRecord
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_merchant)])
@@ -63,6 +69,42 @@ def render_customer(customer: CustomerRecord) -> dict[str, object]:
     }
 
 
+async def _store_new_customer(
+    ctx: SimContext,
+    merchant: str,
+    customer_id: str,
+    card: MaskedCard,
+    body: dict[str, Any],
+    *,
+    billing_address: dict[str, str] | None = None,
+    email: str = "",
+) -> Response:
+    """Store a new vault customer from a request and answer 160 (duplicate id: 171)."""
+    now_us = to_micros(ctx.now())
+    billing = body.get("billing_address")
+    customer = CustomerRecord(
+        merchant=merchant,
+        customer_id=customer_id,
+        card_type=card.card_type,
+        masked_number=card.masked_number,
+        expiration_month=card.expiry.month_text,
+        expiration_year=card.expiry.year_text,
+        billing_address=(
+            parse_address(billing)
+            if isinstance(billing, dict) or billing_address is None
+            else billing_address
+        ),
+        shipping_address=parse_address(body.get("shipping_address")),
+        email=text(body.get("email")) or email,
+        phone=text(body.get("phone")),
+        fax=text(body.get("fax")),
+        created_at_us=now_us,
+        updated_at_us=now_us,
+    )
+    await ctx.db(ctx.vault.create_customer, customer)
+    return _profile_answer(codes.CUSTOMER_CREATED, customer)
+
+
 @router.post("/customer/create")
 async def create_customer(request: Request, ctx: Ctx, merchant: Merchant) -> Response:
     """Create a vault customer under a merchant-chosen ``customer_id`` (160; duplicate: 171)."""
@@ -72,24 +114,7 @@ async def create_customer(request: Request, ctx: Ctx, merchant: Merchant) -> Res
     if found:
         raise errors.ApiError(found)
     assert card is not None
-    now_us = to_micros(ctx.now())
-    customer = CustomerRecord(
-        merchant=merchant,
-        customer_id=customer_id,
-        card_type=card.card_type,
-        masked_number=card.masked_number,
-        expiration_month=card.expiry.month_text,
-        expiration_year=card.expiry.year_text,
-        billing_address=parse_address(body.get("billing_address")),
-        shipping_address=parse_address(body.get("shipping_address")),
-        email=text(body.get("email")),
-        phone=text(body.get("phone")),
-        fax=text(body.get("fax")),
-        created_at_us=now_us,
-        updated_at_us=now_us,
-    )
-    await ctx.db(ctx.vault.create_customer, customer)
-    return _profile_answer(codes.CUSTOMER_CREATED, customer)
+    return await _store_new_customer(ctx, merchant, customer_id, card, body)
 
 
 @router.post("/customer/create_from_transaction")
@@ -107,27 +132,18 @@ async def create_from_transaction(request: Request, ctx: Ctx, merchant: Merchant
     source = await ctx.db(ctx.state.get_transaction, merchant, transaction_id)
     if source is None or not source.masked_number:
         raise errors.ApiError([errors.INVALID_TRANSACTION_ID])
-    now_us = to_micros(ctx.now())
-    billing = body.get("billing_address")
-    customer = CustomerRecord(
-        merchant=merchant,
-        customer_id=customer_id,
-        card_type=source.card_type,
-        masked_number=source.masked_number,
-        expiration_month=source.expiration_month,
-        expiration_year=source.expiration_year,
-        billing_address=(
-            parse_address(billing) if isinstance(billing, dict) else dict(source.billing_address)
-        ),
-        shipping_address=parse_address(body.get("shipping_address")),
-        email=text(body.get("email")) or source.email,
-        phone=text(body.get("phone")),
-        fax=text(body.get("fax")),
-        created_at_us=now_us,
-        updated_at_us=now_us,
+    card = MaskedCard.stored(
+        source.card_type, source.masked_number, source.expiration_month, source.expiration_year
     )
-    await ctx.db(ctx.vault.create_customer, customer)
-    return _profile_answer(codes.CUSTOMER_CREATED, customer)
+    return await _store_new_customer(
+        ctx,
+        merchant,
+        customer_id,
+        card,
+        body,
+        billing_address=dict(source.billing_address),
+        email=source.email,
+    )
 
 
 @router.post("/customer/update")

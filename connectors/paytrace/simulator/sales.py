@@ -127,6 +127,11 @@ class MaskedCard:
     masked_number: str
     expiry: Expiry
 
+    @classmethod
+    def stored(cls, card_type: str, masked_number: str, month: str, year: str) -> MaskedCard:
+        """Rebuild a card kept on file (a vault customer, an earlier transaction)."""
+        return cls(card_type, masked_number, Expiry(month=int(month), year=int(year)))
+
 
 def parse_card(value: object) -> tuple[list[int], MaskedCard | None]:
     """Validate a ``credit_card`` object and reduce it to its masked form.
@@ -154,7 +159,15 @@ def parse_card(value: object) -> tuple[list[int], MaskedCard | None]:
     return [], MaskedCard(card_brand(number), mask_pan(number), Expiry(month=month, year=year))
 
 
-def _common_codes(payload: Mapping[str, Any]) -> tuple[list[int], Decimal | None, Decimal | None]:
+def common_codes(payload: Mapping[str, Any]) -> tuple[list[int], Decimal | None, Decimal | None]:
+    """Check the fields every money request shares: ``amount``, ``tax_amount``, ``invoice_id``.
+
+    Args:
+        payload: the JSON body.
+
+    Returns:
+        The error codes found (39, 40, 47), the amount and the tax (None where invalid).
+    """
     codes_found: list[int] = []
     amount = parse_amount(payload.get("amount"))
     if amount is None:
@@ -181,7 +194,7 @@ def parse_customer_sale(payload: Mapping[str, Any], customer: CustomerRecord) ->
     Raises:
         ApiError: with every error code found.
     """
-    found, amount, tax = _common_codes(payload)
+    found, amount, tax = common_codes(payload)
     if found:
         raise errors.ApiError(found)
     assert amount is not None and tax is not None
@@ -215,7 +228,7 @@ def parse_sale(payload: Mapping[str, Any]) -> SaleRequest:
         ApiError: with every error code found.
     """
     found, card = parse_card(payload.get("credit_card"))
-    common, amount, tax = _common_codes(payload)
+    common, amount, tax = common_codes(payload)
     found.extend(common)
     if found:
         raise errors.ApiError(found)

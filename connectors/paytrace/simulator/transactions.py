@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
@@ -18,8 +19,9 @@ from connectors.paytrace.simulator.clock import to_micros
 from connectors.paytrace.simulator.context import Ctx, SimContext, client_ip
 from connectors.paytrace.simulator.jsonio import PayTraceJSONResponse, completed
 from connectors.paytrace.simulator.sales import (
+    MaskedCard,
+    common_codes,
     parse_address,
-    parse_amount,
     parse_card,
     parse_customer_sale,
     parse_sale,
@@ -147,22 +149,28 @@ def _refund_response(record: TransactionRecord) -> Response:
     )
 
 
+_REFUND_FIELDS: dict[str, Any] = {
+    "transaction_type": "REFUND",
+    "response_code": codes.REFUNDED,
+    "status_message": codes.STATUS[codes.REFUNDED],
+    "approval_code": "",
+    "approval_message": "",
+    "avs_response": "",
+    "csc_response": "",
+    "tax_amount": Decimal("0.00"),
+    "created_through": "API",
+}
+"""What every refund record carries, whether it refunds a sale or stands alone."""
+
+
 def refund_of(
     original: TransactionRecord, amount: Decimal, now_us: int, ip: str
 ) -> TransactionRecord:
     """Build the refund of a settled sale (a new transaction; v1 and v3 both use this)."""
     return replace(
         original,
-        transaction_type="REFUND",
-        response_code=codes.REFUNDED,
-        status_message=codes.STATUS[codes.REFUNDED],
-        approval_code="",
-        approval_message="",
-        avs_response="",
-        csc_response="",
+        **_REFUND_FIELDS,
         amount=amount,
-        tax_amount=Decimal("0.00"),
-        created_through="API",
         created_from_ip=ip,
         created_at_us=now_us,
         ready_at_us=now_us,
@@ -195,31 +203,35 @@ async def refund_for_transaction(request: Request, ctx: Ctx, merchant: Merchant)
 
 
 def _standalone_refund(
-    merchant: str, body: dict[str, object], amount: Decimal, now_us: int, ip: str
+    merchant: str,
+    body: dict[str, object],
+    amount: Decimal,
+    card: MaskedCard,
+    *,
+    now_us: int,
+    ip: str,
+    customer_id: str = "",
+    billing_address: dict[str, str] | None = None,
 ) -> TransactionRecord:
     return TransactionRecord(
         merchant=merchant,
-        transaction_type="REFUND",
-        response_code=codes.REFUNDED,
-        status_message=codes.STATUS[codes.REFUNDED],
-        approval_code="",
-        approval_message="",
-        avs_response="",
-        csc_response="",
+        **_REFUND_FIELDS,
         amount=amount,
-        tax_amount=Decimal("0.00"),
-        card_type="",
-        masked_number="",
-        expiration_month="",
-        expiration_year="",
+        card_type=card.card_type,
+        masked_number=card.masked_number,
+        expiration_month=card.expiry.month_text,
+        expiration_year=card.expiry.year_text,
         invoice_id=text(body.get("invoice_id")),
         customer_reference_id=text(body.get("customer_reference_id")),
-        customer_id="",
+        customer_id=customer_id,
         description=text(body.get("description")),
         email=text(body.get("email")),
-        billing_address=parse_address(body.get("billing_address")),
+        billing_address=(
+            billing_address
+            if billing_address is not None
+            else parse_address(body.get("billing_address"))
+        ),
         shipping_address=parse_address(body.get("shipping_address")),
-        created_through="API",
         created_by=merchant,
         created_from_ip=ip,
         created_at_us=now_us,
@@ -227,11 +239,9 @@ def _standalone_refund(
 
 
 def _refund_amount(body: dict[str, object], found: list[int]) -> Decimal | None:
-    amount = parse_amount(body.get("amount"))
-    if amount is None:
-        found.append(errors.INVALID_AMOUNT)
-    if len(text(body.get("invoice_id"))) > 50:
-        found.append(errors.INVALID_INVOICE_ID)
+    # A refund carries no tax: its tax_amount is not read, so it is not checked either.
+    common, amount, _tax = common_codes({k: v for k, v in body.items() if k != "tax_amount"})
+    found.extend(common)
     return amount
 
 
@@ -244,13 +254,8 @@ async def refund_keyed(request: Request, ctx: Ctx, merchant: Merchant) -> Respon
     if found:
         raise errors.ApiError(found)
     assert card is not None and amount is not None
-    record = _standalone_refund(merchant, body, amount, to_micros(ctx.now()), client_ip(request))
-    record = replace(
-        record,
-        card_type=card.card_type,
-        masked_number=card.masked_number,
-        expiration_month=card.expiry.month_text,
-        expiration_year=card.expiry.year_text,
+    record = _standalone_refund(
+        merchant, body, amount, card, now_us=to_micros(ctx.now()), ip=client_ip(request)
     )
     return _refund_response(await ctx.db(ctx.state.add_transaction, record))
 
@@ -265,13 +270,19 @@ async def refund_to_customer(request: Request, ctx: Ctx, merchant: Merchant) -> 
         raise errors.ApiError(found)
     customer = await _customer(ctx, merchant, body)
     assert amount is not None
-    record = _standalone_refund(merchant, body, amount, to_micros(ctx.now()), client_ip(request))
-    record = replace(
-        record,
-        card_type=customer.card_type,
-        masked_number=customer.masked_number,
-        expiration_month=customer.expiration_month,
-        expiration_year=customer.expiration_year,
+    card = MaskedCard.stored(
+        customer.card_type,
+        customer.masked_number,
+        customer.expiration_month,
+        customer.expiration_year,
+    )
+    record = _standalone_refund(
+        merchant,
+        body,
+        amount,
+        card,
+        now_us=to_micros(ctx.now()),
+        ip=client_ip(request),
         customer_id=customer.customer_id,
         billing_address=dict(customer.billing_address),
     )
