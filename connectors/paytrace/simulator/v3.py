@@ -446,10 +446,7 @@ async def sale_by_customer(
         "customer_reference_id": body.get("customer_reference_id"),
         "description": body.get("description"),
     }
-    try:
-        sale = parse_customer_sale(payload, customer)
-    except errors.ApiError as exc:
-        raise invalid(_fields_of(exc.codes)) from None
+    sale = parse_customer_sale(payload, customer)  # an ApiError becomes a 422 in V3Route
     record = await run_sale(ctx, merchant, sale, through="API", from_ip=client_ip(request))
     data = _sale_data(record)
     data.pop("masked_card_number")
