@@ -7,28 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from connectors.paytrace.simulator import codes
 from connectors.paytrace.simulator.clock import format_local, from_micros
 from connectors.paytrace.simulator.state import TransactionRecord
-
-EXPORT_STATUS_MESSAGE = "Your request has been successfully completed."
-DECLINED_CODE = 102
-
-
-def export_envelope(records: list[dict[str, object]]) -> dict[str, object]:
-    """Wrap export records in PayTrace's success envelope.
-
-    Args:
-        records: rendered export records.
-
-    Returns:
-        ``{"success": true, "response_code": 1, "status_message": ..., "transactions": [...]}``.
-    """
-    return {
-        "success": True,
-        "response_code": 1,
-        "status_message": EXPORT_STATUS_MESSAGE,
-        "transactions": records,
-    }
 
 
 def render_record(record: TransactionRecord, tz: ZoneInfo) -> dict[str, object]:
@@ -136,7 +117,7 @@ class ExportFilter:
         return True
 
     def _type_matches(self, record: TransactionRecord) -> bool:
-        declined = record.response_code == DECLINED_CODE
+        declined = record.response_code == codes.DECLINED
         if self.transaction_type == "DECLINED":
             return declined
         if self.transaction_type == "SETTLED":

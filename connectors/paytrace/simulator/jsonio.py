@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from connectors.paytrace.simulator import codes
 from connectors.paytrace.wire import dumps
 
 
@@ -70,8 +71,8 @@ def completed(message: str = "", **content: object) -> PayTraceJSONResponse:
     return PayTraceJSONResponse(
         {
             "success": True,
-            "response_code": 1,
-            "status_message": message or "Your request has been successfully completed.",
+            "response_code": codes.REQUEST_COMPLETED,
+            "status_message": message or codes.STATUS[codes.REQUEST_COMPLETED],
             **content,
         }
     )

@@ -12,8 +12,8 @@ from connectors.paytrace.simulator.auth import Merchant, require_merchant
 from connectors.paytrace.simulator.bodies import parse_transaction_id, read_body
 from connectors.paytrace.simulator.clock import local_day_bounds, parse_us_date, to_micros
 from connectors.paytrace.simulator.context import Ctx
-from connectors.paytrace.simulator.exports import ExportFilter, export_envelope, render_record
-from connectors.paytrace.simulator.jsonio import PayTraceJSONResponse
+from connectors.paytrace.simulator.exports import ExportFilter, render_record
+from connectors.paytrace.simulator.jsonio import completed
 
 router = APIRouter(prefix="/v1/transactions/export", dependencies=[Depends(require_merchant)])
 
@@ -30,7 +30,7 @@ async def export_by_id(request: Request, ctx: Ctx, merchant: Merchant) -> Respon
     )
     if record is None:
         raise errors.ApiError([errors.INVALID_TRANSACTION_ID])
-    return PayTraceJSONResponse(export_envelope([render_record(record, ctx.tz)]))
+    return completed(transactions=[render_record(record, ctx.tz)])
 
 
 def parse_date_range(body: dict[str, object], found: list[int]) -> tuple[date | None, date | None]:
@@ -68,4 +68,4 @@ async def export_by_date_range(request: Request, ctx: Ctx, merchant: Merchant) -
     )
     wanted = ExportFilter.from_payload(body, transaction_id)
     records = [render_record(r, ctx.tz) for r in candidates if wanted.matches(r)]
-    return PayTraceJSONResponse(export_envelope(records))
+    return completed(transactions=records)
