@@ -39,3 +39,21 @@ class ErpUnavailableError(ErpError):
 
     retryable = True
     kind = "erp_unavailable"
+
+
+class MissingGlAccountError(ErpBusinessError):
+    """A GL account a document needs does not exist, or is inactive, in the ERP."""
+
+    kind = "erp_gl_account"
+
+
+class UnbalancedEntryError(ErpBusinessError):
+    """A journal entry or batch whose debits and credits differ, or amounts that do not add up."""
+
+    kind = "erp_unbalanced"
+
+
+class DocumentNotFoundError(ErpBusinessError):
+    """The document an operation refers to (a receipt to reverse, a batch to post) is missing."""
+
+    kind = "erp_document_missing"

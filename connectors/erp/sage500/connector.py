@@ -21,9 +21,9 @@ from connectors.erp.errors import (
     ErpUnavailableError,
     InvoiceNotOpenError,
 )
+from connectors.erp.locks import lock_rows, write_transaction
 from connectors.erp.protocol import PostingStrategy
 from connectors.erp.sage500 import codes, lookups
-from connectors.erp.sage500.locks import lock_rows, write_transaction
 from connectors.erp.sage500.numbering import (
     next_batch_no,
     next_surrogate_block,

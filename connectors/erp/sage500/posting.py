@@ -15,8 +15,8 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from connectors.erp.errors import InvoiceNotOpenError
+from connectors.erp.locks import lock_rows
 from connectors.erp.sage500 import codes
-from connectors.erp.sage500.locks import lock_rows
 from connectors.erp.sage500.schema import (
     tarCustPmt,
     tarCustPmtAppl,

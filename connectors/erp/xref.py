@@ -1,0 +1,188 @@
+"""tracepost's cross-reference table, kept inside each ERP database.
+
+One row per document tracepost wrote, keyed by ``(DocKind, SourceKey)``: the business key the
+document was written for (a PayTrace transaction id, ``batch:77``, a case id, an order id). The
+row is inserted in the same transaction as the document, so "read back before writing" and the
+primary key together make every write exactly once, also when two workers race.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from domain.erp_documents import DocumentKind, DocumentStatus, ErpDocument
+from domain.money import quantize
+
+XREF_TABLE = "tptPaytraceXref"
+APPLIED_TO_WIDTH = 255
+
+
+def xref_table(metadata: sa.MetaData) -> sa.Table:
+    """Define ``tptPaytraceXref`` in an ERP schema's metadata.
+
+    Args:
+        metadata: the ERP schema's metadata.
+
+    Returns:
+        The table.
+    """
+    return sa.Table(
+        XREF_TABLE,
+        metadata,
+        sa.Column("DocKind", sa.String(15), primary_key=True),
+        sa.Column("SourceKey", sa.String(40), primary_key=True),
+        sa.Column("PaytraceTranID", sa.BigInteger, nullable=True),
+        sa.Column("CompanyID", sa.String(10), nullable=False),
+        sa.Column("CustID", sa.String(15), nullable=False, default=""),
+        sa.Column("DocKey", sa.Integer, nullable=True),
+        sa.Column("DocNo", sa.String(20), nullable=False),
+        sa.Column("BatchKey", sa.Integer, nullable=True),
+        sa.Column("BatchID", sa.String(15), nullable=False),
+        sa.Column("Amount", sa.Numeric(15, 3, asdecimal=True), nullable=False),
+        sa.Column("DocDate", sa.Date, nullable=True),
+        sa.Column("AppliedTo", sa.String(APPLIED_TO_WIDTH), nullable=False, default=""),
+        sa.Column("Status", sa.String(10), nullable=False),
+        sa.Column("CreateDate", sa.DateTime, nullable=False),
+        sa.Column("UpdateDate", sa.DateTime, nullable=True),
+        sa.Index(f"ix_{XREF_TABLE}_PaytraceTranID", "PaytraceTranID"),
+    )
+
+
+def xref_row(
+    *,
+    kind: DocumentKind,
+    key: str,
+    company_id: str,
+    doc_no: str,
+    batch_id: str,
+    amount: Decimal,
+    now: datetime,
+    paytrace_transaction_id: int | None = None,
+    customer_id: str = "",
+    doc_key: int | None = None,
+    batch_key: int | None = None,
+    doc_date: date | None = None,
+    applied_to: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """The cross-reference row of a newly written (pending) document.
+
+    Args:
+        kind: what was written.
+        key: its business key.
+        company_id: the ERP company.
+        doc_no: the ERP's document number.
+        batch_id: the ERP batch holding it.
+        amount: the document amount.
+        now: the audit timestamp.
+        paytrace_transaction_id: the PayTrace transaction it belongs to, if any.
+        customer_id: the ERP customer, if any.
+        doc_key: the document's surrogate key (Sage 500), if any.
+        batch_key: the batch's surrogate key (Sage 500), if any.
+        doc_date: the document date.
+        applied_to: invoice numbers it applied to or reopened.
+
+    Returns:
+        The row, ready for ``insert``.
+
+    Raises:
+        ValueError: if the applied-to list does not fit its column.
+    """
+    applied = ",".join(applied_to)
+    if len(applied) > APPLIED_TO_WIDTH:
+        raise ValueError(f"{len(applied_to)} invoice numbers do not fit tptPaytraceXref.AppliedTo")
+    return {
+        "DocKind": kind.value,
+        "SourceKey": key,
+        "PaytraceTranID": paytrace_transaction_id,
+        "CompanyID": company_id,
+        "CustID": customer_id,
+        "DocKey": doc_key,
+        "DocNo": doc_no,
+        "BatchKey": batch_key,
+        "BatchID": batch_id,
+        "Amount": quantize(amount, 3),
+        "DocDate": doc_date,
+        "AppliedTo": applied,
+        "Status": DocumentStatus.PENDING.value,
+        "CreateDate": now,
+        "UpdateDate": None,
+    }
+
+
+def read_xref(
+    conn: sa.Connection, table: sa.Table, kind: DocumentKind, key: str
+) -> sa.Row[Any] | None:
+    """The cross-reference row of a document, if it was written.
+
+    Args:
+        conn: a connection.
+        table: the ERP schema's ``tptPaytraceXref``.
+        kind: the document kind.
+        key: its business key.
+
+    Returns:
+        The row or None.
+    """
+    c = table.c
+    return conn.execute(sa.select(table).where(c.DocKind == kind.value, c.SourceKey == key)).first()
+
+
+def rows_for_transaction(
+    conn: sa.Connection, table: sa.Table, paytrace_transaction_id: int
+) -> list[sa.Row[Any]]:
+    """Every cross-reference row of a PayTrace transaction, oldest first."""
+    c = table.c
+    return list(
+        conn.execute(
+            sa.select(table)
+            .where(c.PaytraceTranID == paytrace_transaction_id)
+            .order_by(c.CreateDate, c.DocKind)
+        ).all()
+    )
+
+
+def mark_posted(
+    conn: sa.Connection, table: sa.Table, kind: DocumentKind, key: str, now: datetime
+) -> None:
+    """Record that a document's batch is posted."""
+    c = table.c
+    conn.execute(
+        sa.update(table)
+        .where(c.DocKind == kind.value, c.SourceKey == key)
+        .values(Status=DocumentStatus.POSTED.value, UpdateDate=now)
+    )
+
+
+def to_document(row: sa.Row[Any], erp: str, *, created: bool = False) -> ErpDocument:
+    """Turn a cross-reference row into the domain model (amount at 2 places).
+
+    Args:
+        row: a ``tptPaytraceXref`` row.
+        erp: the ERP's short name.
+        created: True when the caller just wrote it.
+
+    Returns:
+        The document.
+    """
+    amount = row.Amount if isinstance(row.Amount, Decimal) else Decimal(str(row.Amount))
+    doc_date = row.DocDate
+    if isinstance(doc_date, datetime):
+        doc_date = doc_date.date()
+    return ErpDocument(
+        kind=DocumentKind(row.DocKind),
+        key=str(row.SourceKey),
+        erp=erp,
+        erp_document=str(row.DocNo).strip(),
+        batch=str(row.BatchID).strip(),
+        amount=quantize(amount, 2),
+        status=DocumentStatus(row.Status),
+        customer_id=str(row.CustID or "").strip(),
+        paytrace_transaction_id=int(row.PaytraceTranID) if row.PaytraceTranID is not None else None,
+        document_date=doc_date,
+        applied_to=tuple(a for a in str(row.AppliedTo or "").split(",") if a),
+        created=created,
+    )
