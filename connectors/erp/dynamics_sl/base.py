@@ -12,6 +12,8 @@ ROWVERSION`` is left out of the stand-in (SQL Server fills it; tracepost never r
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import mssql
 
+from connectors.erp.protocol import PostingStrategy
 from connectors.erp.xref import xref_table
 from domain.erp_documents import FiscalPeriod
 from domain.money import quantize
@@ -233,3 +236,37 @@ def fiscal_period(setup: sa.Row[Any], day: date, current_per_nbr: str) -> Fiscal
     return FiscalPeriod(
         fiscal_year=per_post[:4], period=int(per_post[4:]), start=start, end=end, open=is_open
     )
+
+
+@dataclass(frozen=True)
+class SlContext:
+    """What every SL write needs besides its document.
+
+    Attributes:
+        cpny_id: ``CpnyID`` of the documents.
+        user_id: ``Crtd_User``/``LUpd_User`` (char 10).
+        prog: ``Crtd_Prog``/``LUpd_Prog`` (char 8): the screen number the rows appear to come
+            from, e.g. ``08030`` for payments, ``01010`` for journal entries.
+        now: the audit timestamp.
+        strategy: the posting strategy.
+        accounts: GL ``Acct`` (optionally ``Acct/Sub``) by purpose: ``bank``, ``undeposited``,
+            ``card_fees``, ``chargeback_fees``, ``write_off``, ``ar``.
+    """
+
+    cpny_id: str
+    user_id: str
+    prog: str
+    now: datetime
+    strategy: PostingStrategy
+    accounts: Mapping[str, str] = field(default_factory=dict)
+
+    def audit_values(self) -> dict[str, Any]:
+        """The six audit columns of a new row, padded."""
+        return {
+            "Crtd_DateTime": self.now,
+            "Crtd_Prog": pad(self.prog, 8),
+            "Crtd_User": pad(self.user_id, 10),
+            "LUpd_DateTime": self.now,
+            "LUpd_Prog": pad(self.prog, 8),
+            "LUpd_User": pad(self.user_id, 10),
+        }
