@@ -34,11 +34,11 @@ pytest: $(STAMP)
 ## system-packages: what the system must have (Debian/Ubuntu, run as root): the ODBC driver manager
 system-packages:
 	@if command -v apt-get >/dev/null 2>&1; then \
-		if ! dpkg -s unixodbc >/dev/null 2>&1; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq unixodbc; \
+		if ! dpkg -s unixodbc tdsodbc >/dev/null 2>&1; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq unixodbc tdsodbc; \
 		fi; \
 	else \
-		echo "install unixODBC with your system's package manager" >&2; \
+		echo "install unixODBC and FreeTDS (tdsodbc) with your system's package manager" >&2; \
 	fi
 
 clean:

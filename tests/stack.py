@@ -1,5 +1,6 @@
 """An in-process tracepost stack for integration tests: real workers on a real Temporal server,
-the PayTrace simulator behind the real client, the Sage 500 stand-in, the store."""
+the PayTrace simulator behind the real client, an ERP stand-in (Sage 500 or Dynamics SL), the
+store."""
 
 from __future__ import annotations
 
@@ -19,12 +20,14 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 from temporalio.client import Client, WorkflowHandle
 
-from connectors.erp.sage500 import Sage500Connector, create_schema, seed_demo
-from connectors.erp.sage500.schema import tarCustPmt, tptPaytraceXref
+from connectors.erp.protocol import ErpConnector
+from connectors.erp.standin import ConnectorOptions, stand_in
 from connectors.paytrace.client import PaytraceClient
 from connectors.paytrace.models import CreditCard, KeyedSaleRequest
 from connectors.paytrace.simulator import SimulatorConfig, create_app
 from connectors.store import Store
+from domain.erp_documents import DocumentKind
+from tests.erp_rows import posted_payments
 from workers.composition import Components
 from workers.http import embedded_server
 from workers.settings import Settings
@@ -39,7 +42,7 @@ class Stack:
     client: Client
     settings: Settings
     paytrace: PaytraceClient
-    erp: Sage500Connector
+    erp: ErpConnector
     erp_engine: sa.Engine
     store: Store
     simulator: Any = None
@@ -76,19 +79,12 @@ class Stack:
         return found.balance
 
     def receipts(self, transaction_id: int) -> tuple[int, int]:
-        """(posted receipts carrying the reference, cross-reference rows) for a transaction."""
-        with self.erp_engine.connect() as conn:
-            xref = conn.execute(
-                sa.select(sa.func.count())
-                .select_from(tptPaytraceXref)
-                .where(tptPaytraceXref.c.PaytraceTranID == transaction_id)
-            ).scalar_one()
-            pmts = conn.execute(
-                sa.select(sa.func.count())
-                .select_from(tarCustPmt)
-                .where(tarCustPmt.c.TranCmnt.contains(f"PT {transaction_id}"))
-            ).scalar_one()
-        return int(pmts), int(xref)
+        """(posted payments in the ERP's own tables, documents tracepost recorded) for a payment."""
+        docs = self.erp.documents_for_transaction(transaction_id)
+        return (
+            posted_payments(self.erp_engine, self.erp.erp_name, transaction_id),
+            sum(1 for d in docs if d.kind is DocumentKind.RECEIPT),
+        )
 
     def handle(self, transaction_id: int) -> WorkflowHandle[Any, Any]:
         return self.client.get_workflow_handle_for(PaymentPosting.run, f"payment-{transaction_id}")
@@ -96,7 +92,12 @@ class Stack:
 
 @asynccontextmanager
 async def running_stack(
-    client: Client, tmp_path: Path, erp_url: str, *, real_http: bool = False
+    client: Client,
+    tmp_path: Path,
+    erp_url: str,
+    *,
+    real_http: bool = False,
+    erp_name: str = "sage500",
 ) -> AsyncIterator[Stack]:
     """Worker, simulator, ERP stand-in and store for one test.
 
@@ -107,6 +108,7 @@ async def running_stack(
     settings = Settings(
         task_queue=queue,
         var_dir=tmp_path,
+        erp=erp_name,
         erp_url=erp_url,
         sweep_first_lookback_days=1,
         paytrace_in_flight_grace_seconds=3,
@@ -131,9 +133,9 @@ async def running_stack(
         transport = httpx.ASGITransport(app=app)
         paytrace = PaytraceClient("http://sim", "demo", "demo", transport=transport)
     erp_engine = sa.create_engine(erp_url)
-    create_schema(erp_engine)
-    seed_demo(erp_engine)
-    erp = Sage500Connector(erp_engine)
+    standin = stand_in(erp_name)
+    standin.seed_demo(erp_engine, customers=20, invoices=60)
+    erp = standin.build_connector(erp_engine, ConnectorOptions())
     store = Store(sa.create_engine(f"sqlite:///{tmp_path}/store.db"))
     store.create_schema()
     components = Components(

@@ -1,5 +1,5 @@
-"""End to end: `tracepost dev` as a subprocess on free ports; sales made over the simulator's HTTP
-API like any PayTrace client; the Sage 500 invoice balances drop."""
+"""End to end, once per ERP: `tracepost dev` as a subprocess on free ports; sales made over the
+simulator's HTTP API like any PayTrace client; the ERP's invoice balances drop."""
 
 import os
 import signal
@@ -14,7 +14,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from connectors.erp.sage500 import Sage500Connector
+from connectors.erp.standin import ERP_NAMES, ConnectorOptions, stand_in
 
 pytestmark = pytest.mark.e2e
 
@@ -37,17 +37,19 @@ def wait_for(check, seconds, what):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def balance(db: Path, number: str) -> Decimal:
+def balance(erp: str, db: Path, number: str) -> Decimal:
     engine = sa.create_engine(f"sqlite:///{db}")
     try:
-        invoice = Sage500Connector(engine).invoice_by_number(number)
+        connector = stand_in(erp).build_connector(engine, ConnectorOptions())
+        invoice = connector.invoice_by_number(number)
         assert invoice is not None
         return invoice.balance
     finally:
         engine.dispose()
 
 
-def test_dev_stack_posts_sales_end_to_end(tmp_path):
+@pytest.mark.parametrize("erp", ERP_NAMES)
+def test_dev_stack_posts_sales_end_to_end(tmp_path, erp):
     ports = {name: free_port() for name in ("temporal", "ui", "api", "sim")}
     env = {
         **os.environ,
@@ -56,6 +58,7 @@ def test_dev_stack_posts_sales_end_to_end(tmp_path):
         "TRACEPOST_API_PORT": str(ports["api"]),
         "TRACEPOST_PAYTRACE_BASE_URL": f"http://127.0.0.1:{ports['sim']}",
         "TRACEPOST_SWEEP_INTERVAL_SECONDS": "2",
+        "TRACEPOST_ERP": erp,
     }
     log = (tmp_path / "dev.log").open("w")
     proc = subprocess.Popen(
@@ -67,11 +70,11 @@ def test_dev_stack_posts_sales_end_to_end(tmp_path):
     )
     api = f"http://127.0.0.1:{ports['api']}"
     sim = f"http://127.0.0.1:{ports['sim']}"
-    erp_db = tmp_path / "var" / "sage500.db"
+    erp_db = tmp_path / "var" / f"{erp}.db"
     try:
         wait_for(lambda: httpx.get(f"{api}/readyz").status_code == 200, 120, "the api to be ready")
         assert httpx.get(f"http://127.0.0.1:{ports['ui']}/").status_code == 200  # the Web UI
-        assert balance(erp_db, "1001") == Decimal("125.00")
+        assert balance(erp, erp_db, "1001") == Decimal("125.00")
 
         # A PayTrace API client: OAuth password grant, then a keyed sale (found by the sweep).
         token = httpx.post(
@@ -92,7 +95,9 @@ def test_dev_stack_posts_sales_end_to_end(tmp_path):
             },
         )
         assert sale.status_code == 200 and sale.json()["response_code"] == 101
-        wait_for(lambda: balance(erp_db, "1001") == Decimal("0.00"), 90, "invoice 1001 to be paid")
+        wait_for(
+            lambda: balance(erp, erp_db, "1001") == Decimal("0.00"), 90, "invoice 1001 to be paid"
+        )
 
         # The hosted checkout: the simulator sends the Silent Post to the api.
         paid = httpx.post(
@@ -101,7 +106,9 @@ def test_dev_stack_posts_sales_end_to_end(tmp_path):
             headers={"Accept": "application/json"},
         )
         assert paid.status_code == 200 and paid.json()["approved"] is True
-        wait_for(lambda: balance(erp_db, "1002") == Decimal("0.00"), 90, "invoice 1002 to be paid")
+        wait_for(
+            lambda: balance(erp, erp_db, "1002") == Decimal("0.00"), 90, "invoice 1002 to be paid"
+        )
     finally:
         proc.send_signal(signal.SIGINT)
         try:

@@ -1,5 +1,5 @@
 """PaymentPosting and TransactionSweep with real activities on a real Temporal dev server,
-the PayTrace simulator and the Sage 500 stand-in (SQLite and PostgreSQL)."""
+the PayTrace simulator and each ERP stand-in (Sage 500, Dynamics SL; SQLite and PostgreSQL)."""
 
 import asyncio
 from decimal import Decimal
@@ -8,11 +8,17 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 
 from activities.starter import start_payment_posting
+from connectors.erp.standin import ERP_NAMES
 from domain.activity_io import PostingOutcome, Resolution, ResolutionAction
 from tests.stack import running_stack
 from workers.attention import list_attention, parse_invoice, resolve
 from workflows import PaymentPosting, TransactionSweep
 from workflows.transaction_sweep import SweepInput
+
+
+@pytest.fixture(params=ERP_NAMES)
+def erp_name(request):
+    return request.param
 
 
 async def wait_until(predicate, seconds=30):
@@ -23,8 +29,8 @@ async def wait_until(predicate, seconds=30):
     raise AssertionError("condition not met in time")
 
 
-async def test_sale_posted_once_though_announced_three_times(dev_env, tmp_path, erp_url):
-    async with running_stack(dev_env.client, tmp_path, erp_url) as stack:
+async def test_sale_posted_once_though_announced_three_times(dev_env, tmp_path, erp_url, erp_name):
+    async with running_stack(dev_env.client, tmp_path, erp_url, erp_name=erp_name) as stack:
         assert stack.balance("1001") == Decimal("125.00")
         txn_id = await stack.sale("125.00", invoice="1001")
         queue = stack.settings.task_queue
@@ -48,8 +54,8 @@ async def test_sale_posted_once_though_announced_three_times(dev_env, tmp_path, 
         assert attrs["ErpCustomerId"] == "C0001"
 
 
-async def test_declined_sale_is_recorded_and_not_posted(dev_env, tmp_path, erp_url):
-    async with running_stack(dev_env.client, tmp_path, erp_url) as stack:
+async def test_declined_sale_is_recorded_and_not_posted(dev_env, tmp_path, erp_url, erp_name):
+    async with running_stack(dev_env.client, tmp_path, erp_url, erp_name=erp_name) as stack:
         txn_id = await stack.sale("125.02", invoice="1001")  # .02 declines in the simulator
         await start_payment_posting(stack.client, stack.settings.task_queue, txn_id, "silent_post")
         result = await stack.handle(txn_id).result()
@@ -60,8 +66,10 @@ async def test_declined_sale_is_recorded_and_not_posted(dev_env, tmp_path, erp_u
         assert "declined" in [e.event for e in stack.store.audit_trail(transaction_id=txn_id)]
 
 
-async def test_unknown_invoice_parks_and_is_resolved_by_an_update(dev_env, tmp_path, erp_url):
-    async with running_stack(dev_env.client, tmp_path, erp_url) as stack:
+async def test_unknown_invoice_parks_and_is_resolved_by_an_update(
+    dev_env, tmp_path, erp_url, erp_name
+):
+    async with running_stack(dev_env.client, tmp_path, erp_url, erp_name=erp_name) as stack:
         txn_id = await stack.sale("80.50", invoice="INV-77")
         await start_payment_posting(stack.client, stack.settings.task_queue, txn_id, "sweep")
         handle = stack.handle(txn_id)
@@ -106,8 +114,8 @@ async def test_unknown_invoice_parks_and_is_resolved_by_an_update(dev_env, tmp_p
         assert stack.store.dead_letters() == []
 
 
-async def test_sweep_finds_a_sale_nobody_announced(dev_env, tmp_path, erp_url):
-    async with running_stack(dev_env.client, tmp_path, erp_url) as stack:
+async def test_sweep_finds_a_sale_nobody_announced(dev_env, tmp_path, erp_url, erp_name):
+    async with running_stack(dev_env.client, tmp_path, erp_url, erp_name=erp_name) as stack:
         txn_id = await stack.sale("40.00", invoice="1004")
         sweep = await stack.client.execute_workflow(
             TransactionSweep.run,

@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 import traceback
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
@@ -15,11 +16,28 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from domain.money import MoneyError, to_money
+from workers.erp_admin import DEMO_CUSTOMERS, DEMO_INVOICES
 from workers.http import EmbeddedServer
 from workers.logging_setup import configure_logging
-from workers.settings import Settings
+from workers.settings import SUPPORTED_ERPS, Settings
 
 PUBLISHED_TEST_CARD = "4012000098765439"  # Visa test number published for PayTrace's sandbox
+
+
+def _positive(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    """An argparse type: an integer of at least 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, not {value}")
+    return value
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -141,17 +159,30 @@ def cmd_schedules(_: argparse.Namespace) -> int:
 
 def cmd_erp_init(args: argparse.Namespace) -> int:
     """Create the ERP stand-in schema (and demo data)."""
-    from workers.composition import display_url, make_engine
-    from workers.erp_admin import init_erp
+    from workers.composition import display_url, make_erp_engine
+    from workers.erp_admin import DemoSize, init_erp
 
-    settings = _settings(erp=args.erp, erp_url=args.url)
+    overrides: dict[str, Any] = {"erp": args.erp, "erp_url": args.url}
+    settings = _settings(**overrides)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.erp_url)
-    seeded = init_erp(engine, erp=settings.erp, company_id=settings.erp_company_id, demo=args.demo)
-    print(
-        f"{settings.erp} stand-in ready at {display_url(settings.erp_url)}"
-        + (" (demo data seeded)" if seeded else "")
+    engine = make_erp_engine(settings)
+    started = time.monotonic()
+    seeded = init_erp(
+        engine,
+        erp=settings.erp,
+        company_id=settings.erp_company_id,
+        demo=args.demo,
+        size=DemoSize(customers=args.customers, invoices=args.invoices),
     )
+    engine.dispose()
+    print(f"{settings.erp} stand-in ready at {display_url(settings.erp_url)}")
+    if seeded.created:
+        print(
+            f"demo data seeded: {seeded.customers:,} customers, {seeded.invoices:,} invoices"
+            f" in {time.monotonic() - started:.1f} s"
+        )
+    elif args.demo:
+        print("demo data already present; nothing seeded")
     return 0
 
 
@@ -308,9 +339,17 @@ def build_parser() -> argparse.ArgumentParser:
         dest="erp_command", required=True
     )
     init = erp.add_parser("init", help="create the stand-in schema")
-    init.add_argument("--erp", default=None, help="sage500")
+    init.add_argument(
+        "--erp", default=None, choices=SUPPORTED_ERPS, help="which ERP (default TRACEPOST_ERP)"
+    )
     init.add_argument("--url", default=None, help="SQLAlchemy URL (default TRACEPOST_ERP_URL)")
     init.add_argument("--demo", action="store_true", help="seed demo customers and invoices")
+    init.add_argument(
+        "--customers", type=_positive, default=DEMO_CUSTOMERS, help="demo customers (total)"
+    )
+    init.add_argument(
+        "--invoices", type=_non_negative, default=DEMO_INVOICES, help="demo invoices (total)"
+    )
     init.set_defaults(func=cmd_erp_init)
     inv = erp.add_parser("invoice", help="show an invoice's balance")
     inv.add_argument("number")

@@ -15,10 +15,12 @@ from activities.paytrace import PaytraceActivities
 from activities.paytrace_money import PaytraceMoneyActivities
 from activities.starter import StarterActivities
 from activities.store import StoreActivities
+from connectors.erp.engine import server_engine
 from connectors.erp.protocol import ErpConnector
-from connectors.erp.sage500 import Sage500Connector
+from connectors.erp.standin import ConnectorOptions, stand_in
 from connectors.paytrace.client import PaytraceClient
 from connectors.store import Store
+from workers.erp_admin import erp_company
 from workers.settings import Settings
 
 
@@ -75,14 +77,30 @@ def build_erp(settings: Settings, engine: sa.Engine) -> ErpConnector:
     Returns:
         The connector.
     """
-    # Settings validates ``erp``; Sage 500 is the only adapter so far.
-    return Sage500Connector(
-        engine,
-        company_id=settings.erp_company_id,
+    options = ConnectorOptions(
+        company_id=erp_company(settings.erp, settings.erp_company_id),
         strategy=settings.erp_posting_strategy,
         user_id=settings.erp_user_id,
+        paytrace_id_field=settings.erp_paytrace_id_field,
         invoice_prefixes=settings.invoice_prefixes,
+        cash_account=settings.erp_cash_account,
+        accounts=dict(settings.erp_accounts),
     )
+    return stand_in(settings.erp).build_connector(engine, options)
+
+
+def make_erp_engine(settings: Settings) -> sa.Engine:
+    """The ERP database engine: SQL Server or PostgreSQL with the configured timeouts.
+
+    Args:
+        settings: tracepost settings.
+
+    Returns:
+        The engine; a SQLite stand-in gets the same engine as ``make_engine``.
+    """
+    if settings.erp_url.startswith("sqlite"):
+        return make_engine(settings.erp_url)
+    return server_engine(settings.erp_url, settings.erp_engine_options)
 
 
 def build_paytrace(settings: Settings) -> PaytraceClient:
@@ -115,7 +133,7 @@ class Components:
     @classmethod
     def build(cls, settings: Settings) -> Components:
         """Build all connectors from settings."""
-        erp_engine = make_engine(settings.erp_url)
+        erp_engine = make_erp_engine(settings)
         store = Store(make_engine(settings.store_url))
         return cls(
             settings=settings,

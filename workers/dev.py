@@ -1,7 +1,7 @@
 """``tracepost dev``: the whole embedded stack in one terminal, stopped cleanly by Ctrl-C.
 
 Temporal dev server (child process, SQLite persistence, Web UI) · PayTrace simulator · Sage 500
-stand-in · worker · api · the sweep schedule.
+or Dynamics SL stand-in (``TRACEPOST_ERP``) · worker · api · the sweep schedule.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from workers.composition import Components, display_url
 from workers.erp_admin import init_erp
 from workers.http import embedded_server
 from workers.schedules import ensure_schedules
-from workers.settings import Settings
+from workers.settings import ERP_LABELS, Settings
 from workers.temporal_client import connect
 from workers.temporal_server import TemporalDevServer, TemporalServerError, find_temporal_cli
 from workers.worker import run_workers
@@ -79,7 +79,7 @@ tracepost dev stack is running (Ctrl-C stops everything)
   Temporal frontend   {settings.temporal_address}
   api                 {settings.api_url}  (/healthz, /readyz)
   PayTrace simulator  {sim}  (API user demo / demo; hosted checkout at {sim}/checkout)
-  Sage 500 stand-in   {display_url(settings.erp_url)}
+  {(ERP_LABELS[settings.erp] + " stand-in").ljust(19)} {display_url(settings.erp_url)}
   store               {display_url(settings.store_url)}
 
 Pay demo invoice 1001 (customer C0001, balance 125.00) through the hosted checkout, which sends
@@ -114,7 +114,7 @@ async def run_dev(settings: Settings, stop: asyncio.Event | None = None) -> None
     components = Components.build(settings)
     seeded = init_erp(
         components.erp_engine, erp=settings.erp, company_id=settings.erp_company_id, demo=True
-    )
+    ).created
     components.store.create_schema()
 
     server = TemporalDevServer(
@@ -157,7 +157,9 @@ async def run_dev(settings: Settings, stop: asyncio.Event | None = None) -> None
         tasks.append(asyncio.create_task(run_workers(client, components, stop)))
         await ensure_schedules(client, settings)
         if seeded:
-            print(f"seeded Sage 500 demo data into {display_url(settings.erp_url)}")
+            print(
+                f"seeded {ERP_LABELS[settings.erp]} demo data into {display_url(settings.erp_url)}"
+            )
         print(banner(settings), flush=True)
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)

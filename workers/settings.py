@@ -11,17 +11,28 @@ from pathlib import Path
 from typing import Annotated, Self
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from connectors.erp.engine import ISOLATION_LEVELS, ErpEngineOptions
 from connectors.erp.protocol import PostingStrategy
 from connectors.paytrace.simulator.faults import FaultRule
 from domain.matching import MatchPolicy
 from workflows.options import erp_queue
 
-SUPPORTED_ERPS = ("sage500",)
+SUPPORTED_ERPS = ("sage500", "dynamics_sl")
+ERP_LABELS = {"sage500": "Sage 500", "dynamics_sl": "Dynamics SL"}
 PAYTRACE_PRODUCTION_HOST = "api.paytrace.com"
 DEV_SILENT_POST_SECRET = "dev-silent-post-secret"  # noqa: S105 - the embedded stack only
+
+
+def _backend(url: str) -> str:
+    """The database backend of a SQLAlchemy URL (``sqlite``, ``postgresql``, ``mssql``)."""
+    try:
+        return sa.engine.make_url(url).get_backend_name()
+    except sa.exc.ArgumentError:
+        return "unknown"
 
 
 class Settings(BaseSettings):
@@ -54,9 +65,17 @@ class Settings(BaseSettings):
     # ERP
     erp: str = "sage500"
     erp_url: str = ""
-    erp_company_id: str = "SOA"
+    erp_company_id: str = ""
     erp_user_id: str = "tracepost"
     erp_posting_strategy: PostingStrategy = PostingStrategy.EMULATED
+    erp_paytrace_id_field: str = ""
+    erp_cash_account: str = ""
+    erp_accounts: dict[str, str] = Field(default_factory=dict)
+    erp_isolation_level: str = "READ COMMITTED"
+    erp_connect_timeout_seconds: float = Field(15.0, gt=0)
+    erp_lock_timeout_seconds: float = Field(30.0, gt=0)
+    erp_odbc_driver: str = ""
+    erp_pool_size: int = Field(5, ge=1)
     erp_max_activities_per_second: float = 20.0
     paytrace_in_flight_grace_seconds: float = Field(90.0, gt=0)
     # store
@@ -94,6 +113,15 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("erp_isolation_level")
+    @classmethod
+    def _isolation(cls, value: str) -> str:
+        if value.upper() not in ISOLATION_LEVELS:
+            raise ValueError(
+                f"TRACEPOST_ERP_ISOLATION_LEVEL must be one of {', '.join(ISOLATION_LEVELS)}"
+            )
+        return value.upper()
+
     @field_validator("match_tolerance")
     @classmethod
     def _tolerance(cls, value: Decimal) -> Decimal:
@@ -103,10 +131,17 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _safe_combination(self) -> Self:
-        if self.erp_posting_strategy is PostingStrategy.PROCEDURES:
+        erp_backend = _backend(self.erp_url) if self.erp_url else "sqlite"
+        if self.erp_posting_strategy is PostingStrategy.PROCEDURES and erp_backend != "mssql":
             raise ValueError(
-                "TRACEPOST_ERP_POSTING_STRATEGY=procedures is not available yet; use manual"
-                " (leave balanced batches for the ERP user) or emulated (stand-in databases only)"
+                "TRACEPOST_ERP_POSTING_STRATEGY=procedures calls the ERP's own posting procedures"
+                " and needs TRACEPOST_ERP_URL=mssql+pyodbc://...; use manual (leave balanced"
+                " batches for the ERP user) or emulated (stand-in databases only)"
+            )
+        if self.erp_posting_strategy is PostingStrategy.EMULATED and erp_backend == "mssql":
+            raise ValueError(
+                "TRACEPOST_ERP_POSTING_STRATEGY=emulated is for the stand-in databases; on a real"
+                " ERP (mssql+pyodbc) use manual or procedures"
             )
         if (
             self.paytrace_is_production
@@ -126,6 +161,17 @@ class Settings(BaseSettings):
         if not self.simulator_db:
             self.simulator_db = str(self.var_dir / "paytrace-sim.db")
         return self
+
+    @property
+    def erp_engine_options(self) -> ErpEngineOptions:
+        """Connection settings of the ERP database."""
+        return ErpEngineOptions(
+            isolation_level=self.erp_isolation_level,
+            connect_timeout=self.erp_connect_timeout_seconds,
+            lock_timeout=self.erp_lock_timeout_seconds,
+            odbc_driver=self.erp_odbc_driver,
+            pool_size=self.erp_pool_size,
+        )
 
     @property
     def paytrace_is_production(self) -> bool:

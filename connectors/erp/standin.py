@@ -7,7 +7,7 @@ plugs in without any of them knowing its tables. Each ERP package (``connectors.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -70,6 +70,15 @@ class StandIn(Protocol):
     @property
     def default_company(self) -> str:
         """The demo company id (``SOA``, ``0010``)."""
+        ...
+
+    @property
+    def demo_accounts(self) -> Mapping[str, str]:
+        """GL account numbers of the demo company by purpose.
+
+        Purposes: ``bank``, ``undeposited`` (card clearing), ``ar``, ``card_fees``,
+        ``chargeback_fees``, ``write_off``, as ``JournalLine.account`` takes them.
+        """
         ...
 
     def create_schema(self, engine: sa.Engine) -> None:
