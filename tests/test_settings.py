@@ -38,7 +38,7 @@ def test_environment_overrides(monkeypatch):
     [
         ({"erp": "oracle"}, "TRACEPOST_ERP must be one of"),
         ({"match_tolerance": "-1"}, "must not be negative"),
-        ({"erp_posting_strategy": "procedures"}, "not available yet"),
+        ({"erp_posting_strategy": "procedures"}, "needs TRACEPOST_ERP_URL=mssql"),
         ({"paytrace_base_url": "https://api.paytrace.com"}, "TRACEPOST_SILENT_POST_SECRET"),
     ],
 )
