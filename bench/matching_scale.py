@@ -1,10 +1,11 @@
 """Matching at scale: per-payment cost of ERP lookups + the matching engine, small vs large ERP.
 
-Seeds two Sage 500 stand-ins (SQLite) in the same run, a small one as the baseline and one 25 times
+Seeds two stand-ins of one ERP (SQLite) in the same run, a small one as the baseline and one 25 times
 larger, then resolves the same number of payments against each: invoice by number, the customer's
 open invoices, the decision. Indexes should keep the ratio near 1. Prints figures; asserts nothing.
 
-    .venv/bin/python -m bench.matching_scale [--payments 2000] [--small 500] [--scale 25]
+    .venv/bin/python -m bench.matching_scale [--erp sage500|dynamics_sl] [--payments 2000]
+        [--small 500] [--scale 25]
 """
 
 from __future__ import annotations
@@ -19,19 +20,22 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from connectors.erp.sage500 import Sage500Connector, create_schema, seed_demo
+from connectors.erp.protocol import ErpConnector
+from connectors.erp.standin import ERP_NAMES, ConnectorOptions, stand_in
 from domain.matching import MatchInput, MatchPolicy, decide
 
 
-def build(path: Path, customers: int) -> tuple[Sage500Connector, float]:
+def build(erp: str, path: Path, customers: int) -> tuple[ErpConnector, float]:
     engine = sa.create_engine(f"sqlite:///{path}")
+    standin = stand_in(erp)
     started = time.perf_counter()
-    create_schema(engine)
-    seed_demo(engine, customers=customers, invoices_per_customer=4)
-    return Sage500Connector(engine), time.perf_counter() - started
+    standin.create_schema(engine)
+    standin.seed_demo(engine, customers=customers, invoices=customers * 4)
+    connector = standin.build_connector(engine, ConnectorOptions())
+    return connector, time.perf_counter() - started
 
 
-def per_payment_us(erp: Sage500Connector, numbers: list[str]) -> float:
+def per_payment_us(erp: ErpConnector, numbers: list[str]) -> float:
     policy = MatchPolicy()
     started = time.perf_counter()
     for number in numbers:
@@ -52,6 +56,7 @@ def per_payment_us(erp: Sage500Connector, numbers: list[str]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--erp", choices=ERP_NAMES, default="sage500")
     parser.add_argument("--payments", type=int, default=2000)
     parser.add_argument("--small", type=int, default=500, help="customers in the baseline ERP")
     parser.add_argument(
@@ -60,8 +65,8 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
-        small, small_seed = build(Path(tmp) / "small.db", args.small)
-        large, large_seed = build(Path(tmp) / "large.db", args.small * args.scale)
+        small, small_seed = build(args.erp, Path(tmp) / "small.db", args.small)
+        large, large_seed = build(args.erp, Path(tmp) / "large.db", args.small * args.scale)
         small_invoices = args.small * 4
         # the same invoice numbers, present in both databases (numbers start at 1001)
         numbers = [str(1001 + rng.randrange(small_invoices - 4)) for _ in range(args.payments)]
@@ -72,6 +77,7 @@ def main() -> None:
     print(
         f"machine: {platform.machine()} {platform.python_implementation()} {platform.python_version()}"
     )
+    print(f"ERP stand-in: {args.erp}")
     print(f"payments matched per run: {args.payments}")
     print(
         f"baseline ERP: {args.small:>8} customers, {small_invoices:>9} invoices, seeded in {small_seed:6.2f} s"
