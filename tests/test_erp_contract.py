@@ -42,6 +42,7 @@ from domain.erp_documents import (
     SalesOrder,
     SalesOrderLine,
 )
+from domain.matching import normalize_invoice_number
 from domain.models import Application, CashReceipt, ReceiptStatus
 
 pytestmark = pytest.mark.filterwarnings("ignore:Dialect sqlite\\+pysqlite does \\*not\\* support")
@@ -102,6 +103,10 @@ def app(number: str, amount: str, write_off: str = "0.00") -> Application:
     return Application(invoice_number=number, amount=Decimal(amount), write_off=Decimal(write_off))
 
 
+def normalized(numbers: tuple[str, ...]) -> set[str]:
+    return {normalize_invoice_number(n) for n in numbers}
+
+
 def balance(erp: Erp, number: str) -> Decimal:
     invoice = erp.connector.invoice_by_number(number)
     assert invoice is not None, number
@@ -152,7 +157,9 @@ def test_well_known_customers_and_invoices(erp: Erp) -> None:
     )
     assert c.invoice_by_number(" 0001001 ") == invoice
     assert c.invoice_by_number("999999") is None
-    assert [i.invoice_number for i in c.open_invoices("C0001")] == ["1002", "1001"]
+    # Each ERP shows numbers its own way (Sage "1001", SL "001001"); they normalize alike.
+    numbers = [normalize_invoice_number(i.invoice_number) for i in c.open_invoices("C0001")]
+    assert numbers == ["1002", "1001"]
     assert c.open_balance("C0001") == Decimal("205.50")
     assert c.open_balance("C0002") == Decimal("1290.00")
     assert c.open_invoices("NOBODY") == []
@@ -223,7 +230,8 @@ def test_receipt_business_errors(
     erp: Erp, customer: str, apps: tuple[Application, ...], error: type[Exception]
 ) -> None:
     with pytest.raises(error) as caught:
-        erp.connector.write_receipt(receipt(5004, customer, "10.00", *apps))
+        amount = str(sum((a.amount for a in apps), Decimal(0)) or Decimal("10.00"))
+        erp.connector.write_receipt(receipt(5004, customer, amount, *apps))
     assert not getattr(caught.value, "retryable", True)
     assert erp.connector.find_receipt(5004) is None
 
@@ -257,7 +265,7 @@ def test_credit_memo_applies_to_the_open_invoice_once(erp: Erp) -> None:
     )
     written = c.write_credit_memo(memo)
     assert written.created and written.kind is DocumentKind.CREDIT_MEMO
-    assert written.applied_to == ("1001",)
+    assert normalized(written.applied_to) == {"1001"}
     assert not c.write_credit_memo(memo).created
     posted = c.post_document(DocumentKind.CREDIT_MEMO, "5102")
     assert posted.status is DocumentStatus.POSTED
@@ -294,7 +302,7 @@ def test_reversal_reopens_and_reapplication_pays_again(erp: Erp) -> None:
     )
     written = c.reverse_receipt(reversal)
     assert written.created and written.kind is DocumentKind.REVERSAL
-    assert set(written.applied_to) == {"1003", "1004"}
+    assert normalized(written.applied_to) == {"1003", "1004"}
     assert not c.reverse_receipt(reversal).created
     c.post_document(DocumentKind.REVERSAL, "cb-77")
     assert (balance(erp, "1003"), balance(erp, "1004")) == (Decimal("1250.00"), Decimal("40.00"))
@@ -302,7 +310,7 @@ def test_reversal_reopens_and_reapplication_pays_again(erp: Erp) -> None:
         c.reverse_receipt(reversal.model_copy(update={"key": "cb-78"}))
     again = Reapplication(key="cb-77:won", paytrace_transaction_id=5201, reapply_date=TODAY)
     reapplied = c.reapply_receipt(again)
-    assert reapplied.created and set(reapplied.applied_to) == {"1003", "1004"}
+    assert reapplied.created and normalized(reapplied.applied_to) == {"1003", "1004"}
     assert not c.reapply_receipt(again).created
     c.post_document(DocumentKind.REAPPLICATION, "cb-77:won")
     assert (balance(erp, "1003"), balance(erp, "1004")) == (Decimal("0.00"), Decimal("0.00"))
@@ -434,7 +442,10 @@ def test_customer_create_update_link_and_changes(erp: Erp) -> None:
         c.link_paytrace_customer("C0001", "pt-northwind")
     changes = c.customers_changed_since(start.cursor, limit=1000)
     assert "N0001" in [d.customer_id for d in changes.customers]
-    assert c.customers_changed_since(changes.cursor, limit=1000).customers == ()
+    # Nothing changed since: a later page brings nothing new. (An ERP that keeps change times
+    # to the minute may hand back the cursor's own minute again: at least once, never skipped.)
+    later = c.customers_changed_since(changes.cursor, limit=1000)
+    assert set(later.customers) <= set(changes.customers)
 
 
 def test_changed_customers_page_without_gaps(erp: Erp) -> None:

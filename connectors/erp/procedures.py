@@ -121,3 +121,36 @@ def require_mssql(conn: sa.Connection, erp_label: str) -> None:
             f"posting strategy 'procedures' calls {erp_label}'s own stored procedures and needs"
             f" SQL Server; this database is {conn.dialect.name}: use 'manual' or 'emulated'"
         )
+
+
+def run_autocommit(
+    engine: sa.Engine,
+    calls: Sequence[ProcedureCall],
+    *,
+    erp_label: str,
+    runner: Runner = execute_call,
+) -> list[dict[str, Any]]:
+    """Run an ERP's own posting procedures on a connection of their own, outside any transaction.
+
+    The ERPs' posting and release procedures open and commit their own transactions, as they do
+    when the ERP's screens call them; nested in a caller's transaction, a failure inside them
+    would roll the caller back too (SQL Server error 266). So the caller commits what it wrote
+    first, runs the procedures here, and checks the batch's status afterwards in a new
+    transaction.
+
+    Args:
+        engine: the ERP database (SQL Server).
+        calls: the calls, in order.
+        erp_label: the ERP's display name, for messages.
+        runner: executes one call (tests pass a recorder).
+
+    Returns:
+        Each call's outputs.
+
+    Raises:
+        ErpBusinessError: on another database than SQL Server, or when a call reports failure.
+    """
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        require_mssql(conn, erp_label)
+        return run_calls(conn, calls, runner)

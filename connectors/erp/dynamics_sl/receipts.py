@@ -1,0 +1,272 @@
+"""A cash receipt as SL's Payment Application screen (08.030) leaves it before release.
+
+One unreleased AR batch (``Batch`` Module AR, EditScrnNbr 08030, Status B, Rlsed 0) holding the
+payment (``ARDoc`` PA, BankAcct/BankSub, Rlsed 0), one small-balance write-off (``ARDoc`` SB, from
+``ARSetup.LastWORefNbr``) per short-paid invoice, and one application row per invoice
+(``ARTran`` DrCr 'U': CostType = the invoice's DocType, SiteId = its RefNbr). What is not applied
+stays on the payment's ``DocBal`` after release (on account). The cross-reference row commits in
+the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from connectors.erp.dynamics_sl import codes, numbering, validation
+from connectors.erp.dynamics_sl.ar_schema import ARDoc, ARTran, with_record_ids
+from connectors.erp.dynamics_sl.base import Batch, text, tptPaytraceXref
+from connectors.erp.dynamics_sl.rows import (
+    Account,
+    ardoc_row,
+    artran_row,
+    batch_row,
+    describe,
+)
+from connectors.erp.dynamics_sl.settings import SlSettings
+from connectors.erp.errors import ErpBusinessError
+from connectors.erp.xref import read_xref, xref_row
+from domain.erp_documents import DocumentKind
+from domain.models import Application
+from domain.money import quantize
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Payment:
+    """A payment to write: a PayTrace receipt, or a reversed payment applied again."""
+
+    kind: DocumentKind
+    key: str
+    paytrace_transaction_id: int
+    customer_id: str
+    amount: Decimal
+    day: date
+    reference: str
+    payment_method: str
+    applications: tuple[Application, ...]
+    on_account: Decimal
+    numbered_ref: bool = False
+
+
+def check_amounts(payment: Payment) -> None:
+    """Positive amount; applications + on account = amount; no negative parts.
+
+    Raises:
+        ErpBusinessError: when they do not add up.
+    """
+    label = f"receipt for PayTrace transaction {payment.paytrace_transaction_id}"
+    validation.check_positive(label, payment.amount)
+    if payment.on_account < ZERO:
+        raise ErpBusinessError(f"{label}: on-account amount is negative")
+    for app in payment.applications:
+        if app.amount < ZERO or app.write_off < ZERO or app.amount + app.write_off <= ZERO:
+            raise ErpBusinessError(
+                f"{label}: application to invoice {app.invoice_number} must have a positive"
+                " amount and no negative write-off"
+            )
+    applied = sum((a.amount for a in payment.applications), ZERO)
+    if quantize(applied + payment.on_account, 2) != quantize(payment.amount, 2):
+        raise ErpBusinessError(
+            f"{label}: applications {applied} + on account {payment.on_account} do not add up"
+            f" to the amount {payment.amount}"
+        )
+
+
+def payment_ref(conn: sa.Connection, payment: Payment) -> str:
+    """The payment's ``RefNbr``: the PayTrace transaction id, as a clerk keys the check number.
+
+    Ids longer than ``RefNbr`` (10) take the next ``ARSetup.LastRefNbr`` instead.
+    """
+    number = str(payment.paytrace_transaction_id)
+    if len(number) <= codes.REF_WIDTH and not payment.numbered_ref:
+        return number
+    return numbering.next_number(conn, "LastRefNbr", numbering.ref_taken((codes.DOC_PAYMENT,)))
+
+
+def write_payment(conn: sa.Connection, payment: Payment, settings: SlSettings) -> bool:
+    """Write the payment batch unless the cross-reference says it exists.
+
+    Args:
+        conn: a connection inside ``write_transaction``.
+        payment: what to write.
+        settings: the connector settings.
+
+    Returns:
+        True when this call wrote it; False when it was already there.
+
+    Raises:
+        ClosedPeriodError, CustomerNotUsableError, InvoiceNotOpenError, ErpBusinessError: the
+            checks; nothing is written then.
+    """
+    if read_xref(conn, tptPaytraceXref, payment.kind, payment.key) is not None:
+        return False
+    check_amounts(payment)
+    prefixes = settings.invoice_prefixes
+    validation.normalized_numbers(payment.applications, prefixes)  # refuses duplicates
+    posting = validation.open_posting(conn, payment.day)
+    customer = validation.usable_customer(
+        conn, settings.paytrace_id_field, payment.customer_id, allow_hold=payment.numbered_ref
+    )
+    cust_id = text(customer.CustId)
+    locked = validation.lock_debit_docs(
+        conn, [a.invoice_number for a in payment.applications], prefixes
+    )
+    setup = numbering.lock_setup(conn)
+    # Both locks may have waited for a racing writer of this same payment: read back again.
+    if read_xref(conn, tptPaytraceXref, payment.kind, payment.key) is not None:
+        return False
+    targets = []
+    for app in payment.applications:
+        row = validation.pick_invoice(app.invoice_number, locked, prefixes, cust_id)
+        validation.check_application(
+            app.invoice_number, row, quantize(app.amount + app.write_off, 2)
+        )
+        targets.append(row)
+    ctx = settings.context(codes.SCREEN_PAYMENTS)
+    bank = settings.bank(setup)
+    ar = Account(
+        text(customer.ArAcct) or text(setup.ArAcct), text(customer.ArSub) or text(setup.ArSub)
+    )
+    write_off_acct = settings.account("write_off", setup, "DfltSBWOAcct", "DfltSBWOSub")
+    bat_nbr = numbering.next_batch(conn)
+    ref_nbr = payment_ref(conn, payment)
+    tag = f"PT {payment.paytrace_transaction_id}"
+    descr = describe(tag, payment.reference, payment.payment_method)
+    amount = quantize(payment.amount, 2)
+    applied = sum((quantize(a.amount, 2) for a in payment.applications), ZERO)
+    docs = [
+        ardoc_row(
+            ctx,
+            cust_id=cust_id,
+            doc_type=codes.DOC_PAYMENT,
+            ref_nbr=ref_nbr,
+            bat_nbr=bat_nbr,
+            bat_seq=0,
+            posting=posting,
+            amount=amount,
+            applied=applied,
+            descr=descr,
+            bank=bank,
+        )
+    ]
+    trans = []
+    line = 0
+    for app, target in zip(payment.applications, targets, strict=True):
+        if app.amount > ZERO:
+            trans.append(
+                artran_row(
+                    ctx,
+                    cust_id=cust_id,
+                    tran_type=codes.DOC_PAYMENT,
+                    ref_nbr=ref_nbr,
+                    bat_nbr=bat_nbr,
+                    line_index=line,
+                    posting=posting,
+                    account=ar,
+                    amount=quantize(app.amount, 2),
+                    drcr=codes.DRCR_APPLICATION,
+                    descr=descr,
+                    adjd_doc_type=text(target.DocType),
+                    adjd_ref_nbr=text(target.RefNbr),
+                    ext_ref=str(payment.paytrace_transaction_id),
+                )
+            )
+            line += 1
+    for app, target in zip(payment.applications, targets, strict=True):
+        if app.write_off <= ZERO:
+            continue
+        wo_ref = numbering.next_number(
+            conn, "LastWORefNbr", numbering.ref_taken((codes.DOC_SMALL_BALANCE,))
+        )
+        wo = quantize(app.write_off, 2)
+        wo_descr = describe(tag, "short pay write-off")
+        docs.append(
+            ardoc_row(
+                ctx,
+                cust_id=cust_id,
+                doc_type=codes.DOC_SMALL_BALANCE,
+                ref_nbr=wo_ref,
+                bat_nbr=bat_nbr,
+                bat_seq=len(docs),
+                posting=posting,
+                amount=wo,
+                applied=wo,
+                descr=wo_descr,
+                orig_doc_nbr=ref_nbr,
+                line_cntr=1,
+            )
+        )
+        trans.append(
+            artran_row(
+                ctx,
+                cust_id=cust_id,
+                tran_type=codes.DOC_SMALL_BALANCE,
+                ref_nbr=wo_ref,
+                bat_nbr=bat_nbr,
+                line_index=0,
+                posting=posting,
+                account=write_off_acct,
+                amount=wo,
+                drcr=codes.DRCR_DEBIT,
+                descr=wo_descr,
+            )
+        )
+        trans.append(
+            artran_row(
+                ctx,
+                cust_id=cust_id,
+                tran_type=codes.DOC_SMALL_BALANCE,
+                ref_nbr=wo_ref,
+                bat_nbr=bat_nbr,
+                line_index=1,
+                posting=posting,
+                account=ar,
+                amount=wo,
+                drcr=codes.DRCR_APPLICATION,
+                descr=wo_descr,
+                adjd_doc_type=text(target.DocType),
+                adjd_ref_nbr=text(target.RefNbr),
+            )
+        )
+    conn.execute(
+        sa.insert(Batch),
+        [
+            batch_row(
+                ctx,
+                bat_nbr=bat_nbr,
+                screen=codes.SCREEN_PAYMENTS,
+                posting=posting,
+                descr=descr,
+                ctrl_tot=amount,
+                dr_tot=ZERO,
+                cr_tot=amount,
+            )
+        ],
+    )
+    conn.execute(sa.insert(ARDoc), docs)
+    if trans:
+        conn.execute(sa.insert(ARTran), with_record_ids(conn, ARTran, trans))
+    conn.execute(
+        sa.insert(tptPaytraceXref),
+        [
+            xref_row(
+                kind=payment.kind,
+                key=payment.key,
+                company_id=settings.cpny_id,
+                doc_no=ref_nbr,
+                batch_id=bat_nbr,
+                amount=amount,
+                now=ctx.now,
+                paytrace_transaction_id=payment.paytrace_transaction_id,
+                customer_id=cust_id,
+                doc_date=payment.day,
+                applied_to=tuple(text(t.RefNbr) for t in targets),
+            )
+        ],
+    )
+    return True

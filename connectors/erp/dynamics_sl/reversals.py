@@ -1,0 +1,288 @@
+"""Reversing a released payment (void, chargeback, ACH return) and applying it again.
+
+SL reverses a bounced or charged-back payment with an NSF reversal: an ``ARDoc`` of type NS with
+the payment's RefNbr, entered in the payment screens' batch (EditScrnNbr 08030). Its release
+reopens every invoice the payment paid and closes the payment; tracepost uses the same document
+for a void of a released payment and for a chargeback (the reason is in ``DocDesc``). A payment
+still in an unreleased batch is not reversed: that batch is deleted or voided in SL instead.
+
+Applying it again (dispute won) is a new payment (``ARDoc`` PA, RefNbr from
+``ARSetup.LastRefNbr``) applied to what the first one paid, where still open; the rest on account.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from connectors.erp.dynamics_sl import codes, lookups, numbering, validation
+from connectors.erp.dynamics_sl.ar_schema import ARAdjust, ARDoc, ARTran, with_record_ids
+from connectors.erp.dynamics_sl.base import Batch, money, pad, text, tptPaytraceXref
+from connectors.erp.dynamics_sl.receipts import Payment, write_payment
+from connectors.erp.dynamics_sl.release import is_released
+from connectors.erp.dynamics_sl.rows import Account, ardoc_row, artran_row, batch_row, describe
+from connectors.erp.dynamics_sl.settings import SlSettings
+from connectors.erp.errors import DocumentNotFoundError, ErpBusinessError
+from connectors.erp.locks import lock_rows
+from connectors.erp.xref import read_xref, rows_for_transaction, xref_row
+from domain.erp_documents import DocumentKind, Reapplication, ReceiptReversal
+from domain.models import Application
+
+ZERO = Decimal(0)
+PAYMENT_KINDS = (DocumentKind.RECEIPT.value, DocumentKind.REAPPLICATION.value)
+
+
+def _latest_payment(conn: sa.Connection, pt_id: int) -> lookups.AnyRow:
+    """The receipt or reapplication of a PayTrace transaction that is still in force.
+
+    A transaction has its receipt and, after each won dispute, a reapplication; the one to
+    reverse is the payment no released-or-pending NS reversal has reversed yet (the newest when
+    several qualify, the newest overall when all are reversed).
+
+    Raises:
+        DocumentNotFoundError: when none was written.
+    """
+    rows: list[lookups.AnyRow] = [
+        r for r in rows_for_transaction(conn, tptPaytraceXref, pt_id) if r.DocKind in PAYMENT_KINDS
+    ]
+    if not rows:
+        raise DocumentNotFoundError(f"no receipt was written for PayTrace transaction {pt_id}")
+    rows.sort(key=lambda r: (r.CreateDate, r.DocKind == DocumentKind.REAPPLICATION.value))
+    d = ARDoc.c
+    candidate: lookups.AnyRow
+    for candidate in reversed(rows):
+        payment = conn.execute(
+            sa.select(ARDoc).where(
+                d.CustId == lookups.cust_key(str(candidate.CustID)),
+                d.DocType == pad(codes.DOC_PAYMENT, 2),
+                d.RefNbr == lookups.ref_key(str(candidate.DocNo)),
+            )
+        ).first()
+        if payment is not None and _nsf_of(conn, payment) is None:
+            return candidate
+    return rows[-1]
+
+
+def _payment_doc(conn: sa.Connection, xref: lookups.AnyRow) -> lookups.AnyRow:
+    """Lock and read the released PA of a receipt's xref row.
+
+    Raises:
+        DocumentNotFoundError: the payment is gone.
+        ErpBusinessError: it is not released yet.
+    """
+    d = ARDoc.c
+    where = (
+        d.CustId == lookups.cust_key(str(xref.CustID)),
+        d.DocType == pad(codes.DOC_PAYMENT, 2),
+        d.RefNbr == lookups.ref_key(str(xref.DocNo)),
+        d.BatNbr == pad(str(xref.BatchID).strip(), codes.BAT_WIDTH),
+    )
+    conn.execute(lock_rows(sa.select(d.RefNbr).where(*where), ARDoc)).first()
+    doc = conn.execute(sa.select(ARDoc).where(*where)).first()
+    if doc is None:
+        raise DocumentNotFoundError(
+            f"payment {text(xref.DocNo)} of batch {text(xref.BatchID)} no longer exists in SL"
+        )
+    batch = conn.execute(
+        sa.select(Batch).where(Batch.c.Module == codes.MODULE_AR, Batch.c.BatNbr == doc.BatNbr)
+    ).first()
+    if int(doc.Rlsed) != 1 or batch is None or not is_released(batch):
+        raise ErpBusinessError(
+            f"payment {text(doc.RefNbr)} in batch {text(doc.BatNbr)} is not released yet; delete or"
+            " void its batch in Dynamics SL instead of reversing it, or release it first"
+        )
+    return doc
+
+
+def _nsf_of(conn: sa.Connection, doc: lookups.AnyRow) -> lookups.AnyRow | None:
+    """An NS document already reversing the payment (in a batch that is not voided)."""
+    d = ARDoc.c
+    return conn.execute(
+        sa.select(ARDoc.c.BatNbr)
+        .join(Batch, sa.and_(Batch.c.Module == codes.MODULE_AR, Batch.c.BatNbr == d.BatNbr))
+        .where(
+            d.CustId == doc.CustId,
+            d.DocType == pad(codes.DOC_NSF_REVERSAL, 2),
+            d.RefNbr == doc.RefNbr,
+            Batch.c.Status != codes.BATCH_VOIDED,
+        )
+    ).first()
+
+
+def paid_by(conn: sa.Connection, doc: lookups.AnyRow) -> dict[tuple[str, str], Decimal]:
+    """What a released payment applied, by (DocType, RefNbr) of the documents it paid."""
+    a = ARAdjust.c
+    rows = conn.execute(
+        sa.select(a.AdjdDocType, a.AdjdRefNbr, a.AdjAmt).where(
+            a.CustId == doc.CustId,
+            a.AdjgDocType == pad(codes.DOC_PAYMENT, 2),
+            a.AdjgRefNbr == doc.RefNbr,
+        )
+    ).all()
+    paid: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
+    for r in rows:
+        paid[(text(r.AdjdDocType), text(r.AdjdRefNbr))] += money(r.AdjAmt)
+    return dict(paid)
+
+
+def write_reversal(conn: sa.Connection, reversal: ReceiptReversal, settings: SlSettings) -> bool:
+    """Write the NS reversal batch of a released receipt; True when written.
+
+    Raises:
+        DocumentNotFoundError: no receipt for the transaction.
+        ErpBusinessError: the receipt is not released, or already reversed.
+        ClosedPeriodError: the reversal date's period is closed.
+    """
+    kind = DocumentKind.REVERSAL
+    if read_xref(conn, tptPaytraceXref, kind, reversal.key) is not None:
+        return False
+    pt_id = reversal.paytrace_transaction_id
+    original = _latest_payment(conn, pt_id)
+    posting = validation.open_posting(conn, reversal.reversal_date)
+    doc = _payment_doc(conn, original)
+    numbering.lock_setup(conn)
+    if read_xref(conn, tptPaytraceXref, kind, reversal.key) is not None:
+        return False
+    if _nsf_of(conn, doc) is not None:
+        raise ErpBusinessError(
+            f"payment {text(doc.RefNbr)} of PayTrace transaction {pt_id} is already reversed"
+        )
+    ctx = settings.context(codes.SCREEN_PAYMENTS)
+    bat_nbr = numbering.next_batch(conn)
+    amount = money(doc.OrigDocAmt)
+    ref_nbr = text(doc.RefNbr)
+    cust_id = text(doc.CustId)
+    descr = describe(f"PT {pt_id}", reversal.reference, reversal.reason.value.replace("_", " "))
+    bank = Account(text(doc.BankAcct), text(doc.BankSub))
+    conn.execute(
+        sa.insert(Batch),
+        [
+            batch_row(
+                ctx,
+                bat_nbr=bat_nbr,
+                screen=codes.SCREEN_PAYMENTS,
+                posting=posting,
+                descr=descr,
+                ctrl_tot=amount,
+                dr_tot=amount,
+                cr_tot=ZERO,
+            )
+        ],
+    )
+    conn.execute(
+        sa.insert(ARDoc),
+        [
+            ardoc_row(
+                ctx,
+                cust_id=cust_id,
+                doc_type=codes.DOC_NSF_REVERSAL,
+                ref_nbr=ref_nbr,
+                bat_nbr=bat_nbr,
+                bat_seq=0,
+                posting=posting,
+                amount=amount,
+                applied=ZERO,
+                descr=descr,
+                bank=bank,
+                orig_doc_nbr=ref_nbr,
+                line_cntr=1,
+            )
+        ],
+    )
+    line = artran_row(
+        ctx,
+        cust_id=cust_id,
+        tran_type=codes.DOC_NSF_REVERSAL,
+        ref_nbr=ref_nbr,
+        bat_nbr=bat_nbr,
+        line_index=0,
+        posting=posting,
+        account=bank,
+        amount=amount,
+        drcr=codes.DRCR_CREDIT,
+        descr=descr,
+        ext_ref=str(pt_id),
+    )
+    conn.execute(sa.insert(ARTran), with_record_ids(conn, ARTran, [line]))
+    reopened = tuple(ref for (_, ref) in sorted(paid_by(conn, doc)))
+    conn.execute(
+        sa.insert(tptPaytraceXref),
+        [
+            xref_row(
+                kind=kind,
+                key=reversal.key,
+                company_id=settings.cpny_id,
+                doc_no=ref_nbr,
+                batch_id=bat_nbr,
+                amount=amount,
+                now=ctx.now,
+                paytrace_transaction_id=pt_id,
+                customer_id=cust_id,
+                doc_date=reversal.reversal_date,
+                applied_to=reopened,
+            )
+        ],
+    )
+    return True
+
+
+def write_reapplication(
+    conn: sa.Connection, reapplication: Reapplication, settings: SlSettings
+) -> bool:
+    """Write a new payment re-applying a reversed one; True when written.
+
+    Raises:
+        DocumentNotFoundError: no receipt for the transaction.
+        ErpBusinessError: the payment was not reversed (released NS) yet.
+    """
+    kind = DocumentKind.REAPPLICATION
+    if read_xref(conn, tptPaytraceXref, kind, reapplication.key) is not None:
+        return False
+    pt_id = reapplication.paytrace_transaction_id
+    original = _latest_payment(conn, pt_id)
+    doc = _payment_doc(conn, original)
+    ns = _nsf_of(conn, doc)
+    batch = (
+        conn.execute(
+            sa.select(Batch).where(Batch.c.Module == codes.MODULE_AR, Batch.c.BatNbr == ns.BatNbr)
+        ).first()
+        if ns is not None
+        else None
+    )
+    if batch is None or not is_released(batch):
+        raise ErpBusinessError(
+            f"payment {text(doc.RefNbr)} of PayTrace transaction {pt_id} is not reversed (no"
+            " released NSF reversal); nothing to apply again"
+        )
+    amount = money(doc.OrigDocAmt)
+    invoices = lookups.invoice_select().where(ARDoc.c.CustId == doc.CustId)
+    applications = []
+    remaining = amount
+    for (doc_type, ref), paid in sorted(paid_by(conn, doc).items()):
+        row = conn.execute(
+            invoices.where(
+                ARDoc.c.DocType == pad(doc_type, 2), ARDoc.c.RefNbr == lookups.ref_key(ref)
+            )
+        ).first()
+        if row is None:
+            continue
+        apply = min(paid, lookups.available_balance(row), remaining)
+        if apply > ZERO:
+            applications.append(Application(invoice_number=ref, amount=apply))
+            remaining -= apply
+    payment = Payment(
+        kind=kind,
+        key=reapplication.key,
+        paytrace_transaction_id=pt_id,
+        customer_id=text(doc.CustId),
+        amount=amount,
+        day=reapplication.reapply_date,
+        reference=reapplication.reference or f"PT {pt_id} reapplied",
+        payment_method="",
+        applications=tuple(applications),
+        on_account=remaining,
+        numbered_ref=True,
+    )
+    return write_payment(conn, payment, settings)
