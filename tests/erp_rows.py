@@ -21,6 +21,15 @@ def posted_payments(engine: sa.Engine, erp: str, transaction_id: int) -> int:
         from connectors.erp.sage500.schema import tarCustPmt
 
         query = sa.select(sa.func.count()).where(tarCustPmt.c.TranCmnt.contains(tag))
+    elif erp == "dynamics_sl":
+        from connectors.erp.dynamics_sl.ar_schema import ARDoc
+
+        doc = ARDoc.c
+        query = sa.select(sa.func.count()).where(
+            doc.DocType == "PA",
+            doc.Rlsed == 1,
+            sa.or_(sa.func.rtrim(doc.DocDesc) == tag, doc.DocDesc.startswith(f"{tag} ")),
+        )
     else:
         raise ValueError(f"posted_payments: unknown ERP {erp!r}")
     with engine.connect() as conn:
