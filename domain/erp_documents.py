@@ -41,7 +41,10 @@ class ErpDocument(_Frozen):
     """A document tracepost wrote into the ERP, as read back by its business key."""
 
     kind: DocumentKind
-    key: str = Field(description="business key it was written for, e.g. '1000123' or 'batch:77'")
+    key: str = Field(
+        description="business key it was written for: a PayTrace transaction id ('1000123'),"
+        " a settlement batch number ('77'), a case or order id"
+    )
     erp: str
     erp_document: str = Field(description="the ERP's number, e.g. Sage TranID or SL RefNbr")
     batch: str = Field(description="the ERP batch holding it (Sage BatchID, SL BatNbr)")

@@ -44,8 +44,9 @@ class ConnectorOptions:
         paytrace_id_field: the customer column holding the PayTrace customer id.
         invoice_prefixes: prefixes dropped when normalizing invoice numbers.
         cash_account: the GL (Sage ``GLAcctNo``) or bank (SL ``Acct``) account of receipts.
-        accounts: GL account numbers by purpose (``card_fees``, ``chargeback_fees``,
-            ``write_off``, ``undeposited``, ``bank``); missing purposes use the ERP default.
+        accounts: GL account numbers by purpose (``bank``, ``undeposited``, ``ar``,
+            ``card_fees``, ``chargeback_fees``, ``write_off``; Dynamics SL also ``refunds`` and
+            ``sub``, the default subaccount); missing purposes use the ERP's default.
         clock: audit timestamp source; local time without microseconds by default.
     """
 
