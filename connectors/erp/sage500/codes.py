@@ -99,3 +99,24 @@ def display_number(stored_tran_no: str, prefixes: tuple[str, ...] = ()) -> str:
 # tglFiscalPeriod.Status
 PERIOD_STATUS_OPEN = 1
 PERIOD_STATUS_CLOSED = 2
+
+# tciContact.EntityType of a customer's contact (501 = the AR customer entity). UNSURE.
+ENTITY_TYPE_CUSTOMER = 501
+
+# Document type of an AR credit memo (tciTranType); entered in a 501 batch. UNSURE (see docs).
+TRAN_TYPE_CREDIT_MEMO = 502
+# tarInvoice.Status of a posted document (1 open, 2 ... closed/paid is UNSURE; see docs).
+DOC_STATUS_CLOSED = 2
+
+# GL journals: batch type 301 (confirmed); the journal entry document type. UNSURE.
+MODULE_GL = 3
+BATCH_TYPE_GL_JOURNAL = 301
+TRAN_TYPE_GL_JOURNAL = 301
+
+# Sales orders: document type 801 (confirmed [ref C]); line/dist Status 1 = open.
+TRAN_TYPE_SALES_ORDER = 801
+SO_STATUS_OPEN = 1
+
+# tcmDeposit.Status: 1 entered, 2 posted (deposited). UNSURE.
+DEPOSIT_STATUS_ENTERED = 1
+DEPOSIT_STATUS_POSTED = 2

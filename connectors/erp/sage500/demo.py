@@ -7,9 +7,11 @@ Well-known rows that the README, the tests and the demo rely on (company ``SOA``
 | C0001  | Acme Supply Co.    | acme-supply            | 1001: 125.00, 1002: 80.50       |
 | C0002  | Birch Hardware LLC | birch-hardware         | 1003: 1,250.00, 1004: 40.00     |
 
-Generated customers ``C0003`` upward get ``invoices_per_customer`` invoices numbered from 1005,
-with varied terms, due dates and balances (some partially paid, some paid in full), a few inactive
-or on credit hold. Rows go in with chunked ``executemany`` so large volumes stay feasible.
+``customers`` and ``invoices`` are totals including them. Generated customers ``C0003`` upward
+share the remaining invoices round-robin (numbered from 1005), with varied payment terms, due
+dates and balances (some partially paid, some paid in full); each has a billing address, a primary
+contact with an e-mail address, and a few are inactive or on credit hold. Rows go in with chunked
+``executemany`` (no per-row round trips), so a million invoices seed in minutes.
 """
 
 from __future__ import annotations
@@ -35,27 +37,46 @@ from connectors.erp.sage500.schema import (
     tciAddress,
     tciBatchLog,
     tciBatchTypCompany,
+    tciContact,
+    tciPaymentTerms,
     tciSurrogateKey,
     tciTranTypeCompany,
     tcmCashAcct,
     tglAccount,
     tglFiscalPeriod,
     tglFiscalYear,
+    timItem,
+    timItemDescription,
     tsmCompany,
 )
+from connectors.erp.standin import SeedResult
 from domain.money import quantize
 
 CHUNK = 5_000
+DEFAULT_COMPANY = "SOA"
 FIRST_INVOICE_NO = 1001
 SEED_USER = "admin"
 
-# GLAcctNo, description, cash account id (or None when not a cash account).
-GL_ACCOUNTS: tuple[tuple[str, str, str | None], ...] = (
-    ("1000", "Cash - Operating", "OPERATING"),
-    ("1010", "Undeposited Funds - Card", "CARD-CLEARING"),
-    ("1200", "Accounts Receivable", None),
-    ("4950", "Sales Discounts", None),
-    ("6950", "AR Write-Offs", None),
+# GLAcctNo, description, cash account id (or None when not a cash account), Status.
+GL_ACCOUNTS: tuple[tuple[str, str, str | None, int], ...] = (
+    ("1000", "Cash - Operating Bank", "OPERATING", 1),
+    ("1010", "Undeposited Funds - Card", "CARD-CLEARING", 1),
+    ("1200", "Accounts Receivable", None, 1),
+    ("2400", "Sales Tax Payable", None, 1),
+    ("4000", "Sales - Products", None, 1),
+    ("4950", "Sales Discounts", None, 1),
+    ("6100", "Credit Card Processing Fees", None, 1),
+    ("6110", "Chargeback Fees", None, 1),
+    ("6950", "AR Write-Offs", None, 1),
+    ("6990", "Bank Charges (inactive)", None, 2),
+)
+# PmtTermsID, description, days.
+PAYMENT_TERMS: tuple[tuple[str, str, int], ...] = (
+    ("DUE", "Due on receipt", 0),
+    ("NET15", "Net 15", 15),
+    ("NET30", "Net 30", 30),
+    ("NET45", "Net 45", 45),
+    ("NET60", "Net 60", 60),
 )
 DEFAULT_CASH_ACCOUNT = codes.DEFAULT_CASH_ACCOUNT
 
@@ -74,6 +95,8 @@ WELL_KNOWN: tuple[tuple[str, str, str, tuple[tuple[int, str, int, int], ...]], .
         ((1003, "1250.00", -20, 10), (1004, "40.00", -45, -15)),
     ),
 )
+WELL_KNOWN_EMAIL = ("ap@acmesupply.example", "billing@birchhardware.example")
+WELL_KNOWN_INVOICES = sum(len(c[3]) for c in WELL_KNOWN)
 
 _FIRST = (
     "Cedar",
@@ -97,22 +120,18 @@ _CITIES = (
     ("Tucson", "AZ", "85701"),
     ("Fresno", "CA", "93721"),
 )
-_TERMS = ((0, "Due on receipt"), (15, "Net 15"), (30, "Net 30"), (45, "Net 45"), (60, "Net 60"))
-
-
-@dataclass(frozen=True)
-class SeedResult:
-    """What ``seed_demo`` did.
-
-    Attributes:
-        created: False when the company already had data and nothing was written.
-        customers: customers written.
-        invoices: invoices written.
-    """
-
-    created: bool
-    customers: int = 0
-    invoices: int = 0
+# ItemID, short description, Status (1 active, 2 inactive).
+ITEMS: tuple[tuple[str, str, int], ...] = (
+    ("WIDGET-100", "Steel widget, pack of 100", 1),
+    ("BOLT-316", "Stainless bolt 3/16 in", 1),
+    ("GLOVES-L", "Work gloves, large", 1),
+    ("GIFT-CARD", "Gift card", 1),
+    ("OLD-PART", "Discontinued part", 2),
+    ("WIDGET", "Widget", 1),
+    ("GADGET", "Gadget", 1),
+)
+_STREETS = ("Main St", "Industrial Way", "Commerce Dr", "Depot Rd", "Riverside Ave", "1st Ave")
+_MAILBOXES = ("ap", "accounts", "billing", "payables", "finance")
 
 
 def create_schema(engine: sa.Engine) -> None:
@@ -136,21 +155,21 @@ def create_schema(engine: sa.Engine) -> None:
 def seed_demo(
     engine: sa.Engine,
     *,
-    company_id: str = "SOA",
-    customers: int = 50,
-    invoices_per_customer: int = 4,
+    company_id: str = "",
+    customers: int = 300,
+    invoices: int = 1200,
     seed: int = 7,
     today: date | None = None,
 ) -> SeedResult:
-    """Seed a demo company: setup rows, GL accounts, fiscal periods, customers and invoices.
+    """Seed a demo company: setup rows, GL, fiscal periods, terms, customers and invoices.
 
     Deterministic for a given ``seed`` and ``today``. Does nothing when the company exists.
 
     Args:
         engine: the ERP database (the schema is created if needed).
-        company_id: the Sage company to create.
-        customers: number of customers, at least 2 (C0001 and C0002 are the well-known ones).
-        invoices_per_customer: invoices of each generated customer (C0003 upward).
+        company_id: the Sage company to create; blank: ``SOA``.
+        customers: total customers, at least 2 (C0001 and C0002 are the well-known ones).
+        invoices: total invoices, at least 4 (1001-1004 are the well-known ones).
         seed: random seed of the generated rows.
         today: the demo's "today" (invoice and due dates are relative to it); default today.
 
@@ -158,20 +177,26 @@ def seed_demo(
         What was written.
 
     Raises:
-        ValueError: if fewer than 2 customers or a negative invoice count is asked for.
+        ValueError: for fewer than 2 customers or 4 invoices, or invoices without customers to
+            carry them.
     """
-    if customers < len(WELL_KNOWN) or invoices_per_customer < 0:
-        raise ValueError("seed_demo needs customers >= 2 and invoices_per_customer >= 0")
+    if customers < len(WELL_KNOWN) or invoices < WELL_KNOWN_INVOICES:
+        raise ValueError(
+            f"seed_demo needs customers >= {len(WELL_KNOWN)} and invoices >= {WELL_KNOWN_INVOICES}"
+        )
+    if customers == len(WELL_KNOWN) and invoices > WELL_KNOWN_INVOICES:
+        raise ValueError("seed_demo: more invoices than the well-known ones need more customers")
+    company = company_id or DEFAULT_COMPANY
     today = today or date.today()
     create_schema(engine)
     with engine.begin() as conn:
         exists = conn.execute(
-            sa.select(tsmCompany.c.CompanyID).where(tsmCompany.c.CompanyID == company_id)
+            sa.select(tsmCompany.c.CompanyID).where(tsmCompany.c.CompanyID == company)
         ).first()
         if exists is not None:
             return SeedResult(created=False)
-        seeder = _Seeder(conn, company_id, random.Random(seed), today)  # noqa: S311 - demo data
-        return seeder.run(customers, invoices_per_customer)
+        seeder = _Seeder(conn, company, random.Random(seed), today)  # noqa: S311 - demo data
+        return seeder.run(customers, invoices)
 
 
 def _dt(day: date) -> datetime:
@@ -187,26 +212,29 @@ class _Seeder:
         self.rng = rng
         self.today = today
         self.now = _dt(today)
+        self.terms_key = 0
 
-    def run(self, customers: int, invoices_per_customer: int) -> SeedResult:
-        generated = customers - len(WELL_KNOWN)
-        invoice_count = sum(len(c[3]) for c in WELL_KNOWN) + generated * invoices_per_customer
-        last_invoice_no = FIRST_INVOICE_NO + invoice_count - 1
+    def run(self, customers: int, invoices: int) -> SeedResult:
+        last_invoice_no = FIRST_INVOICE_NO + invoices - 1
         self._setup(last_invoice_no)
         self._ledger()
-        batch_key = self._invoice_batch()
+        self._terms()
+        self._items()
+        batch_key = invoice_batch(self.conn, self.company, self.now)
         cust_key = next_surrogate_block(self.conn, "tarCustomer", customers)
         addr_key = next_surrogate_block(self.conn, "tciAddress", customers)
-        invc_key = next_surrogate_block(self.conn, "tarInvoice", max(invoice_count, 1))
-        ctx = _Keys(cust_key, addr_key, invc_key, FIRST_INVOICE_NO, batch_key)
+        cntct_key = next_surrogate_block(self.conn, "tciContact", customers)
+        invc_key = next_surrogate_block(self.conn, "tarInvoice", invoices)
+        ctx = _Keys(cust_key, addr_key, cntct_key, invc_key, FIRST_INVOICE_NO, batch_key)
         for table, rows in (
             (tciAddress, self._addresses(customers, ctx)),
             (tarCustAddr, self._cust_addrs(customers, ctx)),
+            (tciContact, self._contacts(customers, ctx)),
             (tarCustomer, self._customers(customers, ctx)),
-            (tarInvoice, self._invoices(customers, invoices_per_customer, ctx)),
+            (tarInvoice, self._invoices(customers, invoices, ctx)),
         ):
             _insert_chunked(self.conn, table, rows)
-        return SeedResult(created=True, customers=customers, invoices=invoice_count)
+        return SeedResult(created=True, customers=customers, invoices=invoices)
 
     # --- setup -------------------------------------------------------------------------------
 
@@ -220,33 +248,28 @@ class _Seeder:
             [
                 {
                     "CompanyID": c,
-                    "BatchType": codes.BATCH_TYPE_AR_INVOICE,
-                    "BatchTypeID": "IN",
-                    "NextBatchNo": 2,
-                },
-                {
-                    "CompanyID": c,
-                    "BatchType": codes.BATCH_TYPE_CASH_RECEIPT,
-                    "BatchTypeID": "CR",
-                    "NextBatchNo": 1,
-                },
+                    "BatchType": batch_type,
+                    "BatchTypeID": type_id,
+                    "NextBatchNo": nxt,
+                }
+                for batch_type, type_id, nxt in (
+                    (codes.BATCH_TYPE_AR_INVOICE, "IN", 2),
+                    (codes.BATCH_TYPE_CASH_RECEIPT, "CR", 1),
+                    (codes.BATCH_TYPE_GL_JOURNAL, "JE", 1),
+                )
             ],
         )
         self.conn.execute(
             sa.insert(tciTranTypeCompany),
             [
-                {
-                    "CompanyID": c,
-                    "TranType": codes.TRAN_TYPE_INVOICE,
-                    "TranTypeID": "IN",
-                    "NextTranNo": last_invoice_no + 1,
-                },
-                {
-                    "CompanyID": c,
-                    "TranType": codes.TRAN_TYPE_CUST_PMT,
-                    "TranTypeID": "PA",
-                    "NextTranNo": 1,
-                },
+                {"CompanyID": c, "TranType": tran_type, "TranTypeID": type_id, "NextTranNo": nxt}
+                for tran_type, type_id, nxt in (
+                    (codes.TRAN_TYPE_INVOICE, "IN", last_invoice_no + 1),
+                    (codes.TRAN_TYPE_CREDIT_MEMO, "CM", 1),
+                    (codes.TRAN_TYPE_CUST_PMT, "PA", 1),
+                    (codes.TRAN_TYPE_GL_JOURNAL, "JE", 1),
+                    (codes.TRAN_TYPE_SALES_ORDER, "SO", 1),
+                )
             ],
         )
 
@@ -257,7 +280,7 @@ class _Seeder:
         cash_key = next_surrogate_block(self.conn, "tcmCashAcct", len(cash))
         accounts = []
         cash_rows: list[dict[str, Any]] = []
-        for i, (acct_no, description, cash_id) in enumerate(GL_ACCOUNTS):
+        for i, (acct_no, description, cash_id, status) in enumerate(GL_ACCOUNTS):
             accounts.append(
                 {
                     "GLAcctKey": gl_key + i,
@@ -265,7 +288,7 @@ class _Seeder:
                     "GLAcctNo": acct_no,
                     "Description": description,
                     "NaturalAcctKey": None,
-                    "Status": 1,
+                    "Status": status,
                 }
             )
             if cash_id:
@@ -298,51 +321,45 @@ class _Seeder:
                         "StartDate": _dt(start),
                         "EndDate": _dt(end),
                         # The prior fiscal year is closed; this year and next are open.
-                        "Status": 2 if year < self.today.year else 1,
+                        "Status": codes.PERIOD_STATUS_CLOSED
+                        if year < self.today.year
+                        else codes.PERIOD_STATUS_OPEN,
                     }
                 )
         self.conn.execute(sa.insert(tglFiscalPeriod), periods)
 
-    def _invoice_batch(self) -> int:
-        """One posted AR invoice batch (type 501) that the seeded invoices came from."""
-        key = next_surrogate_block(self.conn, "tciBatchLog", 1)
+    def _items(self) -> None:
+        first = next_surrogate_block(self.conn, "timItem", len(ITEMS))
         self.conn.execute(
-            sa.insert(tciBatchLog),
+            sa.insert(timItem),
             [
-                {
-                    "BatchKey": key,
-                    "BatchID": codes.batch_id("AR", "IN", 1),
-                    "BatchNo": 1,
-                    "BatchType": codes.BATCH_TYPE_AR_INVOICE,
-                    "Status": codes.BATCH_STATUS_POSTED,
-                    "PostStatus": codes.POST_STATUS_COMPLETE,
-                    "SourceCompanyID": self.company,
-                    "PostCompanyID": self.company,
-                    "BatchCmnt": "Demo invoices",
-                    "PostDate": self.now,
-                    "NextSeqNo": 1,
-                    "RgstrPrinted": 1,
-                    "CreateDate": self.now,
-                    "CreateUserID": SEED_USER,
-                    "UpdateCounter": 0,
-                }
+                {"ItemKey": first + i, "CompanyID": self.company, "ItemID": item_id, "Status": st}
+                for i, (item_id, _, st) in enumerate(ITEMS)
             ],
         )
         self.conn.execute(
-            sa.insert(tarBatch),
+            sa.insert(timItemDescription),
             [
-                {
-                    "BatchKey": key,
-                    "CashAcctKey": None,
-                    "BatchCmnt": "Demo invoices",
-                    "PostDate": self.now,
-                    "Hold": 0,
-                    "Private": 0,
-                    "SourceModule": codes.MODULE_AR,
-                }
+                {"ItemKey": first + i, "LanguageID": 1033, "ShortDesc": description}
+                for i, (_, description, _) in enumerate(ITEMS)
             ],
         )
-        return key
+
+    def _terms(self) -> None:
+        self.terms_key = next_surrogate_block(self.conn, "tciPaymentTerms", len(PAYMENT_TERMS))
+        self.conn.execute(
+            sa.insert(tciPaymentTerms),
+            [
+                {
+                    "PmtTermsKey": self.terms_key + i,
+                    "CompanyID": self.company,
+                    "PmtTermsID": terms_id,
+                    "Description": description,
+                    "DueDayOrMonth": days,
+                }
+                for i, (terms_id, description, days) in enumerate(PAYMENT_TERMS)
+            ],
+        )
 
     # --- customers -----------------------------------------------------------------------------
 
@@ -366,8 +383,8 @@ class _Seeder:
             yield {
                 "AddrKey": k.addr + i,
                 "AddrName": None,
-                "AddrLine1": f"{100 + (i * 37) % 9800} Main St",
-                "AddrLine2": None,
+                "AddrLine1": f"{100 + (i * 37) % 9800} {_STREETS[i % len(_STREETS)]}",
+                "AddrLine2": f"Suite {100 + i % 400}" if i % 5 == 0 else None,
                 "AddrLine3": None,
                 "AddrLine4": None,
                 "AddrLine5": None,
@@ -380,7 +397,37 @@ class _Seeder:
 
     def _cust_addrs(self, customers: int, k: _Keys) -> Iterator[dict[str, Any]]:
         for i in range(customers):
-            yield {"AddrKey": k.addr + i, "CustKey": k.cust + i, "CustAddrID": "MAIN"}
+            # NET30 for the well-known customers, a spread of terms for the others.
+            terms = 2 if i < len(WELL_KNOWN) else (i * 7) % len(PAYMENT_TERMS)
+            yield {
+                "AddrKey": k.addr + i,
+                "CustKey": k.cust + i,
+                "CustAddrID": f"C{i + 1:04d}",
+                "PmtTermsKey": self.terms_key + terms,
+            }
+
+    def _contacts(self, customers: int, k: _Keys) -> Iterator[dict[str, Any]]:
+        for i in range(customers):
+            cust_id = f"C{i + 1:04d}"
+            if i < len(WELL_KNOWN):
+                email = WELL_KNOWN_EMAIL[i]
+            else:
+                email = f"{_MAILBOXES[i % len(_MAILBOXES)]}+{cust_id.lower()}@customers.example"
+            yield {
+                "CntctKey": k.cntct + i,
+                "CntctOwnerKey": k.cust + i,
+                "EntityType": codes.ENTITY_TYPE_CUSTOMER,
+                "Name": "Accounts Payable",
+                "Title": None,
+                "Phone": f"509-555-{i % 10000:04d}",
+                "Fax": None,
+                "EMailAddr": email,
+                "CreateDate": self.now,
+                "CreateUserID": SEED_USER,
+                "UpdateDate": self.now,
+                "UpdateUserID": SEED_USER,
+                "UpdateCounter": 0,
+            }
 
     def _customers(self, customers: int, k: _Keys) -> Iterator[dict[str, Any]]:
         for i in range(customers):
@@ -397,7 +444,7 @@ class _Seeder:
                 "PrimaryAddrKey": k.addr + i,
                 "DfltBillToAddrKey": k.addr + i,
                 "DfltShipToAddrKey": k.addr + i,
-                "PrimaryCntctKey": None,
+                "PrimaryCntctKey": k.cntct + i,
                 "CustRefNo": None,
                 "UserFld1": paytrace_id,
                 "UserFld2": None,
@@ -406,18 +453,18 @@ class _Seeder:
                 "DateEstab": _dt(self.today - timedelta(days=365 * 3)),
                 "CreateDate": self.now,
                 "CreateUserID": SEED_USER,
-                "UpdateDate": None,
-                "UpdateUserID": None,
+                "UpdateDate": self.now,
+                "UpdateUserID": SEED_USER,
                 "UpdateCounter": 0,
                 "CreateType": codes.CREATE_TYPE_STANDARD,
             }
 
     # --- invoices ------------------------------------------------------------------------------
 
-    def _invoices(self, customers: int, per_customer: int, k: _Keys) -> Iterator[dict[str, Any]]:
+    def _invoices(self, customers: int, invoices: int, k: _Keys) -> Iterator[dict[str, Any]]:
         seq = 0
-        for i, (_, _, _, invoices) in enumerate(WELL_KNOWN):
-            for number, amount, date_offset, due_offset in invoices:
+        for i, (_, _, _, known) in enumerate(WELL_KNOWN):
+            for number, amount, date_offset, due_offset in known:
                 tran_date = self.today + timedelta(days=date_offset)
                 due = self.today + timedelta(days=due_offset)
                 total = Decimal(amount)
@@ -425,24 +472,25 @@ class _Seeder:
                 yield self._invoice(k, seq, number, k.cust + i, tran_date, due, total, total, terms)
                 seq += 1
         rng = self.rng
-        for i in range(len(WELL_KNOWN), customers):
-            for _ in range(per_customer):
-                tran_date = self.today - timedelta(days=rng.randint(0, 120))
-                days, terms = rng.choice(_TERMS)
-                total = Decimal(rng.randint(2_500, 750_000)) / 100
-                roll = rng.random()
-                if roll < 0.10:
-                    balance = Decimal("0")  # paid in full
-                elif roll < 0.30:
-                    balance = (total * Decimal(rng.randint(10, 90)) / 100).quantize(Decimal("0.01"))
-                else:
-                    balance = total
-                number = k.first_no + seq
-                due = tran_date + timedelta(days=days)
-                yield self._invoice(
-                    k, seq, number, k.cust + i, tran_date, due, total, balance, terms
-                )
-                seq += 1
+        generated = customers - len(WELL_KNOWN)
+        for n in range(invoices - WELL_KNOWN_INVOICES):
+            cust_index = len(WELL_KNOWN) + n % generated
+            tran_date = self.today - timedelta(days=rng.randint(0, 120))
+            days = PAYMENT_TERMS[rng.randrange(len(PAYMENT_TERMS))][2]
+            total = Decimal(rng.randint(2_500, 750_000)) / 100
+            roll = rng.random()
+            if roll < 0.10:
+                balance = Decimal("0")  # paid in full
+            elif roll < 0.30:
+                balance = (total * Decimal(rng.randint(10, 90)) / 100).quantize(Decimal("0.01"))
+            else:
+                balance = total
+            number = k.first_no + seq
+            due = tran_date + timedelta(days=days)
+            yield self._invoice(
+                k, seq, number, k.cust + cust_index, tran_date, due, total, balance, f"Net {days}"
+            )
+            seq += 1
 
     def _invoice(
         self,
@@ -456,41 +504,114 @@ class _Seeder:
         balance: Decimal,
         terms: str,
     ) -> dict[str, Any]:
-        no = codes.tran_no(number)
-        amount = quantize(total, 3)
-        open_amount = quantize(balance, 3)
-        return {
-            "InvcKey": k.invc + seq,
-            "CompanyID": self.company,
-            "TranID": codes.tran_id(no, "IN"),
-            "TranNo": no,
-            "TranType": codes.TRAN_TYPE_INVOICE,
-            "CustKey": cust_key,
-            "BatchKey": k.batch,
-            "TranDate": _dt(tran_date),
-            "PostDate": _dt(tran_date),
-            "DueDate": _dt(due),
-            "DiscDate": None,
-            "TranAmt": amount,
-            "TranAmtHC": amount,
-            "Balance": open_amount,
-            "BalanceHC": open_amount,
-            "SalesAmt": amount,
-            "STaxAmt": Decimal("0.000"),
-            "DiscAmt": Decimal("0.000"),
-            "CurrID": "USD",
-            "CurrExchRate": 1,
-            "Status": codes.DOC_STATUS_OPEN,
-            "SourceModule": codes.MODULE_AR,
-            "CustPONo": f"PO-{number}",
-            "TranCmnt": terms,
-            "CreateDate": self.now,
-            "CreateUserID": SEED_USER,
-            "UpdateDate": None,
-            "UpdateUserID": None,
-            "UpdateCounter": 0,
-            "CreateType": codes.CREATE_TYPE_STANDARD,
-        }
+        return invoice_row(
+            company_id=self.company,
+            invc_key=k.invc + seq,
+            number=str(number),
+            cust_key=cust_key,
+            batch_key=k.batch,
+            tran_date=tran_date,
+            due=due,
+            total=total,
+            balance=balance,
+            comment=terms,
+            now=self.now,
+        )
+
+
+def invoice_row(
+    *,
+    company_id: str,
+    invc_key: int,
+    number: str,
+    cust_key: int,
+    batch_key: int | None,
+    tran_date: date,
+    due: date,
+    total: Decimal,
+    balance: Decimal,
+    comment: str,
+    now: datetime,
+    user_id: str = SEED_USER,
+) -> dict[str, Any]:
+    """A posted AR invoice (``tarInvoice``, TranType 501) as the invoice posting leaves it."""
+    no = codes.tran_no(number)
+    amount = quantize(total, 3)
+    open_amount = quantize(balance, 3)
+    return {
+        "InvcKey": invc_key,
+        "CompanyID": company_id,
+        "TranID": codes.tran_id(no, "IN"),
+        "TranNo": no,
+        "TranType": codes.TRAN_TYPE_INVOICE,
+        "CustKey": cust_key,
+        "BatchKey": batch_key,
+        "TranDate": _dt(tran_date),
+        "PostDate": _dt(tran_date),
+        "DueDate": _dt(due),
+        "DiscDate": None,
+        "TranAmt": amount,
+        "TranAmtHC": amount,
+        "Balance": open_amount,
+        "BalanceHC": open_amount,
+        "SalesAmt": amount,
+        "STaxAmt": Decimal("0.000"),
+        "DiscAmt": Decimal("0.000"),
+        "CurrID": "USD",
+        "CurrExchRate": 1,
+        "Status": codes.DOC_STATUS_OPEN,
+        "SourceModule": codes.MODULE_AR,
+        "CustPONo": f"PO-{number}"[:15],
+        "TranCmnt": comment,
+        "CreateDate": now,
+        "CreateUserID": user_id,
+        "UpdateDate": None,
+        "UpdateUserID": None,
+        "UpdateCounter": 0,
+        "CreateType": codes.CREATE_TYPE_STANDARD,
+    }
+
+
+def invoice_batch(conn: sa.Connection, company_id: str, now: datetime) -> int:
+    """One posted AR invoice batch (type 501) that seeded invoices come from; its key."""
+    key = next_surrogate_block(conn, "tciBatchLog", 1)
+    conn.execute(
+        sa.insert(tciBatchLog),
+        [
+            {
+                "BatchKey": key,
+                "BatchID": codes.batch_id("AR", "IN", 1),
+                "BatchNo": 1,
+                "BatchType": codes.BATCH_TYPE_AR_INVOICE,
+                "Status": codes.BATCH_STATUS_POSTED,
+                "PostStatus": codes.POST_STATUS_COMPLETE,
+                "SourceCompanyID": company_id,
+                "PostCompanyID": company_id,
+                "BatchCmnt": "Demo invoices",
+                "PostDate": now,
+                "NextSeqNo": 1,
+                "RgstrPrinted": 1,
+                "CreateDate": now,
+                "CreateUserID": SEED_USER,
+                "UpdateCounter": 0,
+            }
+        ],
+    )
+    conn.execute(
+        sa.insert(tarBatch),
+        [
+            {
+                "BatchKey": key,
+                "CashAcctKey": None,
+                "BatchCmnt": "Demo invoices",
+                "PostDate": now,
+                "Hold": 0,
+                "Private": 0,
+                "SourceModule": codes.MODULE_AR,
+            }
+        ],
+    )
+    return key
 
 
 @dataclass(frozen=True)
@@ -499,6 +620,7 @@ class _Keys:
 
     cust: int
     addr: int
+    cntct: int
     invc: int
     first_no: int
     batch: int
@@ -507,10 +629,11 @@ class _Keys:
 def _insert_chunked(conn: sa.Connection, table: sa.Table, rows: Iterator[dict[str, Any]]) -> None:
     """Insert rows with ``executemany`` in chunks, so memory stays flat at any volume."""
     chunk: list[dict[str, Any]] = []
+    insert = sa.insert(table)
     for row in rows:
         chunk.append(row)
         if len(chunk) >= CHUNK:
-            conn.execute(sa.insert(table), chunk)
+            conn.execute(insert, chunk)
             chunk = []
     if chunk:
-        conn.execute(sa.insert(table), chunk)
+        conn.execute(insert, chunk)

@@ -13,13 +13,14 @@ import sqlalchemy as sa
 
 from connectors.erp.errors import ErpBusinessError
 from connectors.erp.sage500 import codes
-from connectors.erp.sage500.receipt_rows import DOC_KIND_RECEIPT
 from connectors.erp.sage500.schema import (
     tarCustomer,
     tarInvoice,
     tarPendCustPmtAppl,
     tptPaytraceXref,
 )
+from connectors.erp.xref import read_xref
+from domain.erp_documents import DocumentKind
 from domain.matching import normalize_invoice_number
 from domain.models import ErpCustomer, OpenInvoice, ReceiptRecord, ReceiptStatus
 from domain.money import quantize
@@ -156,24 +157,19 @@ def find_customer_row(
     return None
 
 
-def read_xref(conn: sa.Connection, paytrace_transaction_id: int) -> AnyRow | None:
+def read_receipt_xref(conn: sa.Connection, paytrace_transaction_id: int) -> AnyRow | None:
     """The cross-reference row of a PayTrace transaction's receipt, if any."""
-    xref = tptPaytraceXref.c
-    return conn.execute(
-        sa.select(tptPaytraceXref).where(
-            xref.PaytraceTranID == paytrace_transaction_id, xref.DocKind == DOC_KIND_RECEIPT
-        )
-    ).first()
+    return read_xref(conn, tptPaytraceXref, DocumentKind.RECEIPT, str(paytrace_transaction_id))
 
 
 def to_record(row: AnyRow, *, created: bool = False) -> ReceiptRecord:
-    """Turn a tptPaytraceXref row into the domain record."""
+    """Turn a receipt's tptPaytraceXref row into the domain record."""
     return ReceiptRecord(
         paytrace_transaction_id=int(row.PaytraceTranID),
         erp=ERP_NAME,
-        customer_id=str(row.CustID),
-        erp_document=str(row.TranID),
-        batch=str(row.BatchID),
+        customer_id=str(row.CustID).strip(),
+        erp_document=str(row.DocNo).strip(),
+        batch=str(row.BatchID).strip(),
         amount=quantize(_dec(row.Amount), 2),
         status=ReceiptStatus(row.Status),
         created=created,

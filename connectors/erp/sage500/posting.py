@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -25,7 +26,13 @@ from connectors.erp.sage500.schema import (
     tarPendCustPmtAppl,
     tciBatchLog,
 )
+from connectors.erp.sage500.settings import SageSettings
 from domain.money import quantize
+
+
+def post_receipt_batch(conn: sa.Connection, xref: sa.Row[Any], settings: SageSettings) -> None:
+    """The emulated ``Poster`` of a cash receipt: post its batch (see ``post_batch_emulated``)."""
+    post_batch_emulated(conn, int(xref.BatchKey), user_id=settings.user, now=settings.clock())
 
 
 def post_batch_emulated(
@@ -47,15 +54,8 @@ def post_batch_emulated(
     batch_id = conn.execute(
         sa.select(tciBatchLog.c.BatchID).where(tciBatchLog.c.BatchKey == batch_key)
     ).scalar_one()
-    appl_rows = [
-        dict(r._mapping)
-        for r in conn.execute(
-            sa.select(tarPendCustPmtAppl)
-            .where(tarPendCustPmtAppl.c.BatchKey == batch_key)
-            .order_by(tarPendCustPmtAppl.c.SeqNo)
-        )
-    ]
-    _lower_balances(conn, appl_rows, batch_id=str(batch_id), user_id=user_id, now=now)
+    appl_rows = pending_appls(conn, batch_key)
+    lower_balances(conn, appl_rows, batch_id=str(batch_id), user_id=user_id, now=now)
     pmt_rows = [
         dict(r._mapping)
         for r in conn.execute(
@@ -68,6 +68,11 @@ def post_batch_emulated(
         conn.execute(sa.insert(tarCustPmtAppl), appl_rows)
     conn.execute(sa.delete(tarPendCustPmtAppl).where(tarPendCustPmtAppl.c.BatchKey == batch_key))
     conn.execute(sa.delete(tarPendCustPmt).where(tarPendCustPmt.c.BatchKey == batch_key))
+    mark_batch_posted(conn, batch_key)
+
+
+def mark_batch_posted(conn: sa.Connection, batch_key: int) -> None:
+    """Set a batch to Status 6 (posted), PostStatus 500 (complete)."""
     conn.execute(
         sa.update(tciBatchLog)
         .where(tciBatchLog.c.BatchKey == batch_key)
@@ -79,7 +84,19 @@ def post_batch_emulated(
     )
 
 
-def _lower_balances(
+def pending_appls(conn: sa.Connection, batch_key: int) -> list[dict[str, object]]:
+    """The pending applications of a batch, by SeqNo, as dicts."""
+    return [
+        dict(r._mapping)
+        for r in conn.execute(
+            sa.select(tarPendCustPmtAppl)
+            .where(tarPendCustPmtAppl.c.BatchKey == batch_key)
+            .order_by(tarPendCustPmtAppl.c.SeqNo)
+        )
+    ]
+
+
+def lower_balances(
     conn: sa.Connection,
     appl_rows: list[dict[str, object]],
     *,
@@ -96,7 +113,7 @@ def _lower_balances(
     for appl in appl_rows:
         key = int(str(appl["ApplyToInvcKey"]))
         amount = sum(
-            (_dec(appl[name]) for name in ("PmtAmt", "DiscTakenAmt", "WriteOffAmt")), Decimal(0)
+            (dec(appl[name]) for name in ("PmtAmt", "DiscTakenAmt", "WriteOffAmt")), Decimal(0)
         )
         taken[key] = taken.get(key, Decimal(0)) + amount
     if not taken:
@@ -115,7 +132,7 @@ def _lower_balances(
         row = found.get(key)
         if row is None:
             raise InvoiceNotOpenError(f"posting batch {batch_id}: invoice key {key} does not exist")
-        balance = quantize(_dec(row.Balance), 3)
+        balance = quantize(dec(row.Balance), 3)
         if taken[key] > balance:
             raise InvoiceNotOpenError(
                 f"posting batch {batch_id}: invoice {row.TranID} has balance {balance},"
@@ -126,7 +143,7 @@ def _lower_balances(
             .where(inv.InvcKey == key)
             .values(
                 Balance=balance - taken[key],
-                BalanceHC=quantize(_dec(row.BalanceHC), 3) - taken[key],
+                BalanceHC=quantize(dec(row.BalanceHC), 3) - taken[key],
                 UpdateDate=now,
                 UpdateUserID=user_id,
                 UpdateCounter=inv.UpdateCounter + 1,
@@ -134,7 +151,8 @@ def _lower_balances(
         )
 
 
-def _dec(value: object) -> Decimal:
+def dec(value: object) -> Decimal:
+    """A database number as ``Decimal`` (SQLite may hand back float or str)."""
     if isinstance(value, Decimal):
         return value
     return Decimal(str(value))

@@ -12,13 +12,12 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.erp.sage500 import codes
+from connectors.erp.xref import xref_row
+from domain.erp_documents import DocumentKind
 from domain.models import CashReceipt
 from domain.money import quantize
 
 ZERO3 = Decimal("0.000")
-DOC_KIND_RECEIPT = "receipt"
-XREF_PENDING = "pending"
-XREF_POSTED = "posted"
 COMMENT_WIDTH = 50
 
 
@@ -29,6 +28,7 @@ class InvoiceTarget:
     invc_key: int
     tran_id: str
     tran_date: datetime
+    number: str = ""
 
 
 @dataclass(frozen=True)
@@ -199,18 +199,19 @@ def build_receipt_rows(
                 **audit,
             }
         )
-    xref = {
-        "PaytraceTranID": receipt.paytrace_transaction_id,
-        "DocKind": DOC_KIND_RECEIPT,
-        "CompanyID": company_id,
-        "CustID": cust_id,
-        "CustPmtKey": keys.cust_pmt_key,
-        "TranID": tran_id,
-        "BatchKey": keys.batch_key,
-        "BatchID": batch_id,
-        "Amount": amount,
-        "Status": XREF_PENDING,
-        "CreateDate": now,
-        "UpdateDate": None,
-    }
+    xref = xref_row(
+        kind=DocumentKind.RECEIPT,
+        key=str(receipt.paytrace_transaction_id),
+        company_id=company_id,
+        doc_no=tran_id,
+        batch_id=batch_id,
+        amount=amount,
+        now=now,
+        paytrace_transaction_id=receipt.paytrace_transaction_id,
+        customer_id=cust_id,
+        doc_key=keys.cust_pmt_key,
+        batch_key=keys.batch_key,
+        doc_date=receipt.receipt_date,
+        applied_to=tuple(t.number for t in targets),
+    )
     return ReceiptRows(batch_log, batch, pend_cust_pmt, pend_appls, xref)

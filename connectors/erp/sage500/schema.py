@@ -15,7 +15,19 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from connectors.erp.xref import xref_table
+
 metadata = sa.MetaData()
+
+
+def blank_insensitive(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """``lower(ltrim(rtrim(x)))``: the expression the case/blank-insensitive indexes cover.
+
+    ``ltrim(rtrim())`` rather than ``trim()``: it exists on SQLite, PostgreSQL and every SQL
+    Server version Sage 500 supports (``TRIM`` needs SQL Server 2017).
+    """
+    return sa.func.lower(sa.func.ltrim(sa.func.rtrim(column)))
+
 
 Money = sa.Numeric(15, 3, asdecimal=True)
 
@@ -184,6 +196,15 @@ tarCustomer = sa.Table(
     sa.UniqueConstraint("CompanyID", "CustID", name="uq_tarCustomer_CustID"),
     # tracepost looks customers up by the PayTrace customer id kept in a user field.
     sa.Index("ix_tarCustomer_UserFld1", "CompanyID", "UserFld1"),
+    # customers_changed_since: keyset paging over (UpdateDate, CustKey).
+    sa.Index("ix_tarCustomer_UpdateDate", "CompanyID", "UpdateDate", "CustKey"),
+)
+
+# find_customers(name=...): case- and blank-insensitive equality within a company.
+sa.Index(
+    "ix_tarCustomer_CustName_ci",
+    tarCustomer.c.CompanyID,
+    blank_insensitive(tarCustomer.c.CustName),
 )
 
 tarCustAddr = sa.Table(
@@ -192,7 +213,37 @@ tarCustAddr = sa.Table(
     _key("AddrKey", primary=True),
     _key("CustKey"),
     sa.Column("CustAddrID", sa.String(15), nullable=False),
+    _key("PmtTermsKey", nullable=True),
     sa.UniqueConstraint("CustKey", "CustAddrID", name="uq_tarCustAddr_CustAddrID"),
+)
+
+tciContact = sa.Table(
+    "tciContact",
+    metadata,
+    _key("CntctKey", primary=True),
+    _key("CntctOwnerKey"),
+    sa.Column("EntityType", sa.SmallInteger, nullable=False),
+    sa.Column("Name", sa.String(40), nullable=False),
+    sa.Column("Title", sa.String(40), nullable=True),
+    sa.Column("Phone", sa.String(17), nullable=True),
+    sa.Column("Fax", sa.String(17), nullable=True),
+    sa.Column("EMailAddr", sa.String(256), nullable=True),
+    *_audit(),
+    sa.Index("ix_tciContact_Owner", "CntctOwnerKey", "EntityType"),
+)
+
+# find_customers(email=...): case- and blank-insensitive equality.
+sa.Index("ix_tciContact_EMailAddr_ci", blank_insensitive(tciContact.c.EMailAddr))
+
+tciPaymentTerms = sa.Table(
+    "tciPaymentTerms",
+    metadata,
+    _key("PmtTermsKey", primary=True),
+    sa.Column("CompanyID", sa.String(3), nullable=False),
+    sa.Column("PmtTermsID", sa.String(15), nullable=False),
+    sa.Column("Description", sa.String(30), nullable=False),
+    sa.Column("DueDayOrMonth", sa.SmallInteger, nullable=False, default=0),
+    sa.UniqueConstraint("CompanyID", "PmtTermsID", name="uq_tciPaymentTerms_PmtTermsID"),
 )
 
 tarBatch = sa.Table(
@@ -207,40 +258,58 @@ tarBatch = sa.Table(
     sa.Column("SourceModule", sa.SmallInteger, nullable=False, default=5),
 )
 
+
+def _invoice_columns() -> list[sa.Column[Any]]:
+    """Columns shared by posted (tarInvoice) and pending (tarPendInvoice) AR documents."""
+    return [
+        _key("InvcKey", primary=True),
+        sa.Column("CompanyID", sa.String(3), nullable=False),
+        sa.Column("TranID", sa.String(13), nullable=False),
+        sa.Column("TranNo", sa.String(10), nullable=False),
+        sa.Column("TranType", sa.Integer, nullable=False),
+        _key("CustKey"),
+        _key("BatchKey", nullable=True),
+        sa.Column("TranDate", sa.DateTime, nullable=False),
+        sa.Column("PostDate", sa.DateTime, nullable=False),
+        sa.Column("DueDate", sa.DateTime, nullable=True),
+        sa.Column("DiscDate", sa.DateTime, nullable=True),
+        _money("TranAmt"),
+        _money("TranAmtHC"),
+        _money("Balance"),
+        _money("BalanceHC"),
+        _money("SalesAmt"),
+        _money("STaxAmt"),
+        _money("DiscAmt"),
+        sa.Column("CurrID", sa.String(3), nullable=False, default="USD"),
+        sa.Column("CurrExchRate", sa.Float, nullable=False, default=1),
+        sa.Column("Status", sa.SmallInteger, nullable=False, default=1),
+        sa.Column("SourceModule", sa.SmallInteger, nullable=False, default=5),
+        sa.Column("CustPONo", sa.String(15), nullable=True),
+        sa.Column("TranCmnt", sa.String(50), nullable=True),
+        *_audit(),
+        sa.Column("CreateType", sa.SmallInteger, nullable=False, default=1),
+    ]
+
+
 tarInvoice = sa.Table(
     "tarInvoice",
     metadata,
-    _key("InvcKey", primary=True),
-    sa.Column("CompanyID", sa.String(3), nullable=False),
-    sa.Column("TranID", sa.String(13), nullable=False),
-    sa.Column("TranNo", sa.String(10), nullable=False),
-    sa.Column("TranType", sa.Integer, nullable=False),
-    _key("CustKey"),
-    _key("BatchKey", nullable=True),
-    sa.Column("TranDate", sa.DateTime, nullable=False),
-    sa.Column("PostDate", sa.DateTime, nullable=False),
-    sa.Column("DueDate", sa.DateTime, nullable=True),
-    sa.Column("DiscDate", sa.DateTime, nullable=True),
-    _money("TranAmt"),
-    _money("TranAmtHC"),
-    _money("Balance"),
-    _money("BalanceHC"),
-    _money("SalesAmt"),
-    _money("STaxAmt"),
-    _money("DiscAmt"),
-    sa.Column("CurrID", sa.String(3), nullable=False, default="USD"),
-    sa.Column("CurrExchRate", sa.Float, nullable=False, default=1),
-    sa.Column("Status", sa.SmallInteger, nullable=False, default=1),
-    sa.Column("SourceModule", sa.SmallInteger, nullable=False, default=5),
-    sa.Column("CustPONo", sa.String(15), nullable=True),
-    sa.Column("TranCmnt", sa.String(50), nullable=True),
-    *_audit(),
-    sa.Column("CreateType", sa.SmallInteger, nullable=False, default=1),
+    *_invoice_columns(),
     sa.UniqueConstraint("CompanyID", "TranID", name="uq_tarInvoice_TranID"),
     # invoice_by_number: equality on the stored zero-padded TranNo.
     sa.Index("ix_tarInvoice_TranNo", "CompanyID", "TranNo", "TranType"),
     # open_invoices: a customer's invoices, balance filtered in the index.
     sa.Index("ix_tarInvoice_CustKey_Balance", "CustKey", "Balance"),
+)
+
+# Unposted AR documents of a type-501 batch (invoices, credit memos); posting moves the row,
+# InvcKey unchanged.
+tarPendInvoice = sa.Table(
+    "tarPendInvoice",
+    metadata,
+    *_invoice_columns(),
+    sa.UniqueConstraint("CompanyID", "TranID", name="uq_tarPendInvoice_TranID"),
+    sa.Index("ix_tarPendInvoice_BatchKey", "BatchKey"),
 )
 
 
@@ -331,24 +400,151 @@ tarCustPmtAppl = sa.Table(
     sa.Index("ix_tarCustPmtAppl_ApplyToInvcKey", "ApplyToInvcKey"),
 )
 
-# --- tracepost's own cross-reference, inside the ERP database --------------------------------
 
-tptPaytraceXref = sa.Table(
-    "tptPaytraceXref",
+def _gl_posting_columns() -> list[sa.Column[Any]]:
+    """Columns shared by GL staging (tglPosting) and posted GL (tglTransaction)."""
+    return [
+        _key("BatchKey"),
+        _key("GLAcctKey"),
+        sa.Column("CurrID", sa.String(3), nullable=False, default="USD"),
+        _money("PostAmt"),
+        _money("PostAmtHC"),
+        sa.Column("PostQty", sa.Numeric(16, 8, asdecimal=True), nullable=False, default=0),
+        sa.Column("PostCmnt", sa.String(50), nullable=True),
+        sa.Column("ExtCmnt", sa.String(255), nullable=True),
+        sa.Column("JrnlNo", sa.Integer, nullable=True),
+        sa.Column("TranDate", sa.DateTime, nullable=False),
+        _key("TranKey", nullable=True),
+        sa.Column("TranNo", sa.String(10), nullable=True),
+        sa.Column("TranType", sa.Integer, nullable=False),
+        sa.Column("PostDate", sa.DateTime, nullable=False),
+        sa.Column("SourceModuleNo", sa.SmallInteger, nullable=False, default=3),
+    ]
+
+
+tglPosting = sa.Table(
+    "tglPosting",
     metadata,
-    sa.Column("PaytraceTranID", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("DocKind", sa.String(15), primary_key=True),
+    _key("PostingKey", primary=True),
+    *_gl_posting_columns(),
+    sa.Index("ix_tglPosting_BatchKey", "BatchKey"),
+)
+
+tglTransaction = sa.Table(
+    "tglTransaction",
+    metadata,
+    _key("glTranKey", primary=True),
+    *_gl_posting_columns(),
     sa.Column("CompanyID", sa.String(3), nullable=False),
-    sa.Column("CustID", sa.String(12), nullable=False),
+    sa.Column("FiscYear", sa.String(5), nullable=False),
+    sa.Column("FiscPer", sa.SmallInteger, nullable=False),
+    sa.Index("ix_tglTransaction_Acct_Per", "GLAcctKey", "FiscYear", "FiscPer"),
+)
+
+
+# --- cash management deposits (table and column names UNSURE: see docs/erp/sage500.md) --------
+
+tcmDeposit = sa.Table(
+    "tcmDeposit",
+    metadata,
+    _key("DepositKey", primary=True),
+    sa.Column("CompanyID", sa.String(3), nullable=False),
+    _key("CashAcctKey"),
+    sa.Column("DepositID", sa.String(15), nullable=False),
+    sa.Column("DepositDate", sa.DateTime, nullable=False),
+    _money("DepositAmt"),
+    _money("ReceiptsAmt"),
+    sa.Column("Status", sa.SmallInteger, nullable=False, default=1),
+    sa.Column("TranCmnt", sa.String(50), nullable=True),
+    *_audit(),
+    sa.UniqueConstraint("CompanyID", "DepositID", name="uq_tcmDeposit_DepositID"),
+)
+
+tcmDepositDetl = sa.Table(
+    "tcmDepositDetl",
+    metadata,
+    _key("DepositDetlKey", primary=True),
+    _key("DepositKey"),
+    sa.Column("SeqNo", sa.Integer, nullable=False),
     _key("CustPmtKey"),
     sa.Column("TranID", sa.String(13), nullable=False),
-    _key("BatchKey"),
-    sa.Column("BatchID", sa.String(12), nullable=False),
-    _money("Amount"),
-    sa.Column("Status", sa.String(10), nullable=False),
-    sa.Column("CreateDate", sa.DateTime, nullable=False),
-    sa.Column("UpdateDate", sa.DateTime, nullable=True),
+    _money("TranAmt"),
+    sa.Index("ix_tcmDepositDetl_DepositKey", "DepositKey"),
 )
+
+# --- inventory items and sales orders --------------------------------------------------------
+
+timItem = sa.Table(
+    "timItem",
+    metadata,
+    _key("ItemKey", primary=True),
+    sa.Column("CompanyID", sa.String(3), nullable=False),
+    sa.Column("ItemID", sa.String(30), nullable=False),
+    sa.Column("Status", sa.SmallInteger, nullable=False, default=1),
+    sa.UniqueConstraint("CompanyID", "ItemID", name="uq_timItem_ItemID"),
+)
+
+timItemDescription = sa.Table(
+    "timItemDescription",
+    metadata,
+    _key("ItemKey", primary=True),
+    sa.Column("LanguageID", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("ShortDesc", sa.String(40), nullable=False),
+)
+
+tsoSalesOrder = sa.Table(
+    "tsoSalesOrder",
+    metadata,
+    _key("SOKey", primary=True),
+    sa.Column("CompanyID", sa.String(3), nullable=False),
+    sa.Column("TranNo", sa.String(10), nullable=False),
+    sa.Column("TranNoRel", sa.String(14), nullable=False),
+    sa.Column("TranID", sa.String(13), nullable=False),
+    sa.Column("TranType", sa.Integer, nullable=False),
+    _key("CustKey"),
+    sa.Column("TranDate", sa.DateTime, nullable=False),
+    _money("SalesAmt"),
+    _money("STaxAmt"),
+    _money("OpenAmt"),
+    sa.Column("CustPONo", sa.String(15), nullable=True),
+    _key("PmtTermsKey", nullable=True),
+    sa.Column("Status", sa.SmallInteger, nullable=False, default=1),
+    sa.Column("TranCmnt", sa.String(50), nullable=True),
+    *(sa.Column(f"UserFld{i}", sa.String(15), nullable=True) for i in range(1, 5)),
+    *_audit(),
+    sa.UniqueConstraint("CompanyID", "TranID", name="uq_tsoSalesOrder_TranID"),
+)
+
+tsoSOLine = sa.Table(
+    "tsoSOLine",
+    metadata,
+    _key("SOLineKey", primary=True),
+    _key("SOKey"),
+    sa.Column("SOLineNo", sa.Integer, nullable=False),
+    _key("ItemKey"),
+    sa.Column("Description", sa.String(40), nullable=True),
+    sa.Column("UnitPrice", sa.Numeric(15, 5, asdecimal=True), nullable=False),
+    sa.Column("ExtCmnt", sa.String(255), nullable=True),
+    sa.Column("Status", sa.SmallInteger, nullable=False, default=1),
+    sa.Index("ix_tsoSOLine_SOKey", "SOKey"),
+)
+
+tsoSOLineDist = sa.Table(
+    "tsoSOLineDist",
+    metadata,
+    _key("SOLineDistKey", primary=True),
+    _key("SOLineKey"),
+    sa.Column("QtyOrd", sa.Numeric(16, 8, asdecimal=True), nullable=False),
+    sa.Column("QtyOpenToShip", sa.Numeric(16, 8, asdecimal=True), nullable=False),
+    _money("ExtAmt"),
+    sa.Column("Status", sa.SmallInteger, nullable=False, default=1),
+    sa.Index("ix_tsoSOLineDist_SOLineKey", "SOLineKey"),
+)
+
+# --- tracepost's own cross-reference, inside the ERP database --------------------------------
+
+# The shared table (connectors/erp/xref.py): PK (DocKind, SourceKey), one row per document.
+tptPaytraceXref = xref_table(metadata)
 
 # Tables whose keys come from tciSurrogateKey (what spGetNextSurrogateKey is called with).
 SURROGATE_KEY_TABLES: dict[str, str] = {
@@ -360,4 +556,14 @@ SURROGATE_KEY_TABLES: dict[str, str] = {
     "tarInvoice": "InvcKey",
     "tarCustPmt": "CustPmtKey",
     "tarCustPmtAppl": "CustPmtApplKey",
+    "tciContact": "CntctKey",
+    "tciPaymentTerms": "PmtTermsKey",
+    "tglPosting": "PostingKey",
+    "tglTransaction": "glTranKey",
+    "tcmDeposit": "DepositKey",
+    "tcmDepositDetl": "DepositDetlKey",
+    "timItem": "ItemKey",
+    "tsoSalesOrder": "SOKey",
+    "tsoSOLine": "SOLineKey",
+    "tsoSOLineDist": "SOLineDistKey",
 }

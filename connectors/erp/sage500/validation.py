@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from connectors.erp.errors import ErpBusinessError, InvoiceNotOpenError
-from connectors.erp.sage500.lookups import AnyRow, available_balance
+import sqlalchemy as sa
+
+from connectors.erp.errors import CustomerNotUsableError, ErpBusinessError, InvoiceNotOpenError
+from connectors.erp.sage500 import codes
+from connectors.erp.sage500.lookups import AnyRow, available_balance, find_customer_row
+from connectors.erp.sage500.schema import tcmCashAcct, tglAccount
 from domain.models import CashReceipt
 from domain.money import quantize
 
@@ -75,3 +79,55 @@ def check_application(
             f"invoice {number}: applying {amount} plus write-off {write_off} exceeds its open"
             f" balance {available}"
         )
+
+
+def usable_customer(
+    conn: sa.Connection, company_id: str, paytrace_id_field: str, customer_id: str, what: str
+) -> AnyRow:
+    """The customer a document is written for; it must exist, be active and not on hold.
+
+    Args:
+        conn: a connection.
+        company_id: the Sage company.
+        paytrace_id_field: the configured PayTrace id column (read along).
+        customer_id: the ``CustID``.
+        what: the document, for messages (``"receipts"``).
+
+    Returns:
+        The customer row.
+
+    Raises:
+        CustomerNotUsableError: unknown, inactive or on hold.
+    """
+    row = find_customer_row(conn, company_id, paytrace_id_field, customer_id=customer_id)
+    if row is None:
+        raise CustomerNotUsableError(
+            f"customer {customer_id!r} does not exist in Sage 500 company {company_id}"
+        )
+    if int(row.Status) != codes.CUST_STATUS_ACTIVE:
+        raise CustomerNotUsableError(
+            f"customer {row.CustID} is not active (Status {row.Status}); {what} need an"
+            " active customer"
+        )
+    if row.Hold:
+        raise CustomerNotUsableError(f"customer {row.CustID} is on credit hold")
+    return row
+
+
+def cash_acct_key(conn: sa.Connection, company_id: str, gl_acct_no: str) -> int:
+    """``tcmCashAcct.CashAcctKey`` of the cash account booked to a GL account.
+
+    Raises:
+        ErpBusinessError: the GL account is not set up as a cash account.
+    """
+    key = conn.execute(
+        sa.select(tcmCashAcct.c.CashAcctKey)
+        .join(tglAccount, tglAccount.c.GLAcctKey == tcmCashAcct.c.GLAcctKey)
+        .where(tglAccount.c.CompanyID == company_id, tglAccount.c.GLAcctNo == gl_acct_no)
+    ).scalar()
+    if key is None:
+        raise ErpBusinessError(
+            f"GL account {gl_acct_no} of company {company_id} is not set up as a cash account"
+            " (tcmCashAcct)"
+        )
+    return int(key)

@@ -1,0 +1,159 @@
+"""GL journal entries: balanced ``tglPosting`` rows in a type-301 batch, exactly once."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from connectors.erp.errors import MissingGlAccountError, UnbalancedEntryError
+from connectors.erp.sage500 import codes, lookups
+from connectors.erp.sage500.journal_rows import JournalKeys, build_journal_rows
+from connectors.erp.sage500.numbering import (
+    next_batch_no,
+    next_surrogate_block,
+    next_surrogate_keys,
+    next_tran_no,
+)
+from connectors.erp.sage500.once import write_once
+from connectors.erp.sage500.periods import require_open
+from connectors.erp.sage500.posting import mark_batch_posted
+from connectors.erp.sage500.schema import (
+    tciBatchLog,
+    tglAccount,
+    tglPosting,
+    tglTransaction,
+    tptPaytraceXref,
+)
+from connectors.erp.sage500.settings import SageSettings
+from connectors.erp.xref import to_document
+from domain.erp_documents import DocumentKind, ErpDocument, JournalEntry
+from domain.money import quantize
+
+ZERO = Decimal(0)
+ACCOUNT_ACTIVE = 1
+
+
+def check_balanced(entry: JournalEntry) -> None:
+    """Each line one-sided and positive; debits equal credits; at least two lines.
+
+    Raises:
+        UnbalancedEntryError: if not.
+    """
+    if len(entry.lines) < 2:
+        raise UnbalancedEntryError(f"journal {entry.key}: needs at least two lines")
+    for i, line in enumerate(entry.lines, 1):
+        sides = (line.debit > ZERO) + (line.credit > ZERO)
+        if line.debit < ZERO or line.credit < ZERO or sides != 1:
+            raise UnbalancedEntryError(
+                f"journal {entry.key}: line {i} ({line.account}) must have exactly one of debit"
+                f" and credit above zero (debit {line.debit}, credit {line.credit})"
+            )
+    debits = quantize(sum((line.debit for line in entry.lines), ZERO), 3)
+    credits = quantize(sum((line.credit for line in entry.lines), ZERO), 3)
+    if debits != credits:
+        raise UnbalancedEntryError(
+            f"journal {entry.key}: debits {debits} and credits {credits} differ"
+        )
+
+
+def gl_account_keys(conn: sa.Connection, company_id: str, numbers: list[str]) -> list[int]:
+    """``GLAcctKey`` of each account number, in order.
+
+    Raises:
+        MissingGlAccountError: an account does not exist or is not active.
+    """
+    acct = tglAccount.c
+    found = {
+        str(r.GLAcctNo).strip(): r
+        for r in conn.execute(
+            sa.select(acct.GLAcctKey, acct.GLAcctNo, acct.Status).where(
+                acct.CompanyID == company_id, acct.GLAcctNo.in_(sorted(set(numbers)))
+            )
+        )
+    }
+    keys = []
+    for number in numbers:
+        row = found.get(number)
+        if row is None:
+            raise MissingGlAccountError(
+                f"GL account {number} does not exist in Sage 500 company {company_id} (tglAccount)"
+            )
+        if int(row.Status) != ACCOUNT_ACTIVE:
+            raise MissingGlAccountError(
+                f"GL account {number} of company {company_id} is not active (Status {row.Status})"
+            )
+        keys.append(int(row.GLAcctKey))
+    return keys
+
+
+def write_journal(engine: sa.Engine, s: SageSettings, entry: JournalEntry) -> ErpDocument:
+    """Write a balanced journal entry in the entry date's open period, exactly once.
+
+    Raises:
+        UnbalancedEntryError: the entry does not balance or a line is malformed.
+        MissingGlAccountError: an account is missing or inactive.
+        ClosedPeriodError: the entry date's period is closed or missing.
+        ErpUnavailableError: connection trouble or deadlock victim (retryable).
+    """
+
+    def write(conn: sa.Connection) -> bool:
+        check_balanced(entry)
+        require_open(conn, s.company_id, entry.entry_date)
+        acct_keys = gl_account_keys(conn, s.company_id, [ln.account.strip() for ln in entry.lines])
+        batch_no, batch_type_id = next_batch_no(conn, s.company_id, codes.BATCH_TYPE_GL_JOURNAL)
+        tran_no, tran_type_id = next_tran_no(conn, s.company_id, codes.TRAN_TYPE_GL_JOURNAL)
+        keys = JournalKeys(
+            batch_key=next_surrogate_block(conn, "tciBatchLog", 1),
+            batch_no=batch_no,
+            batch_type_id=batch_type_id,
+            tran_no=tran_no,
+            tran_type_id=tran_type_id,
+            posting_keys=tuple(next_surrogate_keys(conn, "tglPosting", len(entry.lines))),
+            gl_acct_keys=tuple(acct_keys),
+        )
+        rows = build_journal_rows(
+            entry, company_id=s.company_id, keys=keys, user_id=s.user, now=s.clock()
+        )
+        conn.execute(sa.insert(tciBatchLog), [rows.batch_log])
+        conn.execute(sa.insert(tglPosting), rows.postings)
+        conn.execute(sa.insert(tptPaytraceXref), [rows.xref])
+        return True
+
+    row, created = write_once(engine, DocumentKind.JOURNAL, entry.key, "write_journal", write)
+    return to_document(row, lookups.ERP_NAME, created=created)
+
+
+def post_journal_batch(conn: sa.Connection, xref: sa.Row[Any], settings: SageSettings) -> None:
+    """Emulated posting: ``tglPosting`` rows become ``tglTransaction`` rows of the period.
+
+    Raises:
+        ClosedPeriodError: the batch's period was closed since it was written.
+    """
+    batch_key = int(xref.BatchKey)
+    postings = [
+        dict(r._mapping)
+        for r in conn.execute(
+            sa.select(tglPosting)
+            .where(tglPosting.c.BatchKey == batch_key)
+            .order_by(tglPosting.c.PostingKey)
+        )
+    ]
+    if postings:
+        post_date = postings[0]["PostDate"]
+        period = require_open(conn, settings.company_id, post_date.date())
+        first = next_surrogate_block(conn, "tglTransaction", len(postings))
+        transactions = []
+        for i, posting in enumerate(postings):
+            row = {k: v for k, v in posting.items() if k != "PostingKey"}
+            row.update(
+                glTranKey=first + i,
+                CompanyID=settings.company_id,
+                FiscYear=period.fiscal_year,
+                FiscPer=period.period,
+            )
+            transactions.append(row)
+        conn.execute(sa.insert(tglTransaction), transactions)
+        conn.execute(sa.delete(tglPosting).where(tglPosting.c.BatchKey == batch_key))
+    mark_batch_posted(conn, batch_key)

@@ -1,0 +1,184 @@
+"""Cash receipts: write a balanced type-503 batch exactly once (Enter Cash Receipts screen)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from connectors.erp.errors import ErpBusinessError, InvoiceNotOpenError
+from connectors.erp.locks import lock_rows
+from connectors.erp.sage500 import codes, lookups
+from connectors.erp.sage500.numbering import (
+    next_batch_no,
+    next_surrogate_block,
+    next_surrogate_keys,
+    next_tran_no,
+)
+from connectors.erp.sage500.once import write_once
+from connectors.erp.sage500.periods import require_open
+from connectors.erp.sage500.receipt_rows import InvoiceTarget, ReceiptKeys, build_receipt_rows
+from connectors.erp.sage500.schema import (
+    tarBatch,
+    tarInvoice,
+    tarPendCustPmt,
+    tarPendCustPmtAppl,
+    tciBatchLog,
+    tptPaytraceXref,
+)
+from connectors.erp.sage500.settings import SageSettings
+from connectors.erp.sage500.validation import (
+    cash_acct_key,
+    check_amounts,
+    check_application,
+    usable_customer,
+)
+from domain.erp_documents import DocumentKind
+from domain.matching import normalize_invoice_number
+from domain.models import CashReceipt, ReceiptRecord
+
+
+def write_receipt(engine: sa.Engine, settings: SageSettings, receipt: CashReceipt) -> ReceiptRecord:
+    """Write a balanced cash receipt batch with its applications, exactly once.
+
+    Args:
+        engine: the Sage database.
+        settings: the connector settings.
+        receipt: the receipt; its applications name invoices by their visible number.
+
+    Returns:
+        The record; ``created`` is False when it already existed.
+    """
+    key = str(receipt.paytrace_transaction_id)
+
+    def write(conn: sa.Connection) -> bool:
+        return _write(conn, settings, receipt)
+
+    row, created = write_once(engine, DocumentKind.RECEIPT, key, "write_receipt", write)
+    return lookups.to_record(row, created=created)
+
+
+def _write(conn: sa.Connection, s: SageSettings, receipt: CashReceipt) -> bool:
+    check_amounts(receipt)
+    require_open(conn, s.company_id, receipt.receipt_date)
+    customer = usable_customer(
+        conn, s.company_id, s.paytrace_id_field, receipt.customer_id, "receipts"
+    )
+    wanted, invoice_keys = _lock_invoices(conn, s, receipt)
+    # The invoice locks may have waited for a racing writer of this same payment.
+    if lookups.read_receipt_xref(conn, receipt.paytrace_transaction_id) is not None:
+        return False
+    targets = _check_invoices(conn, s, receipt, customer, wanted, invoice_keys)
+    cash_key = cash_acct_key(conn, s.company_id, s.cash_account)
+    batch_no, batch_type_id = next_batch_no(conn, s.company_id, codes.BATCH_TYPE_CASH_RECEIPT)
+    tran_no, tran_type_id = next_tran_no(conn, s.company_id, codes.TRAN_TYPE_CUST_PMT)
+    keys = ReceiptKeys(
+        batch_key=next_surrogate_block(conn, "tciBatchLog", 1),
+        batch_no=batch_no,
+        batch_type_id=batch_type_id,
+        cust_pmt_key=next_surrogate_block(conn, "tarCustPmt", 1),
+        tran_no=tran_no,
+        tran_type_id=tran_type_id,
+        appl_keys=tuple(next_surrogate_keys(conn, "tarCustPmtAppl", len(receipt.applications))),
+        cash_acct_key=cash_key,
+    )
+    rows = build_receipt_rows(
+        receipt,
+        company_id=s.company_id,
+        cust_key=int(customer.CustKey),
+        cust_id=str(customer.CustID),
+        targets=targets,
+        keys=keys,
+        user_id=s.user,
+        now=s.clock(),
+    )
+    conn.execute(sa.insert(tciBatchLog), [rows.batch_log])
+    conn.execute(sa.insert(tarBatch), [rows.batch])
+    conn.execute(sa.insert(tarPendCustPmt), [rows.pend_cust_pmt])
+    if rows.pend_appls:
+        conn.execute(sa.insert(tarPendCustPmtAppl), rows.pend_appls)
+    conn.execute(sa.insert(tptPaytraceXref), [rows.xref])
+    return True
+
+
+def _lock_invoices(
+    conn: sa.Connection, s: SageSettings, receipt: CashReceipt
+) -> tuple[list[str], list[int]]:
+    """Lock the invoices the receipt applies to; return their normalized numbers and keys."""
+    if not receipt.applications:
+        return [], []
+    wanted: list[str] = []
+    for app in receipt.applications:
+        number = normalize_invoice_number(app.invoice_number, s.invoice_prefixes)
+        if number in wanted:
+            raise ErpBusinessError(
+                f"receipt for PayTrace transaction {receipt.paytrace_transaction_id} applies"
+                f" twice to invoice {app.invoice_number}; combine the applications"
+            )
+        wanted.append(number)
+    candidates = sorted(
+        {c for app in receipt.applications for c in _candidates(s, app.invoice_number)}
+    )
+    return wanted, lock_invoice_keys(conn, s.company_id, candidates)
+
+
+def lock_invoice_keys(conn: sa.Connection, company_id: str, tran_nos: list[str]) -> list[int]:
+    """Lock AR invoices (TranType 501) by stored ``TranNo``, in key order; return their keys."""
+    if not tran_nos:
+        return []
+    inv = tarInvoice.c
+    keys = (
+        conn.execute(
+            lock_rows(
+                sa.select(inv.InvcKey)
+                .where(
+                    inv.CompanyID == company_id,
+                    inv.TranNo.in_(tran_nos),
+                    inv.TranType == codes.TRAN_TYPE_INVOICE,
+                )
+                .order_by(inv.InvcKey),
+                tarInvoice,
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return [int(k) for k in keys]
+
+
+def _check_invoices(
+    conn: sa.Connection,
+    s: SageSettings,
+    receipt: CashReceipt,
+    customer: lookups.AnyRow,
+    wanted: list[str],
+    keys: list[int],
+) -> list[InvoiceTarget]:
+    """Check every locked invoice against its application, in the applications' order.
+
+    Read in a statement of its own, after the locks were granted: a statement that waited for a
+    lock still sees the data of its own start (PostgreSQL READ COMMITTED), so a racing receipt's
+    pending applications are only visible to a new statement.
+    """
+    inv = tarInvoice.c
+    rows = conn.execute(lookups.invoice_select().where(inv.InvcKey.in_(keys))).all() if keys else []
+    by_number = {normalize_invoice_number(str(r.TranNo), s.invoice_prefixes): r for r in rows}
+    targets = []
+    for app, number in zip(receipt.applications, wanted, strict=True):
+        row = by_number.get(number)
+        check_application(app.invoice_number, app.amount, app.write_off, row, customer)
+        assert row is not None
+        targets.append(
+            InvoiceTarget(
+                int(row.InvcKey),
+                str(row.TranID),
+                row.TranDate,
+                codes.display_number(str(row.TranNo), s.invoice_prefixes),
+            )
+        )
+    return targets
+
+
+def _candidates(s: SageSettings, number: str) -> list[str]:
+    candidates = lookups.tran_no_candidates(number, s.invoice_prefixes)
+    if not candidates:
+        raise InvoiceNotOpenError(f"invoice number {number!r} is not a usable invoice number")
+    return candidates

@@ -1,0 +1,323 @@
+"""Reversing a posted receipt (void, chargeback, ACH return) and reapplying it (dispute won).
+
+Both are written exactly once by their business key and serialize on the original payment: the
+posted ``tarCustPmt`` row is locked before anything else is decided, so two different keys
+(a void and a chargeback case) cannot both reverse one payment.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from connectors.erp.errors import DocumentNotFoundError, ErpBusinessError
+from connectors.erp.locks import lock_rows
+from connectors.erp.sage500 import codes, lookups
+from connectors.erp.sage500.numbering import (
+    next_batch_no,
+    next_surrogate_block,
+    next_surrogate_keys,
+    next_tran_no,
+)
+from connectors.erp.sage500.once import write_once
+from connectors.erp.sage500.periods import require_open
+from connectors.erp.sage500.posting import dec
+from connectors.erp.sage500.receipt_rows import InvoiceTarget, ReceiptKeys, build_receipt_rows
+from connectors.erp.sage500.reversal_rows import ReversalKeys, build_reversal_rows
+from connectors.erp.sage500.schema import (
+    tarBatch,
+    tarCustomer,
+    tarCustPmt,
+    tarCustPmtAppl,
+    tarInvoice,
+    tarPendCustPmt,
+    tarPendCustPmtAppl,
+    tciBatchLog,
+    tptPaytraceXref,
+)
+from connectors.erp.sage500.settings import SageSettings
+from connectors.erp.xref import read_xref, to_document, xref_row
+from domain.erp_documents import DocumentKind, ErpDocument, Reapplication, ReceiptReversal
+from domain.models import Application, CashReceipt
+from domain.money import quantize
+
+ZERO = Decimal(0)
+
+
+def reverse_receipt(engine: sa.Engine, s: SageSettings, reversal: ReceiptReversal) -> ErpDocument:
+    """Reverse a posted receipt and reopen every invoice it paid, exactly once.
+
+    Raises:
+        DocumentNotFoundError: no receipt was written for the transaction, or it is not posted.
+        ErpBusinessError: the payment was already reversed under another key.
+        ClosedPeriodError: the reversal date's period is closed or missing.
+        ErpUnavailableError: connection trouble or deadlock victim (retryable).
+    """
+
+    def write(conn: sa.Connection) -> bool:
+        return _reverse(conn, s, reversal)
+
+    row, created = write_once(engine, DocumentKind.REVERSAL, reversal.key, "reverse_receipt", write)
+    return to_document(row, lookups.ERP_NAME, created=created)
+
+
+def reapply_receipt(
+    engine: sa.Engine, s: SageSettings, reapplication: Reapplication
+) -> ErpDocument:
+    """Apply a reversed payment again to what it first paid where still open, rest on account.
+
+    Raises:
+        DocumentNotFoundError: no receipt was written for the transaction, or it is not posted.
+        ErpBusinessError: the payment was not reversed, or was already reapplied.
+        ClosedPeriodError: the reapply date's period is closed or missing.
+        ErpUnavailableError: connection trouble or deadlock victim (retryable).
+    """
+
+    def write(conn: sa.Connection) -> bool:
+        return _reapply(conn, s, reapplication)
+
+    row, created = write_once(
+        engine, DocumentKind.REAPPLICATION, reapplication.key, "reapply_receipt", write
+    )
+    return to_document(row, lookups.ERP_NAME, created=created)
+
+
+# --- shared ------------------------------------------------------------------------------------
+
+
+def _locked_original(conn: sa.Connection, pt_id: int, what: str) -> dict[str, Any]:
+    """The posted original payment, locked; refuses one never written or never posted."""
+    receipt = lookups.read_receipt_xref(conn, pt_id)
+    if receipt is None:
+        raise DocumentNotFoundError(
+            f"cannot {what}: no receipt was written for PayTrace transaction {pt_id}"
+        )
+    pmt = tarCustPmt.c
+    row = conn.execute(
+        lock_rows(
+            sa.select(tarCustPmt).where(
+                pmt.CustPmtKey == receipt.DocKey, pmt.TranID == receipt.DocNo
+            ),
+            tarCustPmt,
+        )
+    ).first()
+    if row is None:
+        raise DocumentNotFoundError(
+            f"cannot {what}: receipt {str(receipt.DocNo).strip()} of PayTrace transaction {pt_id}"
+            f" is not posted (batch {str(receipt.BatchID).strip()}); post it first"
+        )
+    return dict(row._mapping)
+
+
+def _other_document(
+    conn: sa.Connection, kind: DocumentKind, pt_id: int, key: str
+) -> lookups.AnyRow | None:
+    x = tptPaytraceXref.c
+    return conn.execute(
+        sa.select(x.SourceKey, x.DocNo)
+        .where(x.DocKind == kind.value, x.PaytraceTranID == pt_id, x.SourceKey != key)
+        .order_by(x.CreateDate)
+    ).first()
+
+
+def _original_appls(conn: sa.Connection, original: dict[str, Any]) -> list[dict[str, Any]]:
+    appl = tarCustPmtAppl.c
+    return [
+        dict(r._mapping)
+        for r in conn.execute(
+            sa.select(tarCustPmtAppl)
+            .where(
+                appl.ApplyFromPmtKey == original["CustPmtKey"],
+                appl.ApplyFromTranID == original["TranID"],
+            )
+            .order_by(appl.SeqNo)
+        )
+    ]
+
+
+def _lock_invoices(conn: sa.Connection, keys: list[int]) -> dict[int, Any]:
+    """Lock invoices by key (key order), then read them with pending applications."""
+    if not keys:
+        return {}
+    inv = tarInvoice.c
+    conn.execute(
+        lock_rows(
+            sa.select(inv.InvcKey).where(inv.InvcKey.in_(keys)).order_by(inv.InvcKey), tarInvoice
+        )
+    ).all()
+    rows = conn.execute(lookups.invoice_select().where(inv.InvcKey.in_(keys))).all()
+    return {int(r.InvcKey): r for r in rows}
+
+
+def _cust_id(conn: sa.Connection, cust_key: int) -> str:
+    value = conn.execute(
+        sa.select(tarCustomer.c.CustID).where(tarCustomer.c.CustKey == cust_key)
+    ).scalar()
+    return str(value or "").strip()
+
+
+# --- reversal ----------------------------------------------------------------------------------
+
+
+def _reverse(conn: sa.Connection, s: SageSettings, reversal: ReceiptReversal) -> bool:
+    pt_id = reversal.paytrace_transaction_id
+    original = _locked_original(conn, pt_id, "reverse")
+    if read_xref(conn, tptPaytraceXref, DocumentKind.REVERSAL, reversal.key) is not None:
+        return False  # a racing writer of this key committed while we waited for the lock
+    earlier = _other_document(conn, DocumentKind.REVERSAL, pt_id, reversal.key)
+    if earlier is not None:
+        raise ErpBusinessError(
+            f"receipt {str(original['TranID']).strip()} of PayTrace transaction {pt_id} was"
+            f" already reversed ({str(earlier.DocNo).strip()}, key {earlier.SourceKey});"
+            " refusing a second reversal"
+        )
+    require_open(conn, s.company_id, reversal.reversal_date)
+    appls = _original_appls(conn, original)
+    invoices = _lock_invoices(conn, sorted({int(a["ApplyToInvcKey"]) for a in appls}))
+    numbers = tuple(
+        dict.fromkeys(
+            codes.display_number(str(invoices[int(a["ApplyToInvcKey"])].TranNo), s.invoice_prefixes)
+            for a in appls
+            if int(a["ApplyToInvcKey"]) in invoices
+        )
+    )
+    batch_no, batch_type_id = next_batch_no(conn, s.company_id, codes.BATCH_TYPE_CASH_RECEIPT)
+    tran_no, tran_type_id = next_tran_no(conn, s.company_id, codes.TRAN_TYPE_CUST_PMT)
+    keys = ReversalKeys(
+        batch_key=next_surrogate_block(conn, "tciBatchLog", 1),
+        batch_no=batch_no,
+        batch_type_id=batch_type_id,
+        cust_pmt_key=next_surrogate_block(conn, "tarCustPmt", 1),
+        tran_no=tran_no,
+        tran_type_id=tran_type_id,
+        appl_keys=tuple(next_surrogate_keys(conn, "tarCustPmtAppl", len(appls))),
+    )
+    rows = build_reversal_rows(
+        reversal,
+        original=original,
+        original_appls=appls,
+        invoice_numbers=numbers,
+        cust_id=_cust_id(conn, int(original["CustKey"])),
+        keys=keys,
+        user_id=s.user,
+        now=s.clock(),
+    )
+    conn.execute(sa.insert(tciBatchLog), [rows.batch_log])
+    conn.execute(sa.insert(tarBatch), [rows.batch])
+    conn.execute(sa.insert(tarPendCustPmt), [rows.pend_cust_pmt])
+    if rows.pend_appls:
+        conn.execute(sa.insert(tarPendCustPmtAppl), rows.pend_appls)
+    conn.execute(sa.insert(tptPaytraceXref), [rows.xref])
+    return True
+
+
+# --- reapplication -----------------------------------------------------------------------------
+
+
+def _reapply(conn: sa.Connection, s: SageSettings, again: Reapplication) -> bool:
+    pt_id = again.paytrace_transaction_id
+    original = _locked_original(conn, pt_id, "reapply")
+    if read_xref(conn, tptPaytraceXref, DocumentKind.REAPPLICATION, again.key) is not None:
+        return False
+    if _other_document(conn, DocumentKind.REVERSAL, pt_id, "") is None:
+        raise ErpBusinessError(
+            f"receipt {str(original['TranID']).strip()} of PayTrace transaction {pt_id} was not"
+            " reversed; there is nothing to reapply"
+        )
+    earlier = _other_document(conn, DocumentKind.REAPPLICATION, pt_id, again.key)
+    if earlier is not None:
+        raise ErpBusinessError(
+            f"PayTrace transaction {pt_id} was already reapplied ({str(earlier.DocNo).strip()},"
+            f" key {earlier.SourceKey})"
+        )
+    require_open(conn, s.company_id, again.reapply_date)
+    appls = _original_appls(conn, original)
+    invoices = _lock_invoices(conn, sorted({int(a["ApplyToInvcKey"]) for a in appls}))
+    applications, targets = _what_is_still_open(s, appls, invoices)
+    amount = quantize(dec(original["TranAmt"]), 2)
+    applied = sum((a.amount for a in applications), ZERO)
+    receipt = CashReceipt(
+        paytrace_transaction_id=pt_id,
+        customer_id=_cust_id(conn, int(original["CustKey"])),
+        amount=amount,
+        receipt_date=again.reapply_date,
+        reference=f"REAPPLY {str(original['TranID']).strip()} {again.reference.strip()}".strip(),
+        applications=tuple(applications),
+        on_account=amount - applied,
+    )
+    batch_no, batch_type_id = next_batch_no(conn, s.company_id, codes.BATCH_TYPE_CASH_RECEIPT)
+    tran_no, tran_type_id = next_tran_no(conn, s.company_id, codes.TRAN_TYPE_CUST_PMT)
+    keys = ReceiptKeys(
+        batch_key=next_surrogate_block(conn, "tciBatchLog", 1),
+        batch_no=batch_no,
+        batch_type_id=batch_type_id,
+        cust_pmt_key=next_surrogate_block(conn, "tarCustPmt", 1),
+        tran_no=tran_no,
+        tran_type_id=tran_type_id,
+        appl_keys=tuple(next_surrogate_keys(conn, "tarCustPmtAppl", len(applications))),
+        cash_acct_key=int(original["CashAcctKey"]),
+    )
+    now = s.clock()
+    rows = build_receipt_rows(
+        receipt,
+        company_id=s.company_id,
+        cust_key=int(original["CustKey"]),
+        cust_id=receipt.customer_id,
+        targets=targets,
+        keys=keys,
+        user_id=s.user,
+        now=now,
+    )
+    xref = xref_row(
+        kind=DocumentKind.REAPPLICATION,
+        key=again.key,
+        company_id=s.company_id,
+        doc_no=rows.tran_id,
+        batch_id=rows.batch_id,
+        amount=quantize(amount, 3),
+        now=now,
+        paytrace_transaction_id=pt_id,
+        customer_id=receipt.customer_id,
+        doc_key=keys.cust_pmt_key,
+        batch_key=keys.batch_key,
+        doc_date=again.reapply_date,
+        applied_to=tuple(t.number for t in targets),
+    )
+    conn.execute(sa.insert(tciBatchLog), [rows.batch_log])
+    conn.execute(sa.insert(tarBatch), [rows.batch])
+    conn.execute(sa.insert(tarPendCustPmt), [rows.pend_cust_pmt])
+    if rows.pend_appls:
+        conn.execute(sa.insert(tarPendCustPmtAppl), rows.pend_appls)
+    conn.execute(sa.insert(tptPaytraceXref), [xref])
+    return True
+
+
+def _what_is_still_open(
+    s: SageSettings, appls: list[dict[str, Any]], invoices: dict[int, Any]
+) -> tuple[list[Application], list[InvoiceTarget]]:
+    """The original's applications again, each capped at what its invoice still owes."""
+    applications: list[Application] = []
+    targets: list[InvoiceTarget] = []
+    taken: dict[int, Decimal] = {}
+    for appl in appls:
+        key = int(appl["ApplyToInvcKey"])
+        row = invoices.get(key)
+        if row is None:
+            continue
+        available = lookups.available_balance(row) - taken.get(key, ZERO)
+        pay = min(quantize(dec(appl["PmtAmt"]), 2), quantize(available, 2))
+        if pay <= ZERO:
+            continue
+        taken[key] = taken.get(key, ZERO) + pay
+        number = codes.display_number(str(row.TranNo), s.invoice_prefixes)
+        if key in {t.invc_key for t in targets}:
+            index = next(i for i, t in enumerate(targets) if t.invc_key == key)
+            applications[index] = Application(
+                invoice_number=number, amount=applications[index].amount + pay
+            )
+            continue
+        applications.append(Application(invoice_number=number, amount=pay))
+        targets.append(InvoiceTarget(key, str(row.TranID), row.TranDate, number))
+    return applications, targets
