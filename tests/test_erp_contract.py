@@ -240,9 +240,14 @@ def test_paid_invoice_and_unusable_customers_are_refused(erp: Erp) -> None:
     paid_and_posted(erp, 5005, "C0001", "125.00", app("1001", "125.00"))
     with pytest.raises(InvoiceNotOpenError, match="1001"):
         erp.connector.write_receipt(receipt(5006, "C0001", "1.00", app("1001", "1.00")))
-    for customer_id, kwargs in (("X0001", {"active": False}), ("X0002", {"on_hold": True})):
+    for customer_id, active, on_hold in (("X0001", False, False), ("X0002", True, True)):
         erp.standin.add_customer(
-            erp.engine, company_id=erp.company, customer_id=customer_id, name="Gone", **kwargs
+            erp.engine,
+            company_id=erp.company,
+            customer_id=customer_id,
+            name="Gone",
+            active=active,
+            on_hold=on_hold,
         )
         with pytest.raises(CustomerNotUsableError, match=customer_id):
             erp.connector.write_receipt(receipt(5007, customer_id, "10.00"))

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from connectors.erp.engine import ErpEngineOptions, mssql_url, server_engine
 from connectors.erp.errors import ErpUnavailableError
 from connectors.erp.guard import erp_guard, is_transient
+from connectors.erp.protocol import PostingStrategy
 from tests.dbs import PG_URL, require_pg
 from workers.settings import Settings
 
@@ -30,9 +31,9 @@ def test_mssql_engine_is_configured_without_connecting() -> None:
     )
     assert engine.dialect.name == "mssql"
     assert engine.dialect.driver == "pyodbc"
-    assert engine.dialect._on_connect_isolation_level == "SNAPSHOT"  # type: ignore[attr-defined]
+    assert str(engine.dialect._on_connect_isolation_level) == "SNAPSHOT"
     assert engine.url.query["driver"] == "FreeTDS"
-    assert engine.dialect.fast_executemany  # type: ignore[attr-defined]
+    assert getattr(engine.dialect, "fast_executemany", False)
     assert "secret" not in repr(engine)
 
 
@@ -137,7 +138,7 @@ def test_sql_server_settings_are_accepted() -> None:
     settings = Settings(
         erp="dynamics_sl",
         erp_url="mssql+pyodbc://tp:secret@sql/SLAPP",
-        erp_posting_strategy="procedures",  # type: ignore[arg-type]
+        erp_posting_strategy=PostingStrategy.PROCEDURES,
         erp_odbc_driver="ODBC Driver 18 for SQL Server",
         erp_isolation_level="read committed",
     )
