@@ -116,7 +116,3 @@ TRAN_TYPE_GL_JOURNAL = 301
 # Sales orders: document type 801 (confirmed [ref C]); line/dist Status 1 = open.
 TRAN_TYPE_SALES_ORDER = 801
 SO_STATUS_OPEN = 1
-
-# tcmDeposit.Status: 1 entered, 2 posted (deposited). UNSURE.
-DEPOSIT_STATUS_ENTERED = 1
-DEPOSIT_STATUS_POSTED = 2

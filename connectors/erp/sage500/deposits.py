@@ -1,14 +1,19 @@
-"""Bank deposits: one per settled PayTrace batch in Cash Management, linking its receipts.
+"""Bank deposits: one GL transfer per settled PayTrace batch, linking its receipts.
 
-A ``tcmDeposit`` row on the bank cash account (``accounts["bank"]``) with one ``tcmDepositDetl``
-row per receipt, written exactly once for the business key ``str(batch_number)``. Receipts must
-have been written by tracepost (their xref rows are locked, so a receipt cannot land in two
-deposits) and must not be in another deposit yet. Table names are UNSURE (docs).
+Sage 500 tables for Cash Management deposits could not be confirmed (``docs/erp/sage500.md``),
+so a deposit is written only to confirmed tables, the way the Dynamics SL adapter does it: a
+type-301 GL batch (``tciBatchLog`` + two ``tglPosting`` rows, as a journal entry) that debits
+the bank GL account (``accounts["bank"]``) and credits the undeposited-funds / card clearing GL
+account (``accounts["undeposited"]``) for the net amount, dated ``deposit_date`` in its open
+period; a negative net runs the other way. tracepost's own ``tptPaytraceDepositLink`` lists the
+receipts. Written exactly once for the business key ``str(batch_number)``; the receipts' xref
+rows are locked, so a receipt cannot land in two deposits. ``post_document`` posts the batch like
+a journal.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,35 +21,35 @@ import sqlalchemy as sa
 
 from connectors.erp.errors import DocumentNotFoundError, ErpBusinessError
 from connectors.erp.locks import lock_rows
-from connectors.erp.procedures import require_mssql
-from connectors.erp.protocol import PostingStrategy
-from connectors.erp.sage500 import codes, lookups
-from connectors.erp.sage500.numbering import next_surrogate_block, next_surrogate_keys
+from connectors.erp.sage500 import lookups
+from connectors.erp.sage500.journals import insert_gl_batch
 from connectors.erp.sage500.once import write_once
 from connectors.erp.sage500.periods import require_open
-from connectors.erp.sage500.posting import dec
-from connectors.erp.sage500.schema import tcmDeposit, tcmDepositDetl, tptPaytraceXref
-from connectors.erp.sage500.settings import ERP_LABEL, SageSettings
-from connectors.erp.sage500.validation import cash_acct_key
-from connectors.erp.xref import to_document, xref_row
-from domain.erp_documents import Deposit, DocumentKind, ErpDocument
+from connectors.erp.sage500.schema import tptPaytraceDepositLink, tptPaytraceXref
+from connectors.erp.sage500.settings import SageSettings
+from connectors.erp.xref import read_xref, to_document
+from domain.erp_documents import Deposit, DocumentKind, ErpDocument, JournalEntry, JournalLine
 from domain.money import quantize
 
 ZERO = Decimal(0)
-COMMENT_WIDTH = 50
-
-
-def deposit_id(batch_number: int) -> str:
-    """``DepositID`` of a PayTrace settlement batch: ``PT-<batch number>``."""
-    return f"PT-{batch_number}"[:15]
 
 
 def write_deposit(engine: sa.Engine, s: SageSettings, deposit: Deposit) -> ErpDocument:
-    """Write the deposit of a settled batch exactly once.
+    """Write the deposit of a settled batch exactly once, as a GL transfer.
+
+    Args:
+        engine: the Sage database.
+        s: the connector settings (company, bank and undeposited accounts, user, clock).
+        deposit: the deposit; ``str(batch_number)`` is its business key.
+
+    Returns:
+        The document: ``erp_document`` is the GL entry's TranID, ``batch`` its BatchID and
+        ``amount`` the net amount; ``created`` is False when it had been written before.
 
     Raises:
-        ErpBusinessError: no receipts, a non-positive amount, or a receipt already deposited.
+        ErpBusinessError: no receipts, a zero net amount, or a receipt already deposited.
         DocumentNotFoundError: a receipt was never written by tracepost.
+        MissingGlAccountError: the bank or undeposited account is missing or inactive.
         ClosedPeriodError: the deposit date's period is closed or missing.
         ErpUnavailableError: connection trouble or deadlock victim (retryable).
     """
@@ -57,86 +62,100 @@ def write_deposit(engine: sa.Engine, s: SageSettings, deposit: Deposit) -> ErpDo
     return to_document(row, lookups.ERP_NAME, created=created)
 
 
+def deposit_entry(deposit: Deposit, *, bank: str, undeposited: str) -> JournalEntry:
+    """The GL transfer of a deposit: Dr bank, Cr undeposited funds (swapped for a negative net).
+
+    Args:
+        deposit: the deposit; its amount must not round to zero at 3 places.
+        bank: GL account number of the bank.
+        undeposited: GL account number of the undeposited funds / card clearing account.
+
+    Returns:
+        A balanced two-line entry keyed ``str(batch_number)``, bank line first.
+    """
+    amount = quantize(deposit.amount, 3)
+    value = abs(amount)
+    into_bank = amount > ZERO
+    description = deposit.reference.strip() or f"PayTrace deposit batch {deposit.batch_number}"
+    return JournalEntry(
+        key=str(deposit.batch_number),
+        entry_date=deposit.deposit_date,
+        description=description,
+        lines=(
+            JournalLine(
+                account=bank,
+                debit=value if into_bank else ZERO,
+                credit=ZERO if into_bank else value,
+            ),
+            JournalLine(
+                account=undeposited,
+                debit=ZERO if into_bank else value,
+                credit=value if into_bank else ZERO,
+            ),
+        ),
+    )
+
+
+def link_rows(
+    key: str, receipts: list[tuple[int, Any]], gl_batch_id: str, now: datetime
+) -> list[dict[str, Any]]:
+    """The ``tptPaytraceDepositLink`` rows of a deposit, one per receipt.
+
+    Args:
+        key: the deposit's business key (``DepositKey``).
+        receipts: (PayTrace transaction id, the receipt's xref row) pairs.
+        gl_batch_id: the deposit's GL ``BatchID`` (``DepositBatNbr``).
+        now: the audit timestamp.
+
+    Returns:
+        The rows, ready for ``insert``.
+    """
+    return [
+        {
+            "DepositKey": key,
+            "PaytraceTranID": tran_id,
+            "ReceiptRefNbr": str(r.DocNo).strip(),
+            "ReceiptBatNbr": str(r.BatchID).strip(),
+            "Amount": quantize(Decimal(str(r.Amount)), 3),
+            "DepositBatNbr": gl_batch_id,
+            "CreateDate": now,
+        }
+        for tran_id, r in receipts
+    ]
+
+
 def _write(conn: sa.Connection, s: SageSettings, deposit: Deposit) -> bool:
+    key = str(deposit.batch_number)
     ids = list(dict.fromkeys(deposit.receipt_transaction_ids))
-    if deposit.amount <= ZERO or not ids:
+    if not ids:
+        raise ErpBusinessError(f"deposit of PayTrace batch {key}: needs at least one receipt")
+    amount = quantize(deposit.amount, 3)
+    if amount == ZERO:
         raise ErpBusinessError(
-            f"deposit of PayTrace batch {deposit.batch_number}: needs a positive amount and at"
-            " least one receipt"
+            f"deposit of PayTrace batch {key}: net amount is zero, nothing to move to the bank"
         )
     require_open(conn, s.company_id, deposit.deposit_date)
     receipts = _locked_receipts(conn, deposit.batch_number, ids)
-    if conn.execute(
-        sa.select(tptPaytraceXref.c.SourceKey).where(
-            tptPaytraceXref.c.DocKind == DocumentKind.DEPOSIT.value,
-            tptPaytraceXref.c.SourceKey == str(deposit.batch_number),
-        )
-    ).first():
+    if read_xref(conn, tptPaytraceXref, DocumentKind.DEPOSIT, key) is not None:
         return False  # a racing writer of this deposit held the receipt locks
-    _refuse_deposited(conn, deposit.batch_number, receipts)
-    cash_key = cash_acct_key(conn, s.company_id, s.account("bank"))
-    dep_key = next_surrogate_block(conn, "tcmDeposit", 1)
-    detl_keys = next_surrogate_keys(conn, "tcmDepositDetl", len(receipts))
-    now = s.clock()
-    receipts_total = quantize(sum((dec(r.Amount) for r in receipts), ZERO), 3)
-    comment = (deposit.reference.strip() or f"PayTrace batch {deposit.batch_number}")[
-        :COMMENT_WIDTH
-    ]
+    _refuse_deposited(conn, deposit.batch_number, ids)
+    entry = deposit_entry(deposit, bank=s.account("bank"), undeposited=s.account("undeposited"))
+    rows = insert_gl_batch(conn, s, entry, kind=DocumentKind.DEPOSIT, amount=amount)
     conn.execute(
-        sa.insert(tcmDeposit),
-        [
-            {
-                "DepositKey": dep_key,
-                "CompanyID": s.company_id,
-                "CashAcctKey": cash_key,
-                "DepositID": deposit_id(deposit.batch_number),
-                "DepositDate": datetime.combine(deposit.deposit_date, time()),
-                "DepositAmt": quantize(deposit.amount, 3),
-                "ReceiptsAmt": receipts_total,
-                "Status": codes.DEPOSIT_STATUS_ENTERED,
-                "TranCmnt": comment,
-                "CreateDate": now,
-                "CreateUserID": s.user,
-                "UpdateDate": None,
-                "UpdateUserID": None,
-                "UpdateCounter": 0,
-            }
-        ],
+        sa.insert(tptPaytraceDepositLink),
+        link_rows(
+            key,
+            list(zip(ids, receipts, strict=True)),
+            str(rows.batch_log["BatchID"]),
+            rows.xref["CreateDate"],
+        ),
     )
-    conn.execute(
-        sa.insert(tcmDepositDetl),
-        [
-            {
-                "DepositDetlKey": detl_key,
-                "DepositKey": dep_key,
-                "SeqNo": seq,
-                "CustPmtKey": int(r.DocKey),
-                "TranID": str(r.DocNo).strip(),
-                "TranAmt": quantize(dec(r.Amount), 3),
-            }
-            for seq, (r, detl_key) in enumerate(zip(receipts, detl_keys, strict=True), 1)
-        ],
-    )
-    conn.execute(
-        sa.insert(tptPaytraceXref),
-        [
-            xref_row(
-                kind=DocumentKind.DEPOSIT,
-                key=str(deposit.batch_number),
-                company_id=s.company_id,
-                doc_no=deposit_id(deposit.batch_number),
-                batch_id="",
-                amount=deposit.amount,
-                now=now,
-                doc_key=dep_key,
-                doc_date=deposit.deposit_date,
-            )
-        ],
-    )
+    conn.execute(sa.insert(tptPaytraceXref), [rows.xref])
     return True
 
 
 def _locked_receipts(conn: sa.Connection, batch_number: int, ids: list[int]) -> list[Any]:
+    """The receipts' xref rows, locked, in the order of ``ids``; DocumentNotFoundError if not."""
     x = tptPaytraceXref.c
     rows = conn.execute(
         lock_rows(
@@ -156,48 +175,18 @@ def _locked_receipts(conn: sa.Connection, batch_number: int, ids: list[int]) -> 
     return [found[str(i)] for i in ids]
 
 
-def _refuse_deposited(conn: sa.Connection, batch_number: int, receipts: list[Any]) -> None:
-    detl = tcmDepositDetl.c
+def _refuse_deposited(conn: sa.Connection, batch_number: int, ids: list[int]) -> None:
+    """ErpBusinessError when one of the receipts is linked to a deposit already."""
+    link = tptPaytraceDepositLink.c
     taken = conn.execute(
-        sa.select(detl.TranID, tcmDeposit.c.DepositID)
-        .join(tcmDeposit, tcmDeposit.c.DepositKey == detl.DepositKey)
-        .where(detl.CustPmtKey.in_([int(r.DocKey) for r in receipts]))
-        .order_by(detl.TranID)
+        sa.select(link.PaytraceTranID, link.ReceiptRefNbr, link.DepositKey, link.DepositBatNbr)
+        .where(link.PaytraceTranID.in_(ids))
+        .order_by(link.PaytraceTranID)
     ).first()
     if taken is not None:
         raise ErpBusinessError(
-            f"deposit of PayTrace batch {batch_number}: receipt {str(taken.TranID).strip()} is"
-            f" already in deposit {str(taken.DepositID).strip()}"
+            f"deposit of PayTrace batch {batch_number}: receipt {str(taken.ReceiptRefNbr).strip()}"
+            f" (PayTrace transaction {taken.PaytraceTranID}) is already in the deposit of PayTrace"
+            f" batch {str(taken.DepositKey).strip()} (GL batch"
+            f" {str(taken.DepositBatNbr).strip()})"
         )
-
-
-def finish_deposit(conn: sa.Connection, xref: sa.Row[Any], settings: SageSettings) -> bool:
-    """``post_document`` of a deposit: mark it deposited (emulated) or report what Sage shows."""
-    dep = tcmDeposit.c
-    status = conn.execute(
-        lock_rows(sa.select(dep.Status).where(dep.DepositKey == xref.DocKey), tcmDeposit)
-    ).scalar()
-    if status is None:
-        raise ErpBusinessError(
-            f"deposit {str(xref.DocNo).strip()} no longer exists in Sage 500 (deleted?)"
-        )
-    if int(status) == codes.DEPOSIT_STATUS_POSTED:
-        return True
-    if settings.strategy is PostingStrategy.MANUAL:
-        return False
-    if settings.strategy is PostingStrategy.PROCEDURES:
-        require_mssql(conn, ERP_LABEL)
-        raise ErpBusinessError(
-            "posting strategy 'procedures' is not supported yet for Sage 500 deposits"
-        )
-    conn.execute(
-        sa.update(tcmDeposit)
-        .where(dep.DepositKey == xref.DocKey)
-        .values(
-            Status=codes.DEPOSIT_STATUS_POSTED,
-            UpdateDate=settings.clock(),
-            UpdateUserID=settings.user,
-            UpdateCounter=dep.UpdateCounter + 1,
-        )
-    )
-    return True

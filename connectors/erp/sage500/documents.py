@@ -7,7 +7,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from connectors.erp.guard import erp_guard
-from connectors.erp.sage500.deposits import finish_deposit
 from connectors.erp.sage500.journals import post_journal_batch
 from connectors.erp.sage500.lookups import ERP_NAME
 from connectors.erp.sage500.once import read_document_row
@@ -28,12 +27,12 @@ POSTERS: dict[DocumentKind, Poster] = {
     DocumentKind.REVERSAL: post_receipt_batch,
     DocumentKind.REAPPLICATION: post_receipt_batch,
     DocumentKind.JOURNAL: post_journal_batch,
+    DocumentKind.DEPOSIT: post_journal_batch,  # a deposit is a GL transfer (type-301 batch)
 }
 
 
 # What finishes each kind written without a batch.
 FINISHERS: dict[DocumentKind, Finisher] = {
-    DocumentKind.DEPOSIT: finish_deposit,
     DocumentKind.SALES_ORDER: finish_sales_order,
 }
 

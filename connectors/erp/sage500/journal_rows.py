@@ -49,6 +49,8 @@ def build_journal_rows(
     keys: JournalKeys,
     user_id: str,
     now: datetime,
+    kind: DocumentKind = DocumentKind.JOURNAL,
+    xref_amount: Decimal | None = None,
 ) -> JournalRows:
     """Build the GL batch, its ``tglPosting`` rows and the cross-reference row.
 
@@ -58,6 +60,8 @@ def build_journal_rows(
         keys: keys and numbers already taken.
         user_id: the Sage user tracepost writes as.
         now: the audit timestamp.
+        kind: the document kind of the xref row (a deposit is a GL transfer too).
+        xref_amount: the xref amount; default the entry's total debits.
 
     Returns:
         The rows, ready for ``insert``.
@@ -110,12 +114,12 @@ def build_journal_rows(
         )
     total = sum((quantize(line.debit, 3) for line in entry.lines), Decimal("0.000"))
     xref = xref_row(
-        kind=DocumentKind.JOURNAL,
+        kind=kind,
         key=entry.key,
         company_id=company_id,
         doc_no=codes.tran_id(number, keys.tran_type_id),
         batch_id=batch_id,
-        amount=total,
+        amount=total if xref_amount is None else xref_amount,
         now=now,
         paytrace_transaction_id=entry.paytrace_transaction_id,
         batch_key=keys.batch_key,

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from connectors.erp.errors import MissingGlAccountError, UnbalancedEntryError
 from connectors.erp.sage500 import codes, lookups
-from connectors.erp.sage500.journal_rows import JournalKeys, build_journal_rows
+from connectors.erp.sage500.journal_rows import JournalKeys, JournalRows, build_journal_rows
 from connectors.erp.sage500.numbering import (
     next_batch_no,
     next_surrogate_block,
@@ -101,28 +101,64 @@ def write_journal(engine: sa.Engine, s: SageSettings, entry: JournalEntry) -> Er
     def write(conn: sa.Connection) -> bool:
         check_balanced(entry)
         require_open(conn, s.company_id, entry.entry_date)
-        acct_keys = gl_account_keys(conn, s.company_id, [ln.account.strip() for ln in entry.lines])
-        batch_no, batch_type_id = next_batch_no(conn, s.company_id, codes.BATCH_TYPE_GL_JOURNAL)
-        tran_no, tran_type_id = next_tran_no(conn, s.company_id, codes.TRAN_TYPE_GL_JOURNAL)
-        keys = JournalKeys(
-            batch_key=next_surrogate_block(conn, "tciBatchLog", 1),
-            batch_no=batch_no,
-            batch_type_id=batch_type_id,
-            tran_no=tran_no,
-            tran_type_id=tran_type_id,
-            posting_keys=tuple(next_surrogate_keys(conn, "tglPosting", len(entry.lines))),
-            gl_acct_keys=tuple(acct_keys),
-        )
-        rows = build_journal_rows(
-            entry, company_id=s.company_id, keys=keys, user_id=s.user, now=s.clock()
-        )
-        conn.execute(sa.insert(tciBatchLog), [rows.batch_log])
-        conn.execute(sa.insert(tglPosting), rows.postings)
+        rows = insert_gl_batch(conn, s, entry)
         conn.execute(sa.insert(tptPaytraceXref), [rows.xref])
         return True
 
     row, created = write_once(engine, DocumentKind.JOURNAL, entry.key, "write_journal", write)
     return to_document(row, lookups.ERP_NAME, created=created)
+
+
+def insert_gl_batch(
+    conn: sa.Connection,
+    s: SageSettings,
+    entry: JournalEntry,
+    *,
+    kind: DocumentKind = DocumentKind.JOURNAL,
+    amount: Decimal | None = None,
+) -> JournalRows:
+    """Number and insert a checked entry's type-301 batch and ``tglPosting`` rows.
+
+    The caller has checked the balance and the period, and inserts ``rows.xref`` itself (after
+    any rows of its own that need the batch).
+
+    Args:
+        conn: a connection inside the write transaction.
+        s: the connector settings.
+        entry: the balanced entry.
+        kind: the document kind of the xref row.
+        amount: the xref amount; default the entry's total debits.
+
+    Returns:
+        The rows written, and the xref row still to insert.
+
+    Raises:
+        MissingGlAccountError: an account is missing or inactive.
+    """
+    acct_keys = gl_account_keys(conn, s.company_id, [ln.account.strip() for ln in entry.lines])
+    batch_no, batch_type_id = next_batch_no(conn, s.company_id, codes.BATCH_TYPE_GL_JOURNAL)
+    tran_no, tran_type_id = next_tran_no(conn, s.company_id, codes.TRAN_TYPE_GL_JOURNAL)
+    keys = JournalKeys(
+        batch_key=next_surrogate_block(conn, "tciBatchLog", 1),
+        batch_no=batch_no,
+        batch_type_id=batch_type_id,
+        tran_no=tran_no,
+        tran_type_id=tran_type_id,
+        posting_keys=tuple(next_surrogate_keys(conn, "tglPosting", len(entry.lines))),
+        gl_acct_keys=tuple(acct_keys),
+    )
+    rows = build_journal_rows(
+        entry,
+        company_id=s.company_id,
+        keys=keys,
+        user_id=s.user,
+        now=s.clock(),
+        kind=kind,
+        xref_amount=amount,
+    )
+    conn.execute(sa.insert(tciBatchLog), [rows.batch_log])
+    conn.execute(sa.insert(tglPosting), rows.postings)
+    return rows
 
 
 def post_journal_batch(conn: sa.Connection, xref: sa.Row[Any], settings: SageSettings) -> None:

@@ -29,7 +29,7 @@ from domain.erp_documents import DocumentKind
 
 # Posts one pending batch in the caller's transaction: (conn, xref row, settings).
 Poster = Callable[[sa.Connection, sa.Row[Any], SageSettings], None]
-# Finishes a document without a batch (deposit, sales order); True when it is complete.
+# Finishes a document without a batch (sales order); True when it is complete.
 Finisher = Callable[[sa.Connection, sa.Row[Any], SageSettings], bool]
 
 

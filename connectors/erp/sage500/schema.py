@@ -5,8 +5,9 @@ keys without IDENTITY (Sage assigns them with ``spGetNextSurrogateKey``; emulate
 ``tciSurrogateKey``), money is ``decimal(15,3)``. Where a name is inferred rather than confirmed,
 ``docs/erp/sage500.md`` says so and why.
 
-``tptPaytraceXref`` is tracepost's own table, kept in the ERP database so that a receipt, its
-applications and the cross-reference row commit in one transaction.
+``tptPaytraceXref`` and ``tptPaytraceDepositLink`` are tracepost's own tables, kept in the ERP
+database so that a document, its cross-reference row (and a deposit's receipt links) commit in
+one transaction.
 """
 
 from __future__ import annotations
@@ -442,36 +443,6 @@ tglTransaction = sa.Table(
 )
 
 
-# --- cash management deposits (table and column names UNSURE: see docs/erp/sage500.md) --------
-
-tcmDeposit = sa.Table(
-    "tcmDeposit",
-    metadata,
-    _key("DepositKey", primary=True),
-    sa.Column("CompanyID", sa.String(3), nullable=False),
-    _key("CashAcctKey"),
-    sa.Column("DepositID", sa.String(15), nullable=False),
-    sa.Column("DepositDate", sa.DateTime, nullable=False),
-    _money("DepositAmt"),
-    _money("ReceiptsAmt"),
-    sa.Column("Status", sa.SmallInteger, nullable=False, default=1),
-    sa.Column("TranCmnt", sa.String(50), nullable=True),
-    *_audit(),
-    sa.UniqueConstraint("CompanyID", "DepositID", name="uq_tcmDeposit_DepositID"),
-)
-
-tcmDepositDetl = sa.Table(
-    "tcmDepositDetl",
-    metadata,
-    _key("DepositDetlKey", primary=True),
-    _key("DepositKey"),
-    sa.Column("SeqNo", sa.Integer, nullable=False),
-    _key("CustPmtKey"),
-    sa.Column("TranID", sa.String(13), nullable=False),
-    _money("TranAmt"),
-    sa.Index("ix_tcmDepositDetl_DepositKey", "DepositKey"),
-)
-
 # --- inventory items and sales orders --------------------------------------------------------
 
 timItem = sa.Table(
@@ -546,6 +517,23 @@ tsoSOLineDist = sa.Table(
 # The shared table (connectors/erp/xref.py): PK (DocKind, SourceKey), one row per document.
 tptPaytraceXref = xref_table(metadata)
 
+# The receipts a deposit (a GL transfer, DocKind ``deposit``) moved to the bank: the same shape
+# as the Dynamics SL table. DepositKey = str(PayTrace batch number); ReceiptRefNbr = the
+# receipt's TranID, ReceiptBatNbr = its BatchID, DepositBatNbr = the GL batch's BatchID. The
+# unique index on PaytraceTranID deposits a receipt once, whatever the batch.
+tptPaytraceDepositLink = sa.Table(
+    "tptPaytraceDepositLink",
+    metadata,
+    sa.Column("DepositKey", sa.String(40), primary_key=True),
+    sa.Column("PaytraceTranID", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("ReceiptRefNbr", sa.String(20), nullable=False),
+    sa.Column("ReceiptBatNbr", sa.String(15), nullable=False),
+    sa.Column("Amount", Money, nullable=False),
+    sa.Column("DepositBatNbr", sa.String(15), nullable=False),
+    sa.Column("CreateDate", sa.DateTime, nullable=False),
+    sa.Index("ix_tptPaytraceDepositLink_PaytraceTranID", "PaytraceTranID", unique=True),
+)
+
 # Tables whose keys come from tciSurrogateKey (what spGetNextSurrogateKey is called with).
 SURROGATE_KEY_TABLES: dict[str, str] = {
     "tciAddress": "AddrKey",
@@ -560,8 +548,6 @@ SURROGATE_KEY_TABLES: dict[str, str] = {
     "tciPaymentTerms": "PmtTermsKey",
     "tglPosting": "PostingKey",
     "tglTransaction": "glTranKey",
-    "tcmDeposit": "DepositKey",
-    "tcmDepositDetl": "DepositDetlKey",
     "timItem": "ItemKey",
     "tsoSalesOrder": "SOKey",
     "tsoSOLine": "SOLineKey",
