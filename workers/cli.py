@@ -167,14 +167,19 @@ def cmd_erp_init(args: argparse.Namespace) -> int:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     engine = make_erp_engine(settings)
     started = time.monotonic()
-    seeded = init_erp(
-        engine,
-        erp=settings.erp,
-        company_id=settings.erp_company_id,
-        demo=args.demo,
-        size=DemoSize(customers=args.customers, invoices=args.invoices),
-    )
-    engine.dispose()
+    try:
+        seeded = init_erp(
+            engine,
+            erp=settings.erp,
+            company_id=settings.erp_company_id,
+            demo=args.demo,
+            size=DemoSize(customers=args.customers, invoices=args.invoices),
+        )
+    except ValueError as exc:
+        print(f"tracepost erp init: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
     print(f"{settings.erp} stand-in ready at {display_url(settings.erp_url)}")
     if seeded.created:
         print(
