@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import mssql
 
-from connectors.erp.dynamics_sl import STAND_IN, DynamicsSlConnector
+from connectors.erp.dynamics_sl import STAND_IN, DynamicsSlConnector, receipts, reversals
 from connectors.erp.dynamics_sl.ar_schema import (
     AR_Balances,
     ARAdjust,
@@ -24,6 +24,7 @@ from connectors.erp.dynamics_sl.ar_schema import (
     SOAddress,
 )
 from connectors.erp.dynamics_sl.base import Batch, tptPaytraceXref
+from connectors.erp.dynamics_sl.ledger import DEMO_ACCOUNTS
 from connectors.erp.errors import (
     ClosedPeriodError,
     CustomerNotUsableError,
@@ -31,6 +32,7 @@ from connectors.erp.errors import (
     ErpBusinessError,
     ErpUnavailableError,
     InvoiceNotOpenError,
+    MissingGlAccountError,
 )
 from connectors.erp.protocol import ErpConnector, PostingStrategy
 from domain.erp_documents import (
@@ -38,10 +40,14 @@ from domain.erp_documents import (
     CustomerProfile,
     DocumentKind,
     DocumentStatus,
+    JournalEntry,
+    JournalLine,
     PostalAddress,
     Reapplication,
     ReceiptReversal,
     ReversalReason,
+    SalesOrder,
+    SalesOrderLine,
 )
 from domain.models import Application, CashReceipt, ReceiptStatus
 
@@ -484,7 +490,7 @@ def _nothing(engine: sa.Engine) -> None:
             _set_status("H"),
             receipt(("1001", "1.00")),
             CustomerNotUsableError,
-            "C0001 is on credit hold",
+            r"C0001 is on hold \(credit hold",
         ),
         (_close_june, receipt(("1001", "1.00")), ClosedPeriodError, "2025-06 .* is closed"),
         (_nothing, receipt(("1003", "1.00")), InvoiceNotOpenError, "belongs to customer C0002"),
@@ -873,11 +879,12 @@ def test_procedures_strategy_runs_the_release_calls(
     from connectors.erp.dynamics_sl import procedures
 
     issued: list[Any] = []
-    seen_in_transaction: list[bool] = []
+    autocommit: list[bool] = []
 
     def sl_release(conn: sa.Connection, call: Any) -> dict[str, Any]:
         issued.append(call)
-        seen_in_transaction.append(conn.in_transaction())
+        # SL's release manages its own transactions: never nested in tracepost's.
+        autocommit.append(conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT")
         if call.name in {"pp_08400", "pp_01400"}:  # SL's release marks the batch released
             with engine.begin() as own:
                 own.execute(
@@ -894,6 +901,7 @@ def test_procedures_strategy_runs_the_release_calls(
     assert posted.status is ReceiptStatus.POSTED
     expected = procedures.release_calls("AR", record.batch, erp._s.context("08400"))
     assert issued == expected
+    assert autocommit == [True] * len(expected)
     assert erp.post_receipt(PT_ID).status is ReceiptStatus.POSTED
     assert len(issued) == len(expected)  # posted once: not released again
 
@@ -1130,3 +1138,236 @@ def test_emulated_release_refuses_to_go_below_zero(engine: sa.Engine) -> None:
         erp.post_receipt(PT_ID)
     assert counts(engine) == before
     assert erp.find_receipt(PT_ID).status is ReceiptStatus.PENDING  # type: ignore[union-attr]
+
+
+# --- review fixes --------------------------------------------------------------------------
+
+
+def test_amounts_finer_than_a_cent_are_refused(engine: sa.Engine) -> None:
+    erp = connector(engine)
+    before = counts(engine)
+    # 10.005 + 10.005 = 20.01, but each line rounds to 10.01: 20.02 applied from a 20.01 payment.
+    with pytest.raises(ErpBusinessError, match="fractions of a cent"):
+        erp.write_receipt(receipt(("1001", "10.005"), ("1002", "10.005")))
+    with pytest.raises(ErpBusinessError, match="fractions of a cent"):
+        erp.write_credit_memo(
+            CreditMemo(
+                paytrace_transaction_id=555,
+                customer_id="C0001",
+                amount=Decimal("1.005"),
+                memo_date=TODAY,
+                reference="refund",
+            )
+        )
+    assert counts(engine) == before
+
+
+def test_paytrace_id_longer_than_its_field_matches_no_customer(engine: sa.Engine) -> None:
+    erp = connector(engine, paytrace_id_field="User5")  # char 10
+    erp.link_paytrace_customer("C0001", "pt-1234567")
+    assert erp.find_customer(paytrace_customer_id="pt-1234567") is not None
+    assert erp.find_customer(paytrace_customer_id="pt-12345678") is None
+    assert erp.find_customers(paytrace_customer_id="pt-12345678") == []
+    # A CustId over char(15) is not the customer whose id is its first 15 characters.
+    erp.upsert_customer(CustomerProfile(customer_id="ACMESUPPLYCORP1", name="Acme Corp"))
+    STAND_IN.add_invoice(
+        engine,
+        company_id="0010",
+        customer_id="ACMESUPPLYCORP1",
+        number="009001",
+        amount=Decimal("50.00"),
+        invoice_date=TODAY,
+        due_date=TODAY,
+    )
+    assert erp.get_customer("ACMESUPPLYCORP1") is not None
+    assert erp.get_customer("ACMESUPPLYCORP12") is None
+    assert erp.open_invoices("ACMESUPPLYCORP12") == []
+    with pytest.raises(CustomerNotUsableError):
+        erp.write_receipt(receipt(on_account="5.00", customer="ACMESUPPLYCORP12"))
+    with pytest.raises(CustomerNotUsableError):
+        erp.link_paytrace_customer("ACMESUPPLYCORP12", "other")
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"cash_account": "1090"}, "account 1090 is inactive"),
+        ({"cash_account": "9999"}, "account 9999 does not exist"),
+        ({"cash_account": "1010/NOSUCHSUB"}, "subaccount NOSUCHSUB does not exist"),
+        ({"accounts": {"write_off": "9998"}}, "account 9998 does not exist"),
+    ],
+)
+def test_receipt_to_a_missing_or_inactive_gl_account_is_refused(
+    engine: sa.Engine, options: dict[str, Any], match: str
+) -> None:
+    erp = connector(engine, **options)
+    before = counts(engine)
+    with pytest.raises(MissingGlAccountError, match=match):
+        erp.write_receipt(receipt(("1001", "120.00", "5.00")))
+    assert counts(engine) == before
+    assert erp.find_receipt(PT_ID) is None
+
+
+def test_credit_memo_to_a_missing_refunds_account_is_refused(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.update(ARSetup).values(RfndAcct=" " * 10))
+    memo = CreditMemo(
+        paytrace_transaction_id=555,
+        customer_id="C0001",
+        amount=Decimal("10.00"),
+        memo_date=TODAY,
+        reference="refund",
+    )
+    before = counts(engine)
+    with pytest.raises(MissingGlAccountError, match="refunds"):
+        connector(engine).write_credit_memo(memo)
+    assert counts(engine) == before
+    assert connector(engine, accounts={"refunds": "1000/000000"}).write_credit_memo(memo).created
+
+
+def test_payment_of_many_invoices_is_written_and_reversed(engine: sa.Engine) -> None:
+    numbers = [f"{7000000000 + i}" for i in range(30)]
+    for number in numbers:
+        STAND_IN.add_invoice(
+            engine,
+            company_id="0010",
+            customer_id="C0002",
+            number=number,
+            amount=Decimal("1.00"),
+            invoice_date=TODAY,
+            due_date=TODAY,
+        )
+    erp = connector(engine)
+    record = erp.write_receipt(receipt(*((n, "1.00") for n in numbers), customer="C0002"))
+    assert record.created and record.amount == Decimal("30.00")
+    (written,) = erp.documents_for_transaction(PT_ID)
+    assert written.applied_to == tuple(numbers[: len(written.applied_to)])
+    assert len(",".join(written.applied_to)) <= 255
+    assert len(rows(engine, ARTran, ARTran.c.BatNbr == record.batch.ljust(10))) == 30
+    erp.post_receipt(PT_ID)
+    assert [i for i in erp.open_invoices("C0002") if i.invoice_number in numbers] == []
+    reversal = ReceiptReversal(
+        key="void:1", paytrace_transaction_id=PT_ID, reason=ReversalReason.VOID, reversal_date=TODAY
+    )
+    assert erp.reverse_receipt(reversal).created
+    erp.post_document(DocumentKind.REVERSAL, "void:1")
+    reopened = [i for i in erp.open_invoices("C0002") if i.invoice_number in numbers]
+    assert len(reopened) == 30
+
+
+def test_sales_order_for_a_customer_id_over_char_15_is_refused(engine: sa.Engine) -> None:
+    erp = connector(engine, accounts=STAND_IN.demo_accounts)
+    erp.upsert_customer(CustomerProfile(customer_id="ACMESUPPLYCORP1", name="Acme Corp"))
+    order = SalesOrder(
+        order_id="web-1",
+        customer_id="ACMESUPPLYCORP12",
+        order_date=TODAY,
+        lines=(SalesOrderLine(item_id="WIDGET", quantity=Decimal(1), unit_price=Decimal(5)),),
+    )
+    with pytest.raises(CustomerNotUsableError, match="ACMESUPPLYCORP12"):
+        erp.write_sales_order(order)
+    assert erp.write_sales_order(
+        order.model_copy(update={"customer_id": "ACMESUPPLYCORP1"})
+    ).created
+
+
+def test_reapplication_is_decided_under_the_invoice_locks(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks: SQLite serializes whole write transactions")
+    erp = connector(engine)
+    erp.write_receipt(receipt(("1001", "125.00")))
+    erp.post_receipt(PT_ID)
+    erp.reverse_receipt(
+        ReceiptReversal(
+            key="cb:1",
+            paytrace_transaction_id=PT_ID,
+            reason=ReversalReason.CHARGEBACK,
+            reversal_date=TODAY,
+        )
+    )
+    erp.post_document(DocumentKind.REVERSAL, "cb:1")
+    outcome: dict[str, Any] = {}
+
+    def competing_payment() -> None:
+        try:
+            outcome["record"] = connector(engine).write_receipt(
+                receipt(("1001", "125.00"), pt_id=2000)
+            )
+        except Exception as exc:  # noqa: BLE001 - recorded for the assertion
+            outcome["error"] = exc
+
+    racer = threading.Thread(target=competing_payment)
+    real_write_payment = receipts.write_payment
+
+    def write_payment_while_another_pays(conn: sa.Connection, payment: Any, settings: Any) -> bool:
+        racer.start()
+        racer.join(timeout=2)  # blocked by the reapplication's invoice lock once that is taken
+        return real_write_payment(conn, payment, settings)
+
+    monkeypatch.setattr(reversals, "write_payment", write_payment_while_another_pays)
+    again = erp.reapply_receipt(
+        Reapplication(key="cb:1:won", paytrace_transaction_id=PT_ID, reapply_date=TODAY)
+    )
+    racer.join(timeout=10)
+    assert again.created and again.applied_to == ("001001",)
+    assert isinstance(outcome.get("error"), InvoiceNotOpenError)
+    erp.post_document(DocumentKind.REAPPLICATION, "cb:1:won")
+    assert erp.invoice_by_number("1001").balance == Decimal("0.00")  # type: ignore[union-attr]
+
+
+def test_emulated_release_refuses_a_period_closed_since_the_write(engine: sa.Engine) -> None:
+    erp = connector(engine, accounts=DEMO_ACCOUNTS)
+    erp.write_receipt(receipt(("1001", "125.00")))
+    entry = JournalEntry(
+        key="fees:1",
+        entry_date=TODAY,
+        description="card fees",
+        lines=(
+            JournalLine(account="6100", debit=Decimal("3.10")),
+            JournalLine(account="1000", credit=Decimal("3.10")),
+        ),
+    )
+    erp.write_journal(entry)
+    STAND_IN.set_period_open(engine, company_id="0010", day=TODAY, is_open=False)
+    before = counts(engine)
+    with pytest.raises(ClosedPeriodError, match="2025-06"):
+        erp.post_receipt(PT_ID)
+    with pytest.raises(ClosedPeriodError, match="202506"):
+        erp.post_document(DocumentKind.JOURNAL, "fees:1")
+    assert counts(engine) == before
+    assert erp.find_receipt(PT_ID).status is ReceiptStatus.PENDING  # type: ignore[union-attr]
+    STAND_IN.set_period_open(engine, company_id="0010", day=TODAY, is_open=True)
+    assert erp.post_receipt(PT_ID).status is ReceiptStatus.POSTED
+    assert erp.post_document(DocumentKind.JOURNAL, "fees:1").status is DocumentStatus.POSTED
+
+
+def test_terms_id_over_char_2_is_not_cut_to_other_terms(engine: sa.Engine) -> None:
+    erp = connector(engine)
+    with pytest.raises(ErpBusinessError, match="terms '300'"):
+        erp.upsert_customer(CustomerProfile(customer_id="Z1", name="Zed", terms="300"))
+    assert erp.get_customer("Z1") is None
+    assert (
+        erp.upsert_customer(CustomerProfile(customer_id="Z1", name="Zed", terms="30")).terms == "30"
+    )
+
+
+def test_reversal_key_longer_than_the_xref_key_is_a_business_error(engine: sa.Engine) -> None:
+    erp = connector(engine)
+    erp.write_receipt(receipt(("1001", "125.00")))
+    erp.post_receipt(PT_ID)
+    before = counts(engine)
+    reversal = ReceiptReversal(
+        key="cb:" + "7" * 38,  # 41 characters: PostgreSQL refuses it with a DataError
+        paytrace_transaction_id=PT_ID,
+        reason=ReversalReason.CHARGEBACK,
+        reversal_date=TODAY,
+    )
+    with pytest.raises(ErpBusinessError, match="longer than 40"):
+        erp.reverse_receipt(reversal)
+    with pytest.raises(ErpBusinessError, match="longer than 40"):
+        erp.reapply_receipt(
+            Reapplication(key=reversal.key, paytrace_transaction_id=PT_ID, reapply_date=TODAY)
+        )
+    assert counts(engine) == before

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import mssql
 
+from connectors.erp.errors import ErpBusinessError
 from connectors.erp.protocol import PostingStrategy
 from connectors.erp.xref import xref_table
 from domain.erp_documents import FiscalPeriod
@@ -99,6 +100,36 @@ def money(value: object) -> Decimal:
     if value is None:
         return Decimal("0.00")
     return quantize(Decimal(repr(float(str(value)))), 2)
+
+
+COUNTER_WIDTH = 10  # BatNbr, RefNbr: char(10)
+
+
+def increment(value: str, counter: str) -> str:
+    """The number after an SL counter's last value, keeping its zero-padded width.
+
+    What ``pp_NextGLBatNbr`` does to ``GLSetup.LastBatNbr`` and the AR screens to the
+    ``ARSetup`` counters: ``'027900'`` → ``'027901'``; a blank counter starts at ``'000001'``.
+
+    Args:
+        value: the counter's last value.
+        counter: the counter, for messages (``"ARSetup.LastBatNbr"``).
+
+    Returns:
+        The next number, at most 10 characters.
+
+    Raises:
+        ErpBusinessError: the counter is not numeric, or has run out of digits.
+    """
+    current = value.strip()
+    if not current:
+        return "000001"
+    if not current.isdigit():
+        raise ErpBusinessError(f"{counter} {current!r} is not numeric")
+    following = str(int(current) + 1).zfill(len(current))
+    if len(following) > COUNTER_WIDTH:
+        raise ErpBusinessError(f"{counter} {current!r} has run out of digits")
+    return following
 
 
 def to_float(amount: Decimal) -> float:

@@ -28,6 +28,7 @@ from connectors.erp.dynamics_sl import (
 )
 from connectors.erp.dynamics_sl.ar_schema import ARDoc
 from connectors.erp.dynamics_sl.base import Batch, fiscal_period, pad, text, tptPaytraceXref
+from connectors.erp.dynamics_sl.ledger_checks import read_setup
 from connectors.erp.dynamics_sl.receipts import Payment, write_payment
 from connectors.erp.dynamics_sl.release import is_released, lock_batch, release_batch
 from connectors.erp.dynamics_sl.settings import SlSettings, local_now
@@ -221,6 +222,8 @@ class DynamicsSlConnector:
     def open_invoices(self, customer_id: str) -> list[OpenInvoice]:
         """Released debit documents with a payable balance above zero, oldest due first."""
         d = ARDoc.c
+        if not lookups.fits(customer_id, lookups.CUST_ID_WIDTH):
+            return []
         with erp_guard(LABEL, "open_invoices"), self._engine.connect() as conn:
             rows = conn.execute(
                 lookups.invoice_select()
@@ -239,7 +242,7 @@ class DynamicsSlConnector:
     def fiscal_period(self, day: date) -> FiscalPeriod | None:
         """The fiscal period of a date; open when not before ``ARSetup.PerNbr``."""
         with erp_guard(LABEL, "fiscal_period"), self._engine.connect() as conn:
-            setup = lookups.gl_setup(conn)
+            setup = read_setup(conn)
             ar = lookups.ar_setup(conn)
         try:
             return fiscal_period(setup, day, text(ar.PerNbr))
@@ -449,7 +452,16 @@ class DynamicsSlConnector:
     def _write(
         self, kind: DocumentKind, key: str, write: Callable[[sa.Connection], bool]
     ) -> ErpDocument:
-        """Run one AR write in a write transaction; read back the document it wrote or found."""
+        """Run one AR write in a write transaction; read back the document it wrote or found.
+
+        Raises:
+            ErpBusinessError: the key is blank or does not fit ``tptPaytraceXref.SourceKey``.
+        """
+        if not key.strip() or len(key) > ledger.SOURCE_KEY_WIDTH:
+            raise ErpBusinessError(
+                f"{kind.value} key {key!r} is blank or longer than {ledger.SOURCE_KEY_WIDTH}"
+                " characters"
+            )
         try:
             with erp_guard(LABEL, f"write {kind.value}"), write_transaction(self._engine) as conn:
                 created = write(conn)

@@ -25,6 +25,7 @@ from domain.erp_documents import CustomerChanges, CustomerProfile
 PROG_CUSTOMER = "08260"
 CURSOR_SEP = "|"
 LATE_WRITE_WINDOW_SECONDS = 120
+TERMS_WIDTH = 2  # Terms.TermsId, Customer.Terms: char(2)
 
 
 def search(
@@ -40,6 +41,8 @@ def search(
     query = lookups.customer_select().order_by(c.CustId).limit(100)
     if paytrace_customer_id.strip():
         field = c[pt_field]
+        if not lookups.fits(paytrace_customer_id, char_width(field)):
+            return []
         value = pad(paytrace_customer_id.strip(), char_width(field))
         return list(conn.execute(query.where(field == value)).all())
     if email.strip():
@@ -108,6 +111,8 @@ def upsert(conn: sa.Connection, profile: CustomerProfile, settings: SlSettings) 
     cust_id = profile.customer_id.strip()
     if not cust_id or len(cust_id) > 15 or not profile.name.strip():
         raise ErpBusinessError("a Dynamics SL customer needs an id of 1-15 characters and a name")
+    if profile.terms and not lookups.fits(profile.terms, TERMS_WIDTH):
+        raise ErpBusinessError(f"terms {profile.terms!r} do not exist in Dynamics SL (Terms)")
     if (
         profile.terms
         and conn.execute(
@@ -210,6 +215,8 @@ def link(conn: sa.Connection, customer_id: str, paytrace_id: str, settings: SlSe
         CustomerNotUsableError: unknown customer.
         ErpBusinessError: another customer holds the id.
     """
+    if not lookups.fits(customer_id, lookups.CUST_ID_WIDTH):
+        raise CustomerNotUsableError(f"customer {customer_id!r} does not exist in Dynamics SL")
     c = Customer.c
     key = lookups.cust_key(customer_id)
     field = c[settings.paytrace_id_field]

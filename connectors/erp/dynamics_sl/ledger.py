@@ -24,9 +24,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from connectors.erp.dynamics_sl import codes
 from connectors.erp.dynamics_sl.base import (
     Batch,
     SlContext,
+    money,
     pad,
     text,
     tptPaytraceXref,
@@ -37,6 +39,7 @@ from connectors.erp.dynamics_sl.ledger_checks import (
     gl_account_exists,
     journal_lines,
     open_period,
+    read_setup,
     total_debits,
 )
 from connectors.erp.dynamics_sl.ledger_numbering import lock_setup, next_gl_bat_nbr
@@ -55,6 +58,7 @@ from connectors.erp.dynamics_sl.ledger_rows import (
 from connectors.erp.dynamics_sl.ledger_schema import GLTran, tptPaytraceDepositLink
 from connectors.erp.dynamics_sl.ledger_seed import DEMO_ACCOUNTS, seed_ledger
 from connectors.erp.errors import (
+    ClosedPeriodError,
     DocumentNotFoundError,
     ErpBusinessError,
     UnbalancedEntryError,
@@ -64,7 +68,7 @@ from connectors.erp.xref import read_xref, to_document, xref_row
 from domain.erp_documents import Deposit, DocumentKind, ErpDocument, JournalEntry
 from domain.money import quantize
 
-ERP_NAME = "dynamics_sl"
+ERP_NAME = codes.ERP_NAME
 SOURCE_KEY_WIDTH = 40
 
 __all__ = [
@@ -203,6 +207,7 @@ def release_gl_batch(conn: sa.Connection, bat_nbr: str, ctx: SlContext) -> None:
 
     Raises:
         DocumentNotFoundError: no GL batch has that number.
+        ClosedPeriodError: the batch's period was closed since it was written.
         ErpBusinessError: the batch is not balanced-and-ready (Status other than ``B``).
         UnbalancedEntryError: its lines do not add up to its totals.
     """
@@ -214,6 +219,12 @@ def release_gl_batch(conn: sa.Connection, bat_nbr: str, ctx: SlContext) -> None:
         raise DocumentNotFoundError(f"Dynamics SL GL batch {bat_nbr.strip()} does not exist")
     if int(batch.Rlsed) == 1:
         return
+    current = text(read_setup(conn).PerNbr)
+    if text(batch.PerPost) < current:
+        raise ClosedPeriodError(
+            f"Dynamics SL GL batch {bat_nbr.strip()} posts to period {text(batch.PerPost)},"
+            f" closed since it was written (current GL period {current})"
+        )
     if text(batch.Status) != BATCH_STATUS_BALANCED:
         raise ErpBusinessError(
             f"Dynamics SL GL batch {bat_nbr.strip()} has Status {text(batch.Status)!r}; only a"
@@ -225,11 +236,11 @@ def release_gl_batch(conn: sa.Connection, bat_nbr: str, ctx: SlContext) -> None:
             tran_where
         )
     ).one()
-    debits, credits = _cents(sums[1]), _cents(sums[2])
-    if sums[0] == 0 or debits != credits or credits != _cents(batch.CrTot):
+    debits, credits = money(sums[1]), money(sums[2])
+    if sums[0] == 0 or debits != credits or credits != money(batch.CrTot):
         raise UnbalancedEntryError(
             f"Dynamics SL GL batch {bat_nbr.strip()} is out of balance: lines debit {debits},"
-            f" credit {credits}, batch total {_cents(batch.CrTot)}"
+            f" credit {credits}, batch total {money(batch.CrTot)}"
         )
     conn.execute(sa.update(Batch).where(where).values(Status=BATCH_STATUS_UNPOSTED, Rlsed=1))
     conn.execute(
@@ -240,10 +251,6 @@ def release_gl_batch(conn: sa.Connection, bat_nbr: str, ctx: SlContext) -> None:
 
 
 # --- internals ---------------------------------------------------------------------------------
-
-
-def _cents(value: Any) -> Decimal:
-    return quantize(Decimal(repr(float(value or 0))), 2)
 
 
 def _written_receipts(conn: sa.Connection, deposit: Deposit) -> list[sa.Row[Any]]:

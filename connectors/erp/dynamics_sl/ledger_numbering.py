@@ -6,12 +6,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.erp.dynamics_sl.base import Batch, GLSetup, pad, text
+from connectors.erp.dynamics_sl.base import Batch, GLSetup, increment, pad
 from connectors.erp.dynamics_sl.ledger_checks import SETUP_ID_GL, read_setup
-from connectors.erp.errors import ErpBusinessError
 from connectors.erp.locks import lock_rows
 
 BAT_NBR_WIDTH = 10
+COUNTER = "GLSetup.LastBatNbr"
 
 
 def lock_setup(conn: sa.Connection) -> sa.Row[Any]:
@@ -29,21 +29,6 @@ def lock_setup(conn: sa.Connection) -> sa.Row[Any]:
     return read_setup(conn)
 
 
-def increment(last: str) -> str:
-    """``LastBatNbr`` plus one, keeping its zero-padded width (``'000099'`` → ``'000100'``).
-
-    Raises:
-        ErpBusinessError: when the number is not numeric or would outgrow ``BatNbr``.
-    """
-    digits = text(last) or "0"
-    if not digits.isdigit():
-        raise ErpBusinessError(f"GLSetup.LastBatNbr {digits!r} is not a number")
-    following = str(int(digits) + 1).zfill(len(digits))
-    if len(following) > BAT_NBR_WIDTH:
-        raise ErpBusinessError(f"GL batch numbers are exhausted after {digits}")
-    return following
-
-
 def next_gl_bat_nbr(conn: sa.Connection, setup: sa.Row[Any], module: str = "GL") -> str:
     """Take the next GL batch number and store it in ``GLSetup.LastBatNbr``.
 
@@ -59,7 +44,7 @@ def next_gl_bat_nbr(conn: sa.Connection, setup: sa.Row[Any], module: str = "GL")
     Returns:
         The batch number, e.g. ``'000124'``.
     """
-    number = increment(str(setup.LastBatNbr))
+    number = increment(str(setup.LastBatNbr), COUNTER)
     while (
         conn.execute(
             sa.select(sa.func.count())
@@ -68,7 +53,7 @@ def next_gl_bat_nbr(conn: sa.Connection, setup: sa.Row[Any], module: str = "GL")
         ).scalar_one()
         > 0
     ):
-        number = increment(number)
+        number = increment(number, COUNTER)
     conn.execute(
         sa.update(GLSetup)
         .where(GLSetup.c.SetupId == SETUP_ID_GL)

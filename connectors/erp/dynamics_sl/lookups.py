@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from connectors.erp.dynamics_sl import codes
 from connectors.erp.dynamics_sl.ar_schema import ARDoc, ARSetup, ARTran, Customer
-from connectors.erp.dynamics_sl.base import Batch, GLSetup, money, pad, text
+from connectors.erp.dynamics_sl.base import Batch, money, pad, text
 from connectors.erp.errors import ErpBusinessError
 from domain.erp_documents import CustomerDetail, PostalAddress
 from domain.matching import normalize_invoice_number
@@ -31,6 +31,18 @@ def char_width(column: sa.Column[Any]) -> int:
     """The width of a ``CHAR`` column."""
     width = getattr(column.type, "length", None)
     return int(width) if width else 30
+
+
+CUST_ID_WIDTH = 15
+
+
+def fits(value: str, width: int) -> bool:
+    """Whether a searched value fits its ``CHAR`` column.
+
+    ``pad`` cuts longer values, so a too-long id would match another customer whose id is its
+    first ``width`` characters; such a value matches nothing instead.
+    """
+    return len(value.strip()) <= width
 
 
 def cust_key(customer_id: str) -> str:
@@ -167,12 +179,12 @@ def find_customer_row(
         ErpBusinessError: if the PayTrace id is on more than one customer.
     """
     c = Customer.c
-    if customer_id.strip():
+    if customer_id.strip() and fits(customer_id, CUST_ID_WIDTH):
         row = conn.execute(customer_select().where(c.CustId == cust_key(customer_id))).first()
         if row is not None:
             return row
-    if paytrace_customer_id.strip():
-        field = c[paytrace_id_field]
+    field = c[paytrace_id_field]
+    if paytrace_customer_id.strip() and fits(paytrace_customer_id, char_width(field)):
         rows = conn.execute(
             customer_select()
             .where(field == pad(paytrace_customer_id.strip(), char_width(field)))
@@ -233,18 +245,6 @@ def to_detail(row: AnyRow, paytrace_id_field: str) -> CustomerDetail:
         paytrace_customer_id=text(row._mapping[paytrace_id_field]),
         updated_at=updated if isinstance(updated, datetime) and updated.year > 1900 else None,
     )
-
-
-def gl_setup(conn: sa.Connection) -> AnyRow:
-    """The ``GLSetup`` row (fiscal calendar).
-
-    Raises:
-        ErpBusinessError: when GL is not set up.
-    """
-    row = conn.execute(sa.select(GLSetup).where(GLSetup.c.SetupId == "GL")).first()
-    if row is None:
-        raise ErpBusinessError("Dynamics SL GL is not set up (no GLSetup row 'GL')")
-    return row
 
 
 def ar_setup(conn: sa.Connection) -> AnyRow:

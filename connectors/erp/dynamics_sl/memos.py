@@ -36,6 +36,7 @@ def write_credit_memo(conn: sa.Connection, memo: CreditMemo, settings: SlSetting
         return False
     label = f"credit memo for PayTrace transaction {memo.paytrace_transaction_id}"
     validation.check_positive(label, memo.amount)
+    validation.check_cents(label, memo.amount)
     posting = validation.open_posting(conn, memo.memo_date)
     customer = validation.usable_customer(
         conn, settings.paytrace_id_field, memo.customer_id, allow_hold=True
@@ -65,6 +66,7 @@ def write_credit_memo(conn: sa.Connection, memo: CreditMemo, settings: SlSetting
         text(customer.ArAcct) or text(setup.ArAcct), text(customer.ArSub) or text(setup.ArSub)
     )
     refunds = settings.account("refunds", setup, "RfndAcct", "RfndSub")
+    validation.check_gl_accounts(conn, {"refunds": refunds, f"customer {cust_id}'s AR account": ar})
     trans = [
         artran_row(
             ctx,

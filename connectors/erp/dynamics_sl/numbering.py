@@ -14,35 +14,12 @@ import sqlalchemy as sa
 
 from connectors.erp.dynamics_sl import codes
 from connectors.erp.dynamics_sl.ar_schema import ARDoc, ARSetup
-from connectors.erp.dynamics_sl.base import Batch, pad, text
+from connectors.erp.dynamics_sl.base import Batch, increment, pad, text
 from connectors.erp.errors import ErpBusinessError
 from connectors.erp.locks import lock_rows
 
 MAX_SKIPS = 1000
 COUNTERS = ("LastBatNbr", "LastRefNbr", "LastCrMemoNbr", "LastDrMemoNbr", "LastWORefNbr")
-
-
-def increment(value: str) -> str:
-    """The next number after ``value``, keeping its zero-padded width.
-
-    Args:
-        value: the last number taken, e.g. ``"027900"``; blank starts at ``"000001"``.
-
-    Returns:
-        ``"027901"``-like.
-
-    Raises:
-        ErpBusinessError: if the counter holds something that is not a number, or overflows.
-    """
-    current = value.strip()
-    if not current:
-        return "000001"
-    if not current.isdigit():
-        raise ErpBusinessError(f"ARSetup number counter {current!r} is not numeric")
-    following = str(int(current) + 1).zfill(len(current))
-    if len(following) > codes.REF_WIDTH:
-        raise ErpBusinessError(f"ARSetup number counter {current!r} has run out of digits")
-    return following
 
 
 def lock_setup(conn: sa.Connection) -> sa.Row[tuple[object, ...]]:
@@ -83,7 +60,7 @@ def next_number(
     setup = lock_setup(conn)
     value = text(setup._mapping[counter])
     for _ in range(MAX_SKIPS):
-        value = increment(value)
+        value = increment(value, f"ARSetup.{counter}")
         if not taken(conn, value):
             conn.execute(
                 sa.update(ARSetup)

@@ -10,6 +10,7 @@ the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -28,7 +29,7 @@ from connectors.erp.dynamics_sl.rows import (
 )
 from connectors.erp.dynamics_sl.settings import SlSettings
 from connectors.erp.errors import ErpBusinessError
-from connectors.erp.xref import read_xref, xref_row
+from connectors.erp.xref import APPLIED_TO_WIDTH, read_xref, xref_row
 from domain.erp_documents import DocumentKind
 from domain.models import Application
 from domain.money import quantize
@@ -61,6 +62,13 @@ def check_amounts(payment: Payment) -> None:
     """
     label = f"receipt for PayTrace transaction {payment.paytrace_transaction_id}"
     validation.check_positive(label, payment.amount)
+    validation.check_cents(
+        label,
+        payment.amount,
+        payment.on_account,
+        *(a.amount for a in payment.applications),
+        *(a.write_off for a in payment.applications),
+    )
     if payment.on_account < ZERO:
         raise ErpBusinessError(f"{label}: on-account amount is negative")
     for app in payment.applications:
@@ -75,6 +83,20 @@ def check_amounts(payment: Payment) -> None:
             f"{label}: applications {applied} + on account {payment.on_account} do not add up"
             f" to the amount {payment.amount}"
         )
+
+
+def fit_applied_to(numbers: Iterable[str]) -> tuple[str, ...]:
+    """The invoice numbers that fit ``tptPaytraceXref.AppliedTo`` (255), in order.
+
+    The column is a convenience for tracepost's read-back; SL's own rows (``ARTran`` U rows,
+    ``ARAdjust``) hold every application. A payment of many invoices must not fail on it.
+    """
+    kept: list[str] = []
+    for number in numbers:
+        if len(",".join([*kept, number])) > APPLIED_TO_WIDTH:
+            break
+        kept.append(number)
+    return tuple(kept)
 
 
 def payment_ref(conn: sa.Connection, payment: Payment) -> str:
@@ -133,6 +155,10 @@ def write_payment(conn: sa.Connection, payment: Payment, settings: SlSettings) -
         text(customer.ArAcct) or text(setup.ArAcct), text(customer.ArSub) or text(setup.ArSub)
     )
     write_off_acct = settings.account("write_off", setup, "DfltSBWOAcct", "DfltSBWOSub")
+    used = {"the receipts' cash account": bank, f"customer {cust_id}'s AR account": ar}
+    if any(app.write_off > ZERO for app in payment.applications):
+        used["short-pay write-offs"] = write_off_acct
+    validation.check_gl_accounts(conn, used)
     bat_nbr = numbering.next_batch(conn)
     ref_nbr = payment_ref(conn, payment)
     tag = f"PT {payment.paytrace_transaction_id}"
@@ -265,7 +291,7 @@ def write_payment(conn: sa.Connection, payment: Payment, settings: SlSettings) -
                 paytrace_transaction_id=payment.paytrace_transaction_id,
                 customer_id=cust_id,
                 doc_date=payment.day,
-                applied_to=tuple(text(t.RefNbr) for t in targets),
+                applied_to=fit_applied_to(text(t.RefNbr) for t in targets),
             )
         ],
     )

@@ -36,7 +36,7 @@ from connectors.erp.dynamics_sl.base import (
     to_float,
 )
 from connectors.erp.dynamics_sl.rows import Account, Posting, artran_row, blank_row
-from connectors.erp.errors import DocumentNotFoundError, InvoiceNotOpenError
+from connectors.erp.errors import ClosedPeriodError, DocumentNotFoundError, InvoiceNotOpenError
 from connectors.erp.locks import lock_rows
 
 ZERO = Decimal(0)
@@ -72,6 +72,7 @@ def release_batch(conn: sa.Connection, bat_nbr: str, ctx: SlContext) -> None:
     The caller has locked the batch (``lock_batch``) and checked it is not released.
 
     Raises:
+        ClosedPeriodError: the batch's period was closed since it was written.
         InvoiceNotOpenError: an application would take a document below zero.
     """
     bat = pad(bat_nbr, codes.BAT_WIDTH)
@@ -79,6 +80,13 @@ def release_batch(conn: sa.Connection, bat_nbr: str, ctx: SlContext) -> None:
         sa.select(Batch).where(Batch.c.Module == codes.MODULE_AR, Batch.c.BatNbr == bat)
     ).one()
     per = text(batch.PerPost)
+    current = text(lookups.ar_setup(conn).PerNbr)
+    if per < current:
+        raise ClosedPeriodError(
+            f"AR batch {text(bat)} posts to period {per[:4]}-{per[4:]}, closed in Dynamics SL AR"
+            f" since it was written (current AR period {current[:4]}-{current[4:]}); reopen the"
+            " period or move the batch to an open one in SL"
+        )
     docs = conn.execute(
         sa.select(ARDoc).where(ARDoc.c.BatNbr == bat, ARDoc.c.Rlsed == 0).order_by(ARDoc.c.BatSeq)
     ).all()

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from connectors.erp.dynamics_sl import codes, lookups, numbering, validation
 from connectors.erp.dynamics_sl.ar_schema import ARAdjust, ARDoc, ARTran, with_record_ids
 from connectors.erp.dynamics_sl.base import Batch, money, pad, text, tptPaytraceXref
-from connectors.erp.dynamics_sl.receipts import Payment, write_payment
+from connectors.erp.dynamics_sl.receipts import Payment, fit_applied_to, write_payment
 from connectors.erp.dynamics_sl.release import is_released
 from connectors.erp.dynamics_sl.rows import Account, ardoc_row, artran_row, batch_row, describe
 from connectors.erp.dynamics_sl.settings import SlSettings
@@ -206,7 +206,7 @@ def write_reversal(conn: sa.Connection, reversal: ReceiptReversal, settings: SlS
         ext_ref=str(pt_id),
     )
     conn.execute(sa.insert(ARTran), with_record_ids(conn, ARTran, [line]))
-    reopened = tuple(ref for (_, ref) in sorted(paid_by(conn, doc)))
+    reopened = fit_applied_to(ref for (_, ref) in sorted(paid_by(conn, doc)))
     conn.execute(
         sa.insert(tptPaytraceXref),
         [
@@ -257,15 +257,15 @@ def write_reapplication(
             " released NSF reversal); nothing to apply again"
         )
     amount = money(doc.OrigDocAmt)
-    invoices = lookups.invoice_select().where(ARDoc.c.CustId == doc.CustId)
+    paid_before = paid_by(conn, doc)
+    # Lock what it paid before reading the balances: what is applied again is decided on the
+    # balances the write then checks, so a racing payment cannot turn it into a refusal.
+    locked = validation.lock_debit_docs(conn, [ref for _, ref in paid_before], ())
+    by_key = {(text(r.DocType), text(r.RefNbr)): r for r in locked if r.CustId == doc.CustId}
     applications = []
     remaining = amount
-    for (doc_type, ref), paid in sorted(paid_by(conn, doc).items()):
-        row = conn.execute(
-            invoices.where(
-                ARDoc.c.DocType == pad(doc_type, 2), ARDoc.c.RefNbr == lookups.ref_key(ref)
-            )
-        ).first()
+    for (doc_type, ref), paid in sorted(paid_before.items()):
+        row = by_key.get((doc_type, ref))
         if row is None:
             continue
         apply = min(paid, lookups.available_balance(row), remaining)

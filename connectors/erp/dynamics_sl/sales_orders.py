@@ -17,12 +17,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.erp.dynamics_sl.ar_schema import Customer
+from connectors.erp.dynamics_sl import validation
 from connectors.erp.dynamics_sl.base import SlContext, pad, text, to_float, tptPaytraceXref
 from connectors.erp.dynamics_sl.ledger_checks import read_setup
 from connectors.erp.dynamics_sl.ledger_schema import SOHeader, SOLine, SOSched, SOType
 from connectors.erp.dynamics_sl.ledger_seed import DEMO_SO_TYPE
-from connectors.erp.errors import CustomerNotUsableError, ErpBusinessError
+from connectors.erp.errors import ErpBusinessError
 from connectors.erp.locks import lock_rows
 from connectors.erp.xref import read_xref, to_document, xref_row
 from domain.erp_documents import DocumentKind, ErpDocument, SalesOrder
@@ -38,8 +38,6 @@ CURY_MULT_DIV = "M"
 ORD_NBR_MAX = 10
 QTY_PLACES = 2
 PRICE_PLACES = 2
-USABLE_CUSTOMER_STATES = ("A", "O")
-HOLD_CUSTOMER_STATES = ("H", "R")
 ZERO = Decimal("0.00")
 FIRST_LINE_NBR = -32767
 LINE_NBR_STEP = 256
@@ -93,22 +91,12 @@ def order_lines(order: SalesOrder) -> tuple[OrderLine, ...]:
 def usable_customer(conn: sa.Connection, customer_id: str) -> sa.Row[Any]:
     """The ``Customer`` row, when it exists and is active (Status ``A``, or ``O`` one-time).
 
+    The AR side's rule (``validation.usable_customer``), holds refused.
+
     Raises:
         CustomerNotUsableError: unknown, inactive (``I``) or on hold (``H``/``R``).
     """
-    row = conn.execute(
-        sa.select(Customer).where(Customer.c.CustId == pad(customer_id.strip(), 15))
-    ).first()
-    if row is None:
-        raise CustomerNotUsableError(f"customer {customer_id.strip()!r} does not exist in SL")
-    status = text(row.Status)
-    if status in HOLD_CUSTOMER_STATES:
-        raise CustomerNotUsableError(f"customer {text(row.CustId)} is on hold (Status {status})")
-    if status not in USABLE_CUSTOMER_STATES:
-        raise CustomerNotUsableError(
-            f"customer {text(row.CustId)} is not active (Status {status!r})"
-        )
-    return row
+    return validation.usable_customer(conn, "User1", customer_id)
 
 
 def order_prefix(template: str, customer_id: str, day: date, user_id: str) -> str:

@@ -11,16 +11,19 @@ import sqlalchemy as sa
 from connectors.erp.dynamics_sl import codes, lookups
 from connectors.erp.dynamics_sl.ar_schema import ARDoc
 from connectors.erp.dynamics_sl.base import fiscal_period, period_of, text
-from connectors.erp.dynamics_sl.rows import Posting
+from connectors.erp.dynamics_sl.ledger_checks import check_accounts, read_setup
+from connectors.erp.dynamics_sl.rows import Account, Posting
 from connectors.erp.errors import (
     ClosedPeriodError,
     CustomerNotUsableError,
     ErpBusinessError,
     InvoiceNotOpenError,
+    MissingGlAccountError,
 )
 from connectors.erp.locks import lock_rows
 from domain.matching import normalize_invoice_number
 from domain.models import Application
+from domain.money import quantize
 
 ZERO = Decimal(0)
 
@@ -33,7 +36,7 @@ def open_posting(conn: sa.Connection, day: date) -> Posting:
     Raises:
         ClosedPeriodError: the period is closed, or beyond next fiscal year.
     """
-    setup = lookups.gl_setup(conn)
+    setup = read_setup(conn)
     ar = lookups.ar_setup(conn)
     current = text(ar.PerNbr)
     try:
@@ -65,8 +68,8 @@ def usable_customer(
     status = text(row.Status)
     if status in codes.HOLD_STATES and not allow_hold:
         raise CustomerNotUsableError(
-            f"customer {text(row.CustId)} is on {'credit' if status == 'H' else 'administrative'}"
-            f" hold (Status {status})"
+            f"customer {text(row.CustId)} is on hold"
+            f" ({'credit' if status == 'H' else 'administrative'} hold, Status {status})"
         )
     if status not in codes.USABLE_STATES and status not in codes.HOLD_STATES:
         raise CustomerNotUsableError(
@@ -178,6 +181,42 @@ def check_positive(label: str, amount: Decimal) -> None:
     """
     if amount <= ZERO:
         raise ErpBusinessError(f"{label}: amount must be positive, not {amount}")
+
+
+def check_cents(label: str, *amounts: Decimal) -> None:
+    """Refuse amounts finer than a cent.
+
+    SL keeps 2 places; rounding each part on its own would make the rounded parts disagree with
+    the rounded whole (a payment applying more than it brings in, an invoice taken below zero at
+    release).
+
+    Raises:
+        ErpBusinessError: for an amount with more than two decimal places.
+    """
+    for amount in amounts:
+        if quantize(amount, 2) != amount:
+            raise ErpBusinessError(
+                f"{label}: amount {amount} has fractions of a cent; Dynamics SL keeps 2 places"
+            )
+
+
+def check_gl_accounts(conn: sa.Connection, accounts: dict[str, Account]) -> None:
+    """Refuse GL accounts (and subaccounts) that are blank, missing or inactive in SL.
+
+    Args:
+        conn: a connection.
+        accounts: the accounts a document's lines use, by purpose (for the message).
+
+    Raises:
+        MissingGlAccountError: naming each bad account or subaccount.
+    """
+    for purpose, account in accounts.items():
+        if not account.acct or not account.sub:
+            raise MissingGlAccountError(
+                f"no GL account and subaccount for {purpose} (configure accounts[{purpose!r}]"
+                " or the ARSetup default)"
+            )
+    check_accounts(conn, {(a.acct, a.sub) for a in accounts.values()})
 
 
 def as_pk(row: lookups.AnyRow) -> tuple[Any, ...]:
