@@ -791,6 +791,28 @@ def test_racing_writers_write_one_receipt(engine: sa.Engine, shared: CashReceipt
     assert len(rows(engine, tptPaytraceXref)) == 1
 
 
+def test_racing_links_of_one_paytrace_id_link_one_customer(engine: sa.Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row-lock race exercised on PostgreSQL")
+    erp = connector(engine)
+    customers = [f"C{n:04d}" for n in range(3, 11)]
+    for round_ in range(4):  # several rounds: a missing lock loses at least one of them
+        pt_id = f"pt-contested-{round_}"
+        results = _race(8, lambda i, pt_id=pt_id: erp.link_paytrace_customer(customers[i], pt_id))
+        linked = [r for r in results if not isinstance(r, Exception)]
+        refused = [r for r in results if isinstance(r, ErpBusinessError)]
+        assert len(linked) == 1 and len(refused) == 7, results
+        found = erp.find_customers(paytrace_customer_id=pt_id)
+        assert [d.customer_id for d in found] == [linked[0].customer_id]
+        for customer in customers:  # unlink for the next round
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.update(Customer)
+                    .where(Customer.c.CustId == customer.ljust(15))
+                    .values(User1=" " * 30)
+                )
+
+
 def test_racing_payments_never_over_apply(engine: sa.Engine) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("row-lock race exercised on PostgreSQL")

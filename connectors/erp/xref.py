@@ -8,6 +8,7 @@ primary key together make every write exactly once, also when two workers race.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -88,12 +89,11 @@ def xref_row(
     Returns:
         The row, ready for ``insert``.
 
-    Raises:
-        ValueError: if the applied-to list does not fit its column.
+    ``AppliedTo`` keeps the invoice numbers that fit its 255 characters, in order: it serves
+    tracepost's read-back and the ops pages, while the ERP's own application rows hold every
+    application, so a payment of many invoices never fails on it.
     """
-    applied = ",".join(applied_to)
-    if len(applied) > APPLIED_TO_WIDTH:
-        raise ValueError(f"{len(applied_to)} invoice numbers do not fit tptPaytraceXref.AppliedTo")
+    applied = ",".join(fit_applied_to(applied_to))
     return {
         "DocKind": kind.value,
         "SourceKey": key,
@@ -111,6 +111,23 @@ def xref_row(
         "CreateDate": now,
         "UpdateDate": None,
     }
+
+
+def fit_applied_to(numbers: Iterable[str]) -> tuple[str, ...]:
+    """The invoice numbers that fit ``tptPaytraceXref.AppliedTo`` (comma-separated), in order.
+
+    Args:
+        numbers: invoice numbers.
+
+    Returns:
+        The leading numbers whose comma-joined text fits 255 characters.
+    """
+    kept: list[str] = []
+    for number in numbers:
+        if len(",".join([*kept, number])) > APPLIED_TO_WIDTH:
+            break
+        kept.append(number)
+    return tuple(kept)
 
 
 def read_xref(

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from connectors.erp.dynamics_sl import codes, lookups
-from connectors.erp.dynamics_sl.ar_schema import Customer, SOAddress, Terms
+from connectors.erp.dynamics_sl.ar_schema import ARSetup, Customer, SOAddress, Terms
 from connectors.erp.dynamics_sl.base import BLANK_DATE, pad, text
 from connectors.erp.dynamics_sl.lookups import char_width
 from connectors.erp.dynamics_sl.rows import blank_row
@@ -193,6 +193,10 @@ def _check_link_free(
             f"PayTrace customer id {paytrace_id!r} does not fit Customer.{field.name}"
             f" (char {char_width(field)})"
         )
+    # Links are serialized on the AR setup row, so two links of one PayTrace id to different
+    # customers cannot both pass this check; the query below is a new statement, so it sees
+    # what a racer committed while this transaction waited for the lock.
+    conn.execute(lock_rows(sa.select(ARSetup.c.SetupId), ARSetup)).all()
     other = conn.execute(
         sa.select(Customer.c.CustId)
         .where(

@@ -10,7 +10,6 @@ the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -29,7 +28,7 @@ from connectors.erp.dynamics_sl.rows import (
 )
 from connectors.erp.dynamics_sl.settings import SlSettings
 from connectors.erp.errors import ErpBusinessError
-from connectors.erp.xref import APPLIED_TO_WIDTH, read_xref, xref_row
+from connectors.erp.xref import read_xref, xref_row
 from domain.erp_documents import DocumentKind
 from domain.models import Application
 from domain.money import quantize
@@ -83,20 +82,6 @@ def check_amounts(payment: Payment) -> None:
             f"{label}: applications {applied} + on account {payment.on_account} do not add up"
             f" to the amount {payment.amount}"
         )
-
-
-def fit_applied_to(numbers: Iterable[str]) -> tuple[str, ...]:
-    """The invoice numbers that fit ``tptPaytraceXref.AppliedTo`` (255), in order.
-
-    The column is a convenience for tracepost's read-back; SL's own rows (``ARTran`` U rows,
-    ``ARAdjust``) hold every application. A payment of many invoices must not fail on it.
-    """
-    kept: list[str] = []
-    for number in numbers:
-        if len(",".join([*kept, number])) > APPLIED_TO_WIDTH:
-            break
-        kept.append(number)
-    return tuple(kept)
 
 
 def payment_ref(conn: sa.Connection, payment: Payment) -> str:
@@ -291,7 +276,7 @@ def write_payment(conn: sa.Connection, payment: Payment, settings: SlSettings) -
                 paytrace_transaction_id=payment.paytrace_transaction_id,
                 customer_id=cust_id,
                 doc_date=payment.day,
-                applied_to=fit_applied_to(text(t.RefNbr) for t in targets),
+                applied_to=tuple(text(t.RefNbr) for t in targets),
             )
         ],
     )

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from connectors.erp.dynamics_sl import codes, lookups, numbering, validation
 from connectors.erp.dynamics_sl.ar_schema import ARAdjust, ARDoc, ARTran, with_record_ids
 from connectors.erp.dynamics_sl.base import Batch, money, pad, text, tptPaytraceXref
-from connectors.erp.dynamics_sl.receipts import Payment, fit_applied_to, write_payment
+from connectors.erp.dynamics_sl.receipts import Payment, write_payment
 from connectors.erp.dynamics_sl.release import is_released
 from connectors.erp.dynamics_sl.rows import Account, ardoc_row, artran_row, batch_row, describe
 from connectors.erp.dynamics_sl.settings import SlSettings
@@ -206,7 +206,7 @@ def write_reversal(conn: sa.Connection, reversal: ReceiptReversal, settings: SlS
         ext_ref=str(pt_id),
     )
     conn.execute(sa.insert(ARTran), with_record_ids(conn, ARTran, [line]))
-    reopened = fit_applied_to(ref for (_, ref) in sorted(paid_by(conn, doc)))
+    reopened = tuple(ref for (_, ref) in sorted(paid_by(conn, doc)))
     conn.execute(
         sa.insert(tptPaytraceXref),
         [
