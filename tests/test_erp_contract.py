@@ -8,10 +8,10 @@ Each ERP's own test files check the exact rows written.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -44,12 +44,12 @@ from domain.erp_documents import (
 )
 from domain.matching import normalize_invoice_number
 from domain.models import Application, CashReceipt, ReceiptStatus
+from tests.erp_helpers import race
 
 pytestmark = pytest.mark.filterwarnings("ignore:Dialect sqlite\\+pysqlite does \\*not\\* support")
 
 TODAY = date(2025, 6, 2)
 NOW = datetime(2025, 6, 2, 14, 30, 0)
-T = TypeVar("T")
 
 
 class Erp:
@@ -116,29 +116,6 @@ def balance(erp: Erp, number: str) -> Decimal:
 def paid_and_posted(erp: Erp, pt_id: int, customer: str, amount: str, *apps: Application) -> None:
     erp.connector.write_receipt(receipt(pt_id, customer, amount, *apps))
     assert erp.connector.post_receipt(pt_id).status is ReceiptStatus.POSTED
-
-
-def race(threads: int, call: Callable[[], T]) -> list[T | BaseException]:
-    """Run ``call`` in several threads released at once; return results or exceptions."""
-    barrier = threading.Barrier(threads)
-    results: list[T | BaseException] = []
-    lock = threading.Lock()
-
-    def run() -> None:
-        barrier.wait()
-        try:
-            outcome: T | BaseException = call()
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
-            outcome = exc
-        with lock:
-            results.append(outcome)
-
-    workers = [threading.Thread(target=run) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(60)
-    return results
 
 
 # --- reads ------------------------------------------------------------------------------------
@@ -472,11 +449,11 @@ def test_racing_writers_make_one_document(erp: Erp) -> None:
         pytest.skip("row-lock races need PostgreSQL")
     c = erp.connector
     r = receipt(5501, "C0001", "125.00", app("1001", "125.00"))
-    results = race(8, lambda: c.write_receipt(r))
+    results = race(8, lambda _: c.write_receipt(r))
     assert not [x for x in results if isinstance(x, BaseException)], results
     assert sum(1 for x in results if not isinstance(x, BaseException) and x.created) == 1
     entry = fee_entry(erp, "fees:race", "5.00", "5.00")
-    journals = race(8, lambda: c.write_journal(entry))
+    journals = race(8, lambda _: c.write_journal(entry))
     assert not [x for x in journals if isinstance(x, BaseException)], journals
     assert sum(1 for x in journals if not isinstance(x, BaseException) and x.created) == 1
     assert len(c.documents_for_transaction(5501)) == 1
@@ -489,7 +466,7 @@ def test_two_payments_racing_for_one_invoice_never_over_apply(erp: Erp) -> None:
     ids = iter(range(5601, 5700))
     lock = threading.Lock()
 
-    def pay() -> object:
+    def pay(_: int) -> object:
         with lock:
             pt_id = next(ids)
         return c.write_receipt(receipt(pt_id, "C0002", "1250.00", app("1003", "1250.00")))

@@ -50,6 +50,7 @@ from domain.erp_documents import (
     SalesOrderLine,
 )
 from domain.models import Application, CashReceipt, ReceiptStatus
+from tests.erp_helpers import race, rows
 
 TODAY = date(2025, 6, 2)
 NOW = datetime(2025, 6, 2, 14, 30, 0)
@@ -96,11 +97,6 @@ def receipt(
         applications=applications,
         on_account=Decimal(on_account),
     )
-
-
-def rows(engine: sa.Engine, table: sa.Table, *where: Any) -> list[dict[str, Any]]:
-    with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(sa.select(table).where(*where))]
 
 
 def doc(engine: sa.Engine, doc_type: str, ref: str) -> dict[str, Any]:
@@ -753,28 +749,6 @@ def test_every_statement_compiles_for_mssql(engine: sa.Engine) -> None:
 # --- concurrency and faults (PostgreSQL) --------------------------------------------------------
 
 
-def _race(n: int, work: Any) -> list[Any]:
-    barrier = threading.Barrier(n)
-    results: list[Any] = []
-    lock = threading.Lock()
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            out: Any = work(i)
-        except Exception as exc:  # noqa: BLE001 - asserted by the caller
-            out = exc
-        with lock:
-            results.append(out)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
-
-
 @pytest.mark.parametrize(
     "shared",
     [receipt(("1001", "125.00")), receipt(on_account="9.00", customer="C0002")],
@@ -784,7 +758,7 @@ def test_racing_writers_write_one_receipt(engine: sa.Engine, shared: CashReceipt
     if engine.dialect.name != "postgresql":
         pytest.skip("row-lock race exercised on PostgreSQL")
     erp = connector(engine)
-    results = _race(6, lambda i: erp.write_receipt(shared))
+    results = race(6, lambda i: erp.write_receipt(shared))
     assert [r for r in results if isinstance(r, Exception)] == []
     assert sum(1 for r in results if r.created) == 1
     assert len(rows(engine, ARDoc, ARDoc.c.DocType == "PA")) == 1
@@ -798,7 +772,11 @@ def test_racing_links_of_one_paytrace_id_link_one_customer(engine: sa.Engine) ->
     customers = [f"C{n:04d}" for n in range(3, 11)]
     for round_ in range(4):  # several rounds: a missing lock loses at least one of them
         pt_id = f"pt-contested-{round_}"
-        results = _race(8, lambda i, pt_id=pt_id: erp.link_paytrace_customer(customers[i], pt_id))
+
+        def link(i: int, pt_id: str = pt_id) -> object:
+            return erp.link_paytrace_customer(customers[i], pt_id)
+
+        results = race(8, link)
         linked = [r for r in results if not isinstance(r, Exception)]
         refused = [r for r in results if isinstance(r, ErpBusinessError)]
         assert len(linked) == 1 and len(refused) == 7, results
@@ -817,7 +795,7 @@ def test_racing_payments_never_over_apply(engine: sa.Engine) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("row-lock race exercised on PostgreSQL")
     erp = connector(engine)
-    results = _race(
+    results = race(
         5, lambda i: erp.write_receipt(receipt(("1001", "125.00"), pt_id=PT_ID + 10 + i))
     )
     written = [r for r in results if not isinstance(r, Exception)]

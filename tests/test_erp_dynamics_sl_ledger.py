@@ -70,6 +70,7 @@ from domain.erp_documents import (
     SalesOrder,
     SalesOrderLine,
 )
+from tests.erp_helpers import rows
 
 pytestmark = pytest.mark.filterwarnings("ignore:Dialect sqlite\\+pysqlite does \\*not\\* support")
 
@@ -132,11 +133,6 @@ def release(engine: sa.Engine, bat_nbr: str) -> None:
 def order(engine: sa.Engine, so: SalesOrder) -> ErpDocument:
     with erp_guard(LABEL, "write_sales_order"), write_transaction(engine) as conn:
         return write_sales_order(conn, so, CTX)
-
-
-def rows(engine: sa.Engine, table: sa.Table, *where: Any) -> list[dict[str, Any]]:
-    with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(sa.select(table).where(*where))]
 
 
 def scalar(engine: sa.Engine, stmt: Any) -> Any:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +24,7 @@ from connectors.erp.guard import erp_guard
 from connectors.erp.locks import write_transaction
 from connectors.erp.xref import xref_row
 from domain.erp_documents import DocumentKind
+from tests.erp_helpers import race, rows
 from tests.test_erp_dynamics_sl_ledger import (
     CPNY,
     CTX,
@@ -36,7 +37,6 @@ from tests.test_erp_dynamics_sl_ledger import (
     fees,
     journal,
     order,
-    rows,
     sale,
     settled,
     snapshot,
@@ -53,30 +53,6 @@ def engine(erp_url: str) -> Iterator[sa.Engine]:
         seed_ledger(conn, CPNY, TODAY)
     yield eng
     eng.dispose()
-
-
-def race(workers: int, call: Callable[[int], Any]) -> list[Any]:
-    """Run ``call(i)`` on ``workers`` threads released at once; results or exceptions."""
-    barrier = threading.Barrier(workers)
-    results: list[Any] = []
-    lock = threading.Lock()
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            outcome: Any = call(index)
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
-            outcome = exc
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert len(results) == workers
-    return results
 
 
 def test_racing_writers_of_one_journal_write_one_batch(engine: sa.Engine) -> None:
