@@ -284,11 +284,6 @@ def _inactive(engine: sa.Engine) -> None:
         conn.execute(sa.update(tarCustomer).where(tarCustomer.c.CustID == "C0001").values(Status=2))
 
 
-def _on_hold(engine: sa.Engine) -> None:
-    with engine.begin() as conn:
-        conn.execute(sa.update(tarCustomer).where(tarCustomer.c.CustID == "C0001").values(Hold=1))
-
-
 def _closed(engine: sa.Engine) -> None:
     STAND_IN.set_period_open(engine, company_id="SOA", day=TODAY, is_open=False)
 
@@ -302,7 +297,6 @@ def _nothing(engine: sa.Engine) -> None:
     [
         (_closed, memo(), ClosedPeriodError, "2025-06 of company SOA is closed"),
         (_inactive, memo(), CustomerNotUsableError, "C0001 is not active"),
-        (_on_hold, memo(), CustomerNotUsableError, "C0001 is on credit hold"),
         (_nothing, memo(invoice="1003"), InvoiceNotOpenError, "belongs to customer C0002"),
         (_nothing, memo(invoice="9999"), InvoiceNotOpenError, "9999 does not exist"),
         (_nothing, memo(amount="0.00"), ErpBusinessError, "amount must be positive"),

@@ -63,7 +63,8 @@ class Sage500Connector:
         paytrace_id_field: the ``tarCustomer`` column holding the PayTrace customer id.
         invoice_prefixes: prefixes dropped when normalizing invoice numbers (``("INV-",)``).
         accounts: GL account numbers by purpose (``bank``, ``undeposited``, ``card_fees``,
-            ``chargeback_fees``, ``write_off``); missing ones use ``DEFAULT_ACCOUNTS``.
+            ``chargeback_fees``, ``write_off``); missing ones use ``DEFAULT_ACCOUNTS``, except
+            ``undeposited`` (what deposits clear), which defaults to ``cash_account``.
         clock: returns the audit timestamp; local time by default.
 
     Raises:
@@ -91,7 +92,12 @@ class Sage500Connector:
             paytrace_id_field=paytrace_id_field,
             invoice_prefixes=tuple(invoice_prefixes),
             cash_account=cash_account,
-            accounts={**DEFAULT_ACCOUNTS, **(accounts or {})},
+            # Deposits clear the account receipts went to, unless told otherwise.
+            accounts={
+                **DEFAULT_ACCOUNTS,
+                "undeposited": cash_account,
+                **{k: v for k, v in (accounts or {}).items() if v},
+            },
             clock=clock,
         )
 

@@ -109,11 +109,28 @@ def upsert_customer(engine: sa.Engine, s: SageSettings, profile: CustomerProfile
         )
     if not profile.name.strip():
         raise ErpBusinessError(f"customer {cust_id}: a name is required")
+    check_paytrace_id(s, profile.paytrace_customer_id.strip())
     try:
         return _upsert(engine, s, profile, cust_id)
     except sa.exc.IntegrityError:
         # A racing writer created the same CustID first: now it exists, so this is an update.
         return _upsert(engine, s, profile, cust_id)
+
+
+def check_paytrace_id(s: SageSettings, pt_id: str) -> None:
+    """Refuse a PayTrace customer id that does not fit the user field (``varchar(15)``).
+
+    Cut, it would be another customer's id (or match one); stored whole, the database refuses
+    the write with a raw error.
+
+    Raises:
+        ErpBusinessError: the id is too long.
+    """
+    if len(pt_id) > PT_ID_WIDTH:
+        raise ErpBusinessError(
+            f"PayTrace customer id {pt_id!r} must be 1 to {PT_ID_WIDTH} characters to fit"
+            f" tarCustomer.{s.paytrace_id_field}"
+        )
 
 
 def _upsert(
@@ -147,11 +164,9 @@ def link_paytrace_customer(
         ErpBusinessError: the id is blank or too long, or another customer holds it.
     """
     pt_id = paytrace_customer_id.strip()
-    if not pt_id or len(pt_id) > PT_ID_WIDTH:
-        raise ErpBusinessError(
-            f"PayTrace customer id {paytrace_customer_id!r} must be 1 to {PT_ID_WIDTH} characters"
-            f" to fit tarCustomer.{s.paytrace_id_field}"
-        )
+    if not pt_id:
+        raise ErpBusinessError(f"PayTrace customer id {paytrace_customer_id!r} is blank")
+    check_paytrace_id(s, pt_id)
     with erp_guard(ERP_LABEL, "link_paytrace_customer"), write_transaction(engine) as conn:
         _lock_company(conn, s)
         row = _lock_customer(conn, s, customer_id.strip())

@@ -27,6 +27,7 @@ from connectors.erp.sage500.once import write_once
 from connectors.erp.sage500.periods import require_open
 from connectors.erp.sage500.schema import tptPaytraceDepositLink, tptPaytraceXref
 from connectors.erp.sage500.settings import SageSettings
+from connectors.erp.sage500.validation import check_cents
 from connectors.erp.xref import read_xref, to_document
 from domain.erp_documents import Deposit, DocumentKind, ErpDocument, JournalEntry, JournalLine
 from domain.money import quantize
@@ -129,6 +130,7 @@ def _write(conn: sa.Connection, s: SageSettings, deposit: Deposit) -> bool:
     ids = list(dict.fromkeys(deposit.receipt_transaction_ids))
     if not ids:
         raise ErpBusinessError(f"deposit of PayTrace batch {key}: needs at least one receipt")
+    check_cents(f"deposit of PayTrace batch {key}", deposit.amount)
     amount = quantize(deposit.amount, 3)
     if amount == ZERO:
         raise ErpBusinessError(

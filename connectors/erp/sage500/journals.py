@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.erp.errors import MissingGlAccountError, UnbalancedEntryError
+from connectors.erp.errors import UnbalancedEntryError
 from connectors.erp.sage500 import codes, lookups
 from connectors.erp.sage500.journal_rows import JournalKeys, JournalRows, build_journal_rows
 from connectors.erp.sage500.numbering import (
@@ -21,28 +21,30 @@ from connectors.erp.sage500.periods import require_open
 from connectors.erp.sage500.posting import mark_batch_posted
 from connectors.erp.sage500.schema import (
     tciBatchLog,
-    tglAccount,
     tglPosting,
     tglTransaction,
     tptPaytraceXref,
 )
 from connectors.erp.sage500.settings import SageSettings
+from connectors.erp.sage500.validation import check_cents, gl_account_keys
 from connectors.erp.xref import to_document
 from domain.erp_documents import DocumentKind, ErpDocument, JournalEntry
 from domain.money import quantize
 
 ZERO = Decimal(0)
-ACCOUNT_ACTIVE = 1
 
 
 def check_balanced(entry: JournalEntry) -> None:
-    """Each line one-sided and positive; debits equal credits; at least two lines.
+    """Each line one-sided, positive, whole cents; debits equal credits; at least two lines.
 
     Raises:
-        UnbalancedEntryError: if not.
+        UnbalancedEntryError: if not balanced or a line is malformed.
+        ErpBusinessError: an amount has fractions of a cent.
     """
     if len(entry.lines) < 2:
         raise UnbalancedEntryError(f"journal {entry.key}: needs at least two lines")
+    # Lines are stored one by one: sub-cent lines would round apart from the totals checked below.
+    check_cents(f"journal {entry.key}", *(a for ln in entry.lines for a in (ln.debit, ln.credit)))
     for i, line in enumerate(entry.lines, 1):
         sides = (line.debit > ZERO) + (line.credit > ZERO)
         if line.debit < ZERO or line.credit < ZERO or sides != 1:
@@ -56,36 +58,6 @@ def check_balanced(entry: JournalEntry) -> None:
         raise UnbalancedEntryError(
             f"journal {entry.key}: debits {debits} and credits {credits} differ"
         )
-
-
-def gl_account_keys(conn: sa.Connection, company_id: str, numbers: list[str]) -> list[int]:
-    """``GLAcctKey`` of each account number, in order.
-
-    Raises:
-        MissingGlAccountError: an account does not exist or is not active.
-    """
-    acct = tglAccount.c
-    found = {
-        str(r.GLAcctNo).strip(): r
-        for r in conn.execute(
-            sa.select(acct.GLAcctKey, acct.GLAcctNo, acct.Status).where(
-                acct.CompanyID == company_id, acct.GLAcctNo.in_(sorted(set(numbers)))
-            )
-        )
-    }
-    keys = []
-    for number in numbers:
-        row = found.get(number)
-        if row is None:
-            raise MissingGlAccountError(
-                f"GL account {number} does not exist in Sage 500 company {company_id} (tglAccount)"
-            )
-        if int(row.Status) != ACCOUNT_ACTIVE:
-            raise MissingGlAccountError(
-                f"GL account {number} of company {company_id} is not active (Status {row.Status})"
-            )
-        keys.append(int(row.GLAcctKey))
-    return keys
 
 
 def write_journal(engine: sa.Engine, s: SageSettings, entry: JournalEntry) -> ErpDocument:

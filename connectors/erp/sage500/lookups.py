@@ -42,6 +42,14 @@ def pending_applied() -> sa.ScalarSelect[Any]:
     )
 
 
+def reopened_invoice_keys() -> sa.Select[Any]:
+    """Invoices a pending reversal gives back money to (negative pending applications)."""
+    appl = tarPendCustPmtAppl.c
+    return sa.select(appl.ApplyToInvcKey).where(
+        appl.PmtAmt + appl.DiscTakenAmt + appl.WriteOffAmt < 0
+    )
+
+
 def invoice_select() -> sa.Select[Any]:
     """Invoices (TranType 501) with their customer's CustID and pending applications."""
     inv = tarInvoice.c
@@ -79,9 +87,19 @@ def tran_no_candidates(number: str, prefixes: tuple[str, ...]) -> list[str]:
     return sorted({codes.tran_no(wanted), wanted})
 
 
+def several_invoices(number: str, rows: list[AnyRow]) -> ErpBusinessError:
+    """The refusal for an invoice number that matches more than one invoice.
+
+    ``1001`` means both a ``TranNo`` of ``0000001001`` and one stored unpadded (imported); paying
+    either would be a guess.
+    """
+    ids = ", ".join(sorted(str(r.TranID).strip() for r in rows))
+    return ErpBusinessError(f"invoice number {number!r} matches several invoices: {ids}")
+
+
 def available_balance(row: AnyRow) -> Decimal:
     """Posted balance minus pending applications, at Sage's 3 places."""
-    return quantize(_dec(row.Balance) - _dec(row.PendingAmt), 3)
+    return quantize(dec(row.Balance) - dec(row.PendingAmt), 3)
 
 
 def to_open_invoice(row: AnyRow, prefixes: tuple[str, ...]) -> OpenInvoice:
@@ -89,7 +107,7 @@ def to_open_invoice(row: AnyRow, prefixes: tuple[str, ...]) -> OpenInvoice:
     return OpenInvoice(
         invoice_number=codes.display_number(str(row.TranNo), prefixes),
         customer_id=str(row.CustID),
-        amount=quantize(_dec(row.TranAmt), 2),
+        amount=quantize(dec(row.TranAmt), 2),
         balance=quantize(available_balance(row), 2),
         invoice_date=row.TranDate.date() if row.TranDate else None,
         due_date=row.DueDate.date() if row.DueDate else None,
@@ -170,13 +188,14 @@ def to_record(row: AnyRow, *, created: bool = False) -> ReceiptRecord:
         customer_id=str(row.CustID).strip(),
         erp_document=str(row.DocNo).strip(),
         batch=str(row.BatchID).strip(),
-        amount=quantize(_dec(row.Amount), 2),
+        amount=quantize(dec(row.Amount), 2),
         status=ReceiptStatus(row.Status),
         created=created,
     )
 
 
-def _dec(value: object) -> Decimal:
+def dec(value: object) -> Decimal:
+    """A database number as ``Decimal`` (SQLite may hand back float or str; NULL is 0)."""
     if value is None:
         return Decimal(0)
     if isinstance(value, Decimal):

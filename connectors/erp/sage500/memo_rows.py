@@ -9,18 +9,18 @@ invoice, a pending application (``tarPendCustPmtAppl``) whose "apply from" is th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from connectors.erp.sage500 import codes
-from connectors.erp.sage500.receipt_rows import InvoiceTarget
+from connectors.erp.sage500.periods import midnight
+from connectors.erp.sage500.receipt_rows import InvoiceTarget, tagged_comment
 from connectors.erp.xref import xref_row
 from domain.erp_documents import CreditMemo, DocumentKind
 from domain.money import quantize
 
 ZERO3 = Decimal("0.000")
-COMMENT_WIDTH = 50
 
 
 @dataclass(frozen=True)
@@ -49,13 +49,7 @@ class MemoRows:
 
 def memo_comment(memo: CreditMemo) -> str:
     """``PT <refund id> <reference>``, at most 50 characters."""
-    tag = f"PT {memo.paytrace_transaction_id}"
-    reference = memo.reference.strip()
-    return (reference if tag in reference else f"{tag} {reference}".strip())[:COMMENT_WIDTH]
-
-
-def _day(value: date) -> datetime:
-    return datetime.combine(value, time())
+    return tagged_comment(memo.paytrace_transaction_id, memo.reference)
 
 
 def build_memo_rows(
@@ -86,7 +80,7 @@ def build_memo_rows(
     Returns:
         The rows, ready for ``insert``.
     """
-    post_date = _day(memo.memo_date)
+    post_date = midnight(memo.memo_date)
     comment = memo_comment(memo)
     batch_id = codes.batch_id("AR", keys.batch_type_id, keys.batch_no)
     number = codes.tran_no(keys.tran_no)

@@ -27,7 +27,7 @@ from connectors.erp.sage500.schema import (
     tptPaytraceXref,
 )
 from connectors.erp.sage500.settings import SageSettings
-from connectors.erp.sage500.validation import usable_customer
+from connectors.erp.sage500.validation import check_cents, usable_customer
 from connectors.erp.xref import read_xref, to_document
 from domain.erp_documents import CreditMemo, DocumentKind, ErpDocument
 
@@ -38,9 +38,10 @@ def write_credit_memo(engine: sa.Engine, s: SageSettings, memo: CreditMemo) -> E
     """Write a pending credit memo exactly once (business key: the refund's transaction id).
 
     Raises:
-        ErpBusinessError: the amount is not positive.
+        ErpBusinessError: the amount is not positive or has fractions of a cent.
         ClosedPeriodError: the memo date's period is closed or missing.
-        CustomerNotUsableError: the customer is unknown, inactive or on hold.
+        CustomerNotUsableError: the customer is unknown or inactive (credit hold is no bar: the
+            refund already left through PayTrace).
         InvoiceNotOpenError: the invoice to apply to does not exist or is another customer's.
         ErpUnavailableError: connection trouble or deadlock victim (retryable).
     """
@@ -54,6 +55,7 @@ def write_credit_memo(engine: sa.Engine, s: SageSettings, memo: CreditMemo) -> E
 
 
 def _write(conn: sa.Connection, s: SageSettings, memo: CreditMemo) -> bool:
+    check_cents(f"credit memo for PayTrace transaction {memo.paytrace_transaction_id}", memo.amount)
     if memo.amount <= ZERO:
         raise ErpBusinessError(
             f"credit memo for PayTrace transaction {memo.paytrace_transaction_id}: amount must be"
@@ -61,7 +63,7 @@ def _write(conn: sa.Connection, s: SageSettings, memo: CreditMemo) -> bool:
         )
     require_open(conn, s.company_id, memo.memo_date)
     customer = usable_customer(
-        conn, s.company_id, s.paytrace_id_field, memo.customer_id, "credit memos"
+        conn, s.company_id, s.paytrace_id_field, memo.customer_id, "credit memos", allow_hold=True
     )
     target: InvoiceTarget | None = None
     applied = ZERO
@@ -119,6 +121,8 @@ def _target(
             f"credit memo for PayTrace transaction {memo.paytrace_transaction_id}: invoice"
             f" {memo.apply_to_invoice} does not exist"
         )
+    if len(rows) > 1:
+        raise lookups.several_invoices(memo.apply_to_invoice, list(rows))
     row = rows[0]
     if int(row.CustKey) != int(customer.CustKey):
         raise InvoiceNotOpenError(

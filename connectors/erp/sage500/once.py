@@ -23,6 +23,8 @@ from connectors.erp.xref import read_xref
 from domain.erp_documents import DocumentKind
 
 # Writes the document and its xref row; returns False when it found a racer's row instead.
+_SOURCE_KEY = tptPaytraceXref.c.SourceKey.type
+KEY_WIDTH = _SOURCE_KEY.length if isinstance(_SOURCE_KEY, sa.String) and _SOURCE_KEY.length else 40
 Writer = Callable[[sa.Connection], bool]
 
 
@@ -42,9 +44,17 @@ def write_once(
         The document's xref row and whether this call wrote it.
 
     Raises:
-        ErpBusinessError: a constraint refused the write and no racer's document exists.
+        ErpBusinessError: the key is blank or longer than ``SourceKey`` (40), or a constraint
+            refused the write and no racer's document exists.
         ErpUnavailableError: the database could not be reached or chose a deadlock victim.
     """
+    if not key.strip() or len(key) > KEY_WIDTH:
+        # Cut, two keys sharing their first 40 characters would be one document; stored whole,
+        # PostgreSQL / SQL Server refuse the insert with a raw DataError.
+        raise ErpBusinessError(
+            f"{operation}: business key {key!r} must be 1 to {KEY_WIDTH} characters"
+            f" ({kind.value} keys are kept in tptPaytraceXref.SourceKey)"
+        )
     try:
         with erp_guard(ERP_LABEL, operation), write_transaction(engine) as conn:
             existing = read_xref(conn, tptPaytraceXref, kind, key)

@@ -21,7 +21,8 @@ class OpenPeriod:
     period: int
 
 
-def _midnight(day: date) -> datetime:
+def midnight(day: date) -> datetime:
+    """A date as the midnight ``datetime`` Sage keeps in its date columns."""
     return datetime(day.year, day.month, day.day)
 
 
@@ -37,7 +38,7 @@ def read_period(conn: sa.Connection, company_id: str, day: date) -> FiscalPeriod
         The period with its open flag (``Status`` 1), or None when no period covers the day.
     """
     per = tglFiscalPeriod.c
-    moment = _midnight(day)
+    moment = midnight(day)
     row = conn.execute(
         sa.select(per.FiscYear, per.FiscPer, per.StartDate, per.EndDate, per.Status)
         .where(per.CompanyID == company_id, per.StartDate <= moment, per.EndDate >= moment)
@@ -48,8 +49,8 @@ def read_period(conn: sa.Connection, company_id: str, day: date) -> FiscalPeriod
     return FiscalPeriod(
         fiscal_year=str(row.FiscYear).strip(),
         period=int(row.FiscPer),
-        start=_as_date(row.StartDate),
-        end=_as_date(row.EndDate),
+        start=as_date(row.StartDate),
+        end=as_date(row.EndDate),
         open=int(row.Status) == codes.PERIOD_STATUS_OPEN,
     )
 
@@ -73,7 +74,8 @@ def require_open(conn: sa.Connection, company_id: str, day: date) -> OpenPeriod:
     return OpenPeriod(period.fiscal_year, period.period)
 
 
-def _as_date(value: object) -> date:
+def as_date(value: object) -> date:
+    """A date column's value as ``date`` (drivers hand back datetime, date or text)."""
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):

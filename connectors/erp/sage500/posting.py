@@ -15,9 +15,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.erp.errors import InvoiceNotOpenError
+from connectors.erp.errors import ClosedPeriodError, InvoiceNotOpenError
 from connectors.erp.locks import lock_rows
 from connectors.erp.sage500 import codes
+from connectors.erp.sage500.lookups import dec
+from connectors.erp.sage500.periods import as_date, require_open
 from connectors.erp.sage500.schema import (
     tarCustPmt,
     tarCustPmtAppl,
@@ -31,7 +33,13 @@ from domain.money import quantize
 
 
 def post_receipt_batch(conn: sa.Connection, xref: sa.Row[Any], settings: SageSettings) -> None:
-    """The emulated ``Poster`` of a cash receipt: post its batch (see ``post_batch_emulated``)."""
+    """The emulated ``Poster`` of a cash receipt: post its batch (see ``post_batch_emulated``).
+
+    Raises:
+        ClosedPeriodError: the batch's period was closed since it was written.
+        InvoiceNotOpenError: an application would take an invoice below zero.
+    """
+    require_batch_period(conn, settings.company_id, int(xref.BatchKey))
     post_batch_emulated(conn, int(xref.BatchKey), user_id=settings.user, now=settings.clock())
 
 
@@ -69,6 +77,29 @@ def post_batch_emulated(
     conn.execute(sa.delete(tarPendCustPmtAppl).where(tarPendCustPmtAppl.c.BatchKey == batch_key))
     conn.execute(sa.delete(tarPendCustPmt).where(tarPendCustPmt.c.BatchKey == batch_key))
     mark_batch_posted(conn, batch_key)
+
+
+def require_batch_period(conn: sa.Connection, company_id: str, batch_key: int) -> None:
+    """Refuse to post a batch whose ``PostDate`` period is closed (or gone) since it was written.
+
+    Sage's posting validation refuses such a batch too; posting it anyway would put AR (and the
+    GL behind it) into a period the finance team has closed.
+
+    Raises:
+        ClosedPeriodError: naming the batch.
+    """
+    batch = conn.execute(
+        sa.select(tciBatchLog.c.BatchID, tciBatchLog.c.PostDate).where(
+            tciBatchLog.c.BatchKey == batch_key
+        )
+    ).one()
+    try:
+        require_open(conn, company_id, as_date(batch.PostDate))
+    except ClosedPeriodError as exc:
+        raise ClosedPeriodError(
+            f"batch {str(batch.BatchID).strip()} was not posted: {exc} (closed since the batch"
+            " was written; reopen the period or move the batch in Sage)"
+        ) from exc
 
 
 def mark_batch_posted(conn: sa.Connection, batch_key: int) -> None:
@@ -149,10 +180,3 @@ def lower_balances(
                 UpdateCounter=inv.UpdateCounter + 1,
             )
         )
-
-
-def dec(value: object) -> Decimal:
-    """A database number as ``Decimal`` (SQLite may hand back float or str)."""
-    if isinstance(value, Decimal):
-        return value
-    return Decimal(str(value))

@@ -13,7 +13,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.erp.sage500.posting import dec, lower_balances, mark_batch_posted, pending_appls
+from connectors.erp.sage500.lookups import dec
+from connectors.erp.sage500.posting import (
+    lower_balances,
+    mark_batch_posted,
+    pending_appls,
+    require_batch_period,
+)
 from connectors.erp.sage500.schema import (
     tarCustPmtAppl,
     tarInvoice,
@@ -28,9 +34,11 @@ def post_memo_batch(conn: sa.Connection, xref: sa.Row[Any], settings: SageSettin
     """Post the credit memo batch of an xref row (caller holds the batch lock).
 
     Raises:
+        ClosedPeriodError: the batch's period was closed since it was written.
         InvoiceNotOpenError: an application would take an invoice below zero.
     """
     batch_key = int(xref.BatchKey)
+    require_batch_period(conn, settings.company_id, batch_key)
     now = settings.clock()
     appls = pending_appls(conn, batch_key)
     lower_balances(conn, appls, batch_id=str(xref.BatchID), user_id=settings.user, now=now)

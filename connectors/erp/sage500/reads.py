@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from connectors.erp.errors import ErpBusinessError
 from connectors.erp.guard import erp_guard
 from connectors.erp.sage500 import lookups
 from connectors.erp.sage500.periods import read_period
@@ -59,13 +58,15 @@ def invoice_by_number(engine: sa.Engine, s: SageSettings, number: str) -> OpenIn
             )
         ).all()
     if len(rows) > 1:
-        ids = ", ".join(str(r.TranID) for r in rows)
-        raise ErpBusinessError(f"invoice number {number!r} matches several invoices: {ids}")
+        raise lookups.several_invoices(number, list(rows))
     return lookups.to_open_invoice(rows[0], s.invoice_prefixes) if rows else None
 
 
 def open_invoices(engine: sa.Engine, s: SageSettings, customer_id: str) -> list[OpenInvoice]:
-    """A customer's invoices with a payable balance above zero, oldest due first."""
+    """A customer's invoices with a payable balance above zero, oldest due first.
+
+    A posted balance of zero is payable again while a pending reversal reopens the invoice.
+    """
     inv = tarInvoice.c
     with erp_guard(ERP_LABEL, "open_invoices"), engine.connect() as conn:
         rows = conn.execute(
@@ -73,7 +74,7 @@ def open_invoices(engine: sa.Engine, s: SageSettings, customer_id: str) -> list[
             .where(
                 tarCustomer.c.CompanyID == s.company_id,
                 tarCustomer.c.CustID == customer_id.strip(),
-                inv.Balance > 0,
+                sa.or_(inv.Balance > 0, inv.InvcKey.in_(lookups.reopened_invoice_keys())),
             )
             .order_by(inv.DueDate, inv.TranNo)
         ).all()

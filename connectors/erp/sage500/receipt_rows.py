@@ -6,12 +6,14 @@ columns and values written are reviewable in one place (and golden-tested).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from connectors.erp.sage500 import codes
+from connectors.erp.sage500.periods import midnight
 from connectors.erp.xref import xref_row
 from domain.erp_documents import DocumentKind
 from domain.models import CashReceipt
@@ -66,25 +68,30 @@ class ReceiptRows:
         return str(self.pend_cust_pmt["TranID"])
 
 
-def receipt_comment(receipt: CashReceipt) -> str:
-    """The comment a Sage user sees on the receipt: always carries ``PT <transaction id>``.
+def tagged_comment(paytrace_transaction_id: int, reference: str, suffix: str = "") -> str:
+    """A comment starting with ``PT <id>``: what a Sage user searches receipts and memos by.
+
+    The tag leads even when the reference carries it further back (a long reference would cut
+    it off at 50 characters), and ``PT 10001234`` in a reference is not the tag of 1000123.
 
     Args:
-        receipt: the receipt.
+        paytrace_transaction_id: the document's PayTrace transaction id.
+        reference: free text that follows the tag (its own copy of the tag is dropped).
+        suffix: appended after the reference, e.g. ``"(VISA)"``.
 
     Returns:
-        At most 50 characters, starting with ``PT <id>`` unless the reference already has it.
+        At most 50 characters.
     """
-    tag = f"PT {receipt.paytrace_transaction_id}"
-    reference = receipt.reference.strip()
-    text = reference if tag in reference else f"{tag} {reference}".strip()
-    if receipt.payment_method:
-        text = f"{text} ({receipt.payment_method})"
-    return text[:COMMENT_WIDTH]
+    tag = f"PT {paytrace_transaction_id}"
+    own_tag = re.compile(rf"(?<!\S){re.escape(tag)}(?!\S)")
+    rest = " ".join(own_tag.sub(" ", reference).split())
+    return " ".join(part for part in (tag, rest, suffix) if part)[:COMMENT_WIDTH]
 
 
-def _day(value: date) -> datetime:
-    return datetime.combine(value, time())
+def receipt_comment(receipt: CashReceipt) -> str:
+    """The comment a Sage user sees on the receipt: ``PT <id> <reference> (<method>)``."""
+    method = f"({receipt.payment_method})" if receipt.payment_method else ""
+    return tagged_comment(receipt.paytrace_transaction_id, receipt.reference, method)
 
 
 def build_receipt_rows(
@@ -113,7 +120,7 @@ def build_receipt_rows(
     Returns:
         The rows, ready for ``insert``.
     """
-    post_date = _day(receipt.receipt_date)
+    post_date = midnight(receipt.receipt_date)
     comment = receipt_comment(receipt)
     batch_id = codes.batch_id("AR", keys.batch_type_id, keys.batch_no)
     number = codes.tran_no(keys.tran_no)

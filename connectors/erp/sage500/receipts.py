@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from connectors.erp.errors import ErpBusinessError, InvoiceNotOpenError
@@ -29,6 +31,7 @@ from connectors.erp.sage500.validation import (
     cash_acct_key,
     check_amounts,
     check_application,
+    check_write_off_account,
     usable_customer,
 )
 from domain.erp_documents import DocumentKind
@@ -68,6 +71,8 @@ def _write(conn: sa.Connection, s: SageSettings, receipt: CashReceipt) -> bool:
         return False
     targets = _check_invoices(conn, s, receipt, customer, wanted, invoice_keys)
     cash_key = cash_acct_key(conn, s.company_id, s.cash_account)
+    if any(app.write_off > 0 for app in receipt.applications):
+        check_write_off_account(conn, s.company_id, s.account("write_off"))
     batch_no, batch_type_id = next_batch_no(conn, s.company_id, codes.BATCH_TYPE_CASH_RECEIPT)
     tran_no, tran_type_id = next_tran_no(conn, s.company_id, codes.TRAN_TYPE_CUST_PMT)
     keys = ReceiptKeys(
@@ -90,13 +95,27 @@ def _write(conn: sa.Connection, s: SageSettings, receipt: CashReceipt) -> bool:
         user_id=s.user,
         now=s.clock(),
     )
-    conn.execute(sa.insert(tciBatchLog), [rows.batch_log])
-    conn.execute(sa.insert(tarBatch), [rows.batch])
-    conn.execute(sa.insert(tarPendCustPmt), [rows.pend_cust_pmt])
-    if rows.pend_appls:
-        conn.execute(sa.insert(tarPendCustPmtAppl), rows.pend_appls)
-    conn.execute(sa.insert(tptPaytraceXref), [rows.xref])
+    insert_cash_batch(
+        conn, rows.batch_log, rows.batch, rows.pend_cust_pmt, rows.pend_appls, rows.xref
+    )
     return True
+
+
+def insert_cash_batch(
+    conn: sa.Connection,
+    batch_log: dict[str, Any],
+    batch: dict[str, Any],
+    pend_cust_pmt: dict[str, Any],
+    pend_appls: list[dict[str, Any]],
+    xref: dict[str, Any],
+) -> None:
+    """Insert one type-503 batch (receipt, reversal or reapplication) and its xref row last."""
+    conn.execute(sa.insert(tciBatchLog), [batch_log])
+    conn.execute(sa.insert(tarBatch), [batch])
+    conn.execute(sa.insert(tarPendCustPmt), [pend_cust_pmt])
+    if pend_appls:
+        conn.execute(sa.insert(tarPendCustPmtAppl), pend_appls)
+    conn.execute(sa.insert(tptPaytraceXref), [xref])
 
 
 def _lock_invoices(
@@ -160,10 +179,17 @@ def _check_invoices(
     """
     inv = tarInvoice.c
     rows = conn.execute(lookups.invoice_select().where(inv.InvcKey.in_(keys))).all() if keys else []
-    by_number = {normalize_invoice_number(str(r.TranNo), s.invoice_prefixes): r for r in rows}
+    by_number: dict[str, list[lookups.AnyRow]] = {}
+    for r in rows:
+        by_number.setdefault(
+            normalize_invoice_number(str(r.TranNo), s.invoice_prefixes), []
+        ).append(r)
     targets = []
     for app, number in zip(receipt.applications, wanted, strict=True):
-        row = by_number.get(number)
+        found = by_number.get(number, [])
+        if len(found) > 1:
+            raise lookups.several_invoices(app.invoice_number, found)
+        row = found[0] if found else None
         check_application(app.invoice_number, app.amount, app.write_off, row, customer)
         assert row is not None
         targets.append(

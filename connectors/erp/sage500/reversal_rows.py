@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.erp.sage500 import codes
-from connectors.erp.sage500.posting import dec
+from connectors.erp.sage500.lookups import dec
 from connectors.erp.sage500.receipt_rows import COMMENT_WIDTH
 from connectors.erp.xref import xref_row
 from domain.erp_documents import DocumentKind, ReceiptReversal

@@ -7,7 +7,7 @@ posted ``tarCustPmt`` row is locked before anything else is decided, so two diff
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,17 +23,14 @@ from connectors.erp.sage500.numbering import (
 )
 from connectors.erp.sage500.once import write_once
 from connectors.erp.sage500.periods import require_open
-from connectors.erp.sage500.posting import dec
 from connectors.erp.sage500.receipt_rows import InvoiceTarget, ReceiptKeys, build_receipt_rows
+from connectors.erp.sage500.receipts import insert_cash_batch
 from connectors.erp.sage500.reversal_rows import ReversalKeys, build_reversal_rows
 from connectors.erp.sage500.schema import (
-    tarBatch,
     tarCustomer,
     tarCustPmt,
     tarCustPmtAppl,
     tarInvoice,
-    tarPendCustPmt,
-    tarPendCustPmtAppl,
     tciBatchLog,
     tptPaytraceXref,
 )
@@ -44,6 +41,7 @@ from domain.models import Application, CashReceipt
 from domain.money import quantize
 
 ZERO = Decimal(0)
+CENT = Decimal("0.01")
 
 
 def reverse_receipt(engine: sa.Engine, s: SageSettings, reversal: ReceiptReversal) -> ErpDocument:
@@ -69,7 +67,8 @@ def reapply_receipt(
     """Apply a reversed payment again to what it first paid where still open, rest on account.
 
     Raises:
-        DocumentNotFoundError: no receipt was written for the transaction, or it is not posted.
+        DocumentNotFoundError: no receipt was written for the transaction, it is not posted, or
+            its reversal is not posted yet.
         ErpBusinessError: the payment was not reversed, or was already reapplied.
         ClosedPeriodError: the reapply date's period is closed or missing.
         ErpUnavailableError: connection trouble or deadlock victim (retryable).
@@ -111,12 +110,32 @@ def _locked_original(conn: sa.Connection, pt_id: int, what: str) -> dict[str, An
     return dict(row._mapping)
 
 
+def _require_posted_reversal(conn: sa.Connection, pt_id: int, reversal: lookups.AnyRow) -> None:
+    """Refuse to reapply before the reversal's batch is posted (Status 6).
+
+    The reapplication is sized on what the invoices owe once the reversal gives the money back;
+    posted first, it would take them below zero and could never post.
+
+    Raises:
+        DocumentNotFoundError: the reversal is still pending (post it first, then retry).
+    """
+    status = conn.execute(
+        sa.select(tciBatchLog.c.Status).where(tciBatchLog.c.BatchKey == reversal.BatchKey)
+    ).scalar()
+    if status is None or int(status) != codes.BATCH_STATUS_POSTED:
+        raise DocumentNotFoundError(
+            f"cannot reapply PayTrace transaction {pt_id}: its reversal"
+            f" {str(reversal.DocNo).strip()} (batch {str(reversal.BatchID).strip()}) is not"
+            " posted; post it first"
+        )
+
+
 def _other_document(
     conn: sa.Connection, kind: DocumentKind, pt_id: int, key: str
 ) -> lookups.AnyRow | None:
     x = tptPaytraceXref.c
     return conn.execute(
-        sa.select(x.SourceKey, x.DocNo)
+        sa.select(x.SourceKey, x.DocNo, x.BatchKey, x.BatchID)
         .where(x.DocKind == kind.value, x.PaytraceTranID == pt_id, x.SourceKey != key)
         .order_by(x.CreateDate)
     ).first()
@@ -204,12 +223,9 @@ def _reverse(conn: sa.Connection, s: SageSettings, reversal: ReceiptReversal) ->
         user_id=s.user,
         now=s.clock(),
     )
-    conn.execute(sa.insert(tciBatchLog), [rows.batch_log])
-    conn.execute(sa.insert(tarBatch), [rows.batch])
-    conn.execute(sa.insert(tarPendCustPmt), [rows.pend_cust_pmt])
-    if rows.pend_appls:
-        conn.execute(sa.insert(tarPendCustPmtAppl), rows.pend_appls)
-    conn.execute(sa.insert(tptPaytraceXref), [rows.xref])
+    insert_cash_batch(
+        conn, rows.batch_log, rows.batch, rows.pend_cust_pmt, rows.pend_appls, rows.xref
+    )
     return True
 
 
@@ -221,11 +237,13 @@ def _reapply(conn: sa.Connection, s: SageSettings, again: Reapplication) -> bool
     original = _locked_original(conn, pt_id, "reapply")
     if read_xref(conn, tptPaytraceXref, DocumentKind.REAPPLICATION, again.key) is not None:
         return False
-    if _other_document(conn, DocumentKind.REVERSAL, pt_id, "") is None:
+    reversal = _other_document(conn, DocumentKind.REVERSAL, pt_id, "")
+    if reversal is None:
         raise ErpBusinessError(
             f"receipt {str(original['TranID']).strip()} of PayTrace transaction {pt_id} was not"
             " reversed; there is nothing to reapply"
         )
+    _require_posted_reversal(conn, pt_id, reversal)
     earlier = _other_document(conn, DocumentKind.REAPPLICATION, pt_id, again.key)
     if earlier is not None:
         raise ErpBusinessError(
@@ -236,7 +254,7 @@ def _reapply(conn: sa.Connection, s: SageSettings, again: Reapplication) -> bool
     appls = _original_appls(conn, original)
     invoices = _lock_invoices(conn, sorted({int(a["ApplyToInvcKey"]) for a in appls}))
     applications, targets = _what_is_still_open(s, appls, invoices)
-    amount = quantize(dec(original["TranAmt"]), 2)
+    amount = quantize(lookups.dec(original["TranAmt"]), 2)
     applied = sum((a.amount for a in applications), ZERO)
     receipt = CashReceipt(
         paytrace_transaction_id=pt_id,
@@ -285,12 +303,7 @@ def _reapply(conn: sa.Connection, s: SageSettings, again: Reapplication) -> bool
         doc_date=again.reapply_date,
         applied_to=tuple(t.number for t in targets),
     )
-    conn.execute(sa.insert(tciBatchLog), [rows.batch_log])
-    conn.execute(sa.insert(tarBatch), [rows.batch])
-    conn.execute(sa.insert(tarPendCustPmt), [rows.pend_cust_pmt])
-    if rows.pend_appls:
-        conn.execute(sa.insert(tarPendCustPmtAppl), rows.pend_appls)
-    conn.execute(sa.insert(tptPaytraceXref), [xref])
+    insert_cash_batch(conn, rows.batch_log, rows.batch, rows.pend_cust_pmt, rows.pend_appls, xref)
     return True
 
 
@@ -307,7 +320,9 @@ def _what_is_still_open(
         if row is None:
             continue
         available = lookups.available_balance(row) - taken.get(key, ZERO)
-        pay = min(quantize(dec(appl["PmtAmt"]), 2), quantize(available, 2))
+        # Whole cents, never more than is owed: a 40.005 balance takes 40.00 (half-up: 40.01).
+        owed = available.quantize(CENT, rounding=ROUND_DOWN)
+        pay = min(quantize(lookups.dec(appl["PmtAmt"]), 2), owed)
         if pay <= ZERO:
             continue
         taken[key] = taken.get(key, ZERO) + pay

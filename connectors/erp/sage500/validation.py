@@ -6,7 +6,12 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from connectors.erp.errors import CustomerNotUsableError, ErpBusinessError, InvoiceNotOpenError
+from connectors.erp.errors import (
+    CustomerNotUsableError,
+    ErpBusinessError,
+    InvoiceNotOpenError,
+    MissingGlAccountError,
+)
 from connectors.erp.sage500 import codes
 from connectors.erp.sage500.lookups import AnyRow, available_balance, find_customer_row
 from connectors.erp.sage500.schema import tcmCashAcct, tglAccount
@@ -14,6 +19,32 @@ from domain.models import CashReceipt
 from domain.money import quantize
 
 ZERO = Decimal(0)
+ACCOUNT_ACTIVE = 1
+
+
+MONEY_LIMIT = Decimal(10) ** 12  # decimal(15,3): below 10^12 in absolute value
+
+
+def check_cents(label: str, *amounts: Decimal) -> None:
+    """Refuse amounts finer than a cent, or too large for Sage's ``decimal(15,3)``.
+
+    Sage keeps 3 places, but rounding each part of a document on its own (applications, lines)
+    would make the rounded parts disagree with the rounded whole: a batch that does not balance,
+    a receipt applying more than it brings in. PayTrace amounts are whole cents. An amount of
+    10^12 or more overflows the column (a raw database error on PostgreSQL and SQL Server).
+
+    Raises:
+        ErpBusinessError: for an amount with more than two decimal places, or too large.
+    """
+    for amount in amounts:
+        if quantize(amount, 2) != amount:
+            raise ErpBusinessError(
+                f"{label}: amount {amount} has fractions of a cent; only whole cents are posted"
+            )
+        if abs(amount) >= MONEY_LIMIT:
+            raise ErpBusinessError(
+                f"{label}: amount {amount} is too large for Sage 500 (decimal(15,3))"
+            )
 
 
 def check_amounts(receipt: CashReceipt) -> None:
@@ -26,6 +57,13 @@ def check_amounts(receipt: CashReceipt) -> None:
         ErpBusinessError: if it does not.
     """
     pt_id = receipt.paytrace_transaction_id
+    check_cents(
+        f"receipt for PayTrace transaction {pt_id}",
+        receipt.amount,
+        receipt.on_account,
+        *(a.amount for a in receipt.applications),
+        *(a.write_off for a in receipt.applications),
+    )
     if receipt.amount <= ZERO:
         raise ErpBusinessError(f"receipt for PayTrace transaction {pt_id}: amount must be positive")
     if receipt.on_account < ZERO:
@@ -82,9 +120,15 @@ def check_application(
 
 
 def usable_customer(
-    conn: sa.Connection, company_id: str, paytrace_id_field: str, customer_id: str, what: str
+    conn: sa.Connection,
+    company_id: str,
+    paytrace_id_field: str,
+    customer_id: str,
+    what: str,
+    *,
+    allow_hold: bool = False,
 ) -> AnyRow:
-    """The customer a document is written for; it must exist, be active and not on hold.
+    """The customer a document is written for: it must exist, be active and not on hold.
 
     Args:
         conn: a connection.
@@ -92,6 +136,7 @@ def usable_customer(
         paytrace_id_field: the configured PayTrace id column (read along).
         customer_id: the ``CustID``.
         what: the document, for messages (``"receipts"``).
+        allow_hold: accept a customer on credit hold (credit memos: the refund already left).
 
     Returns:
         The customer row.
@@ -109,25 +154,83 @@ def usable_customer(
             f"customer {row.CustID} is not active (Status {row.Status}); {what} need an"
             " active customer"
         )
-    if row.Hold:
+    if row.Hold and not allow_hold:
         raise CustomerNotUsableError(f"customer {row.CustID} is on credit hold")
     return row
 
 
-def cash_acct_key(conn: sa.Connection, company_id: str, gl_acct_no: str) -> int:
-    """``tcmCashAcct.CashAcctKey`` of the cash account booked to a GL account.
+def gl_account_keys(conn: sa.Connection, company_id: str, numbers: list[str]) -> list[int]:
+    """``GLAcctKey`` of each account number, in order (journals, deposits, write-offs).
 
     Raises:
-        ErpBusinessError: the GL account is not set up as a cash account.
+        MissingGlAccountError: an account does not exist or is not active.
     """
-    key = conn.execute(
-        sa.select(tcmCashAcct.c.CashAcctKey)
-        .join(tglAccount, tglAccount.c.GLAcctKey == tcmCashAcct.c.GLAcctKey)
-        .where(tglAccount.c.CompanyID == company_id, tglAccount.c.GLAcctNo == gl_acct_no)
-    ).scalar()
-    if key is None:
-        raise ErpBusinessError(
+    acct = tglAccount.c
+    found = {
+        str(r.GLAcctNo).strip(): r
+        for r in conn.execute(
+            sa.select(acct.GLAcctKey, acct.GLAcctNo, acct.Status).where(
+                acct.CompanyID == company_id, acct.GLAcctNo.in_(sorted(set(numbers)))
+            )
+        )
+    }
+    keys = []
+    for number in numbers:
+        row = found.get(number)
+        if row is None:
+            raise MissingGlAccountError(
+                f"GL account {number} does not exist in Sage 500 company {company_id} (tglAccount)"
+            )
+        if int(row.Status) != ACCOUNT_ACTIVE:
+            raise MissingGlAccountError(
+                f"GL account {number} of company {company_id} is not active (Status {row.Status})"
+            )
+        keys.append(int(row.GLAcctKey))
+    return keys
+
+
+def check_write_off_account(conn: sa.Connection, company_id: str, gl_acct_no: str) -> None:
+    """Refuse short-pay write-offs when their GL account is missing or inactive.
+
+    Posting a write-off books it to that account; finding out at posting (or in Sage's GL
+    register) leaves an entered receipt that cannot be posted.
+
+    Raises:
+        MissingGlAccountError: naming the write-off account.
+    """
+    try:
+        gl_account_keys(conn, company_id, [gl_acct_no])
+    except MissingGlAccountError as exc:
+        raise MissingGlAccountError(f"write-off account (accounts['write_off']): {exc}") from exc
+
+
+def cash_acct_key(conn: sa.Connection, company_id: str, gl_acct_no: str) -> int:
+    """``tcmCashAcct.CashAcctKey`` of the cash account booked to an active GL account.
+
+    Raises:
+        MissingGlAccountError: the GL account is missing, inactive, or not a cash account.
+    """
+    acct = tglAccount.c
+    row = conn.execute(
+        sa.select(acct.Status, tcmCashAcct.c.CashAcctKey)
+        .select_from(tglAccount)
+        .outerjoin(tcmCashAcct, acct.GLAcctKey == tcmCashAcct.c.GLAcctKey)
+        .where(acct.CompanyID == company_id, acct.GLAcctNo == gl_acct_no)
+        .order_by(tcmCashAcct.c.CashAcctKey)
+    ).first()
+    if row is None:
+        raise MissingGlAccountError(
+            f"cash account: GL account {gl_acct_no} does not exist in Sage 500 company"
+            f" {company_id} (tglAccount)"
+        )
+    if int(row.Status) != ACCOUNT_ACTIVE:
+        raise MissingGlAccountError(
+            f"cash account: GL account {gl_acct_no} of company {company_id} is not active"
+            f" (Status {row.Status})"
+        )
+    if row.CashAcctKey is None:
+        raise MissingGlAccountError(
             f"GL account {gl_acct_no} of company {company_id} is not set up as a cash account"
             " (tcmCashAcct)"
         )
-    return int(key)
+    return int(row.CashAcctKey)
