@@ -1371,3 +1371,16 @@ def test_reversal_key_longer_than_the_xref_key_is_a_business_error(engine: sa.En
             Reapplication(key=reversal.key, paytrace_transaction_id=PT_ID, reapply_date=TODAY)
         )
     assert counts(engine) == before
+
+
+def test_descriptions_lead_with_their_own_paytrace_tag(engine: sa.Engine) -> None:
+    """A reference naming another sale (PT 10001234) is not taken for this one's tag."""
+    erp = connector(engine)
+    r = receipt(("1001", "125.00")).model_copy(
+        update={"reference": "refund of PT 10001234, order 4711 for a long customer name"}
+    )
+    record = erp.write_receipt(r)
+    (payment,) = rows(engine, ARDoc, ARDoc.c.DocType == "PA")
+    assert payment["DocDesc"] == "PT 1000123 refund of PT 100012"
+    (batch,) = rows(engine, Batch, Batch.c.BatNbr == record.batch.ljust(10))
+    assert batch["Descr"].startswith("PT 1000123 ")

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.erp.engine import ErpEngineOptions, mssql_url, server_engine
-from connectors.erp.errors import ErpUnavailableError
+from connectors.erp.errors import ErpBusinessError, ErpUnavailableError
 from connectors.erp.guard import erp_guard, is_transient
 from connectors.erp.protocol import PostingStrategy
 from tests.dbs import PG_URL, require_pg
@@ -144,3 +144,20 @@ def test_sql_server_settings_are_accepted() -> None:
     )
     assert settings.erp_engine_options.isolation_level == "READ COMMITTED"
     assert settings.erp_engine_options.odbc_driver == "ODBC Driver 18 for SQL Server"
+
+
+def test_a_value_the_database_refuses_is_a_final_business_error() -> None:
+    require_pg()
+    engine = sa.create_engine(PG_URL)
+    table = f"tp_width_{time.monotonic_ns()}"
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"CREATE TABLE {table} (code varchar(3))"))
+        with pytest.raises(ErpBusinessError, match="refused a value during write") as caught:
+            with erp_guard("Sage 500", "write"), engine.begin() as conn:
+                conn.execute(sa.text(f"INSERT INTO {table} VALUES ('ABCD')"))
+        assert not caught.value.retryable
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+        engine.dispose()

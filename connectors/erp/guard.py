@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
-from connectors.erp.errors import ErpUnavailableError
+from connectors.erp.errors import ErpBusinessError, ErpUnavailableError
 
 # Serialization failure, deadlock (PostgreSQL), link failures and timeouts (ODBC SQLSTATEs).
 TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "08S01", "08001", "08006", "HYT00", "HYT01"})
@@ -42,8 +42,9 @@ def is_transient(exc: sa.exc.DBAPIError) -> bool:
 def erp_guard(erp_label: str, operation: str) -> Iterator[None]:
     """Raise the retryable ``ErpUnavailableError`` for connection trouble and deadlocks.
 
-    Other database errors (a constraint, a bad statement) pass through unchanged: they are bugs or
-    business refusals and retrying cannot help.
+    A value the database cannot store (``DataError``) becomes the final ``ErpBusinessError``.
+    Other database errors (a constraint, a bad statement) pass through unchanged: adapters read
+    back on a constraint violation, and anything else is a bug that retrying cannot help.
 
     Args:
         erp_label: the ERP's display name, e.g. ``"Sage 500"``.
@@ -54,6 +55,7 @@ def erp_guard(erp_label: str, operation: str) -> Iterator[None]:
 
     Raises:
         ErpUnavailableError: for transient failures.
+        ErpBusinessError: for a value the database refused to store.
     """
     try:
         yield
@@ -61,6 +63,12 @@ def erp_guard(erp_label: str, operation: str) -> Iterator[None]:
         if is_transient(exc):
             raise ErpUnavailableError(
                 f"{erp_label} database unavailable during {operation}: {exc.orig}"
+            ) from exc
+        if isinstance(exc, sa.exc.DataError):
+            # A value the ERP's column cannot hold (too long, out of range): the adapters check
+            # widths and amounts first, so this is a gap in those checks, and final either way.
+            raise ErpBusinessError(
+                f"{erp_label} refused a value during {operation}: {exc.orig}"
             ) from exc
         raise
     except sa.exc.TimeoutError as exc:

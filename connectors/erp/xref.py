@@ -19,6 +19,7 @@ from domain.erp_documents import DocumentKind, DocumentStatus, ErpDocument
 from domain.money import quantize
 
 XREF_TABLE = "tptPaytraceXref"
+DEPOSIT_LINK_TABLE = "tptPaytraceDepositLink"
 APPLIED_TO_WIDTH = 255
 
 
@@ -50,6 +51,31 @@ def xref_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("CreateDate", sa.DateTime, nullable=False),
         sa.Column("UpdateDate", sa.DateTime, nullable=True),
         sa.Index(f"ix_{XREF_TABLE}_PaytraceTranID", "PaytraceTranID"),
+    )
+
+
+def deposit_link_table(metadata: sa.MetaData) -> sa.Table:
+    """Define ``tptPaytraceDepositLink``: the receipts of each deposit, one row per receipt.
+
+    The unique index on ``PaytraceTranID`` makes a receipt land in one deposit only.
+
+    Args:
+        metadata: the ERP schema's metadata.
+
+    Returns:
+        The table.
+    """
+    return sa.Table(
+        DEPOSIT_LINK_TABLE,
+        metadata,
+        sa.Column("DepositKey", sa.String(40), primary_key=True),
+        sa.Column("PaytraceTranID", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("ReceiptRefNbr", sa.String(20), nullable=False),
+        sa.Column("ReceiptBatNbr", sa.String(15), nullable=False),
+        sa.Column("Amount", sa.Numeric(15, 3, asdecimal=True), nullable=False),
+        sa.Column("DepositBatNbr", sa.String(15), nullable=False),
+        sa.Column("CreateDate", sa.DateTime, nullable=False),
+        sa.Index(f"ix_{DEPOSIT_LINK_TABLE}_PaytraceTranID", "PaytraceTranID", unique=True),
     )
 
 

@@ -25,6 +25,7 @@ from connectors.erp.dynamics_sl.base import (
     sdate,
     short,
 )
+from connectors.erp.xref import deposit_link_table
 
 
 def integer(name: str) -> sa.Column[Any]:
@@ -255,15 +256,4 @@ SOSched = sa.Table(
 
 # --- tracepost: receipts a deposit moved to the bank -----------------------------------------
 
-tptPaytraceDepositLink = sa.Table(
-    "tptPaytraceDepositLink",
-    metadata,
-    sa.Column("DepositKey", sa.String(40), primary_key=True),
-    sa.Column("PaytraceTranID", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("ReceiptRefNbr", sa.String(20), nullable=False),
-    sa.Column("ReceiptBatNbr", sa.String(15), nullable=False),
-    sa.Column("Amount", sa.Numeric(15, 3, asdecimal=True), nullable=False),
-    sa.Column("DepositBatNbr", sa.String(15), nullable=False),
-    sa.Column("CreateDate", sa.DateTime, nullable=False),
-    sa.Index("ix_tptPaytraceDepositLink_PaytraceTranID", "PaytraceTranID", unique=True),
-)
+tptPaytraceDepositLink = deposit_link_table(metadata)

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from connectors.erp.amounts import check_cents
 from connectors.erp.dynamics_sl import codes, lookups, numbering, validation
 from connectors.erp.dynamics_sl.ar_schema import ARDoc, ARTran, with_record_ids
 from connectors.erp.dynamics_sl.base import Batch, text, tptPaytraceXref
@@ -36,7 +37,7 @@ def write_credit_memo(conn: sa.Connection, memo: CreditMemo, settings: SlSetting
         return False
     label = f"credit memo for PayTrace transaction {memo.paytrace_transaction_id}"
     validation.check_positive(label, memo.amount)
-    validation.check_cents(label, memo.amount)
+    check_cents(label, memo.amount)
     posting = validation.open_posting(conn, memo.memo_date)
     customer = validation.usable_customer(
         conn, settings.paytrace_id_field, memo.customer_id, allow_hold=True

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from connectors.erp.amounts import check_cents
 from connectors.erp.dynamics_sl import codes, numbering, validation
 from connectors.erp.dynamics_sl.ar_schema import ARDoc, ARTran, with_record_ids
 from connectors.erp.dynamics_sl.base import Batch, text, tptPaytraceXref
@@ -61,7 +62,7 @@ def check_amounts(payment: Payment) -> None:
     """
     label = f"receipt for PayTrace transaction {payment.paytrace_transaction_id}"
     validation.check_positive(label, payment.amount)
-    validation.check_cents(
+    check_cents(
         label,
         payment.amount,
         payment.on_account,

@@ -16,8 +16,12 @@ import sqlalchemy as sa
 from connectors.erp.dynamics_sl import codes
 from connectors.erp.dynamics_sl.ar_schema import ARDoc, ARTran
 from connectors.erp.dynamics_sl.base import BLANK_DATE, SlContext, pad, to_float
+from connectors.erp.tags import tagged_text
 
 _BLANKS: dict[str, dict[str, Any]] = {}
+
+
+DESCR_WIDTH = 30  # ARDoc.DocDesc, ARTran.TranDesc, Batch.Descr
 
 
 def blank_row(table: sa.Table) -> dict[str, Any]:
@@ -272,9 +276,5 @@ def blank_user_fields() -> dict[str, Any]:
 
 
 def describe(tag: str, reference: str, extra: str = "") -> str:
-    """A 30-character description that always starts with the PayTrace tag (``PT 1000123``)."""
-    reference = reference.strip()
-    text = reference if tag in reference else f"{tag} {reference}".strip()
-    if extra:
-        text = f"{text} {extra}".strip()
-    return text[:30]
+    """A 30-character description that always starts with its own PayTrace tag (``PT 1000123``)."""
+    return tagged_text(tag, reference, extra, DESCR_WIDTH)

@@ -23,7 +23,6 @@ from connectors.erp.errors import (
 from connectors.erp.locks import lock_rows
 from domain.matching import normalize_invoice_number
 from domain.models import Application
-from domain.money import quantize
 
 ZERO = Decimal(0)
 
@@ -181,23 +180,6 @@ def check_positive(label: str, amount: Decimal) -> None:
     """
     if amount <= ZERO:
         raise ErpBusinessError(f"{label}: amount must be positive, not {amount}")
-
-
-def check_cents(label: str, *amounts: Decimal) -> None:
-    """Refuse amounts finer than a cent.
-
-    SL keeps 2 places; rounding each part on its own would make the rounded parts disagree with
-    the rounded whole (a payment applying more than it brings in, an invoice taken below zero at
-    release).
-
-    Raises:
-        ErpBusinessError: for an amount with more than two decimal places.
-    """
-    for amount in amounts:
-        if quantize(amount, 2) != amount:
-            raise ErpBusinessError(
-                f"{label}: amount {amount} has fractions of a cent; Dynamics SL keeps 2 places"
-            )
 
 
 def check_gl_accounts(conn: sa.Connection, accounts: dict[str, Account]) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from connectors.erp.amounts import check_cents
 from connectors.erp.errors import DocumentNotFoundError, ErpBusinessError
 from connectors.erp.locks import lock_rows
 from connectors.erp.sage500 import lookups
@@ -27,7 +28,6 @@ from connectors.erp.sage500.once import write_once
 from connectors.erp.sage500.periods import require_open
 from connectors.erp.sage500.schema import tptPaytraceDepositLink, tptPaytraceXref
 from connectors.erp.sage500.settings import SageSettings
-from connectors.erp.sage500.validation import check_cents
 from connectors.erp.xref import read_xref, to_document
 from domain.erp_documents import Deposit, DocumentKind, ErpDocument, JournalEntry, JournalLine
 from domain.money import quantize

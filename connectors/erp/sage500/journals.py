@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from connectors.erp.amounts import check_cents
 from connectors.erp.errors import UnbalancedEntryError
 from connectors.erp.sage500 import codes, lookups
 from connectors.erp.sage500.journal_rows import JournalKeys, JournalRows, build_journal_rows
@@ -26,7 +27,7 @@ from connectors.erp.sage500.schema import (
     tptPaytraceXref,
 )
 from connectors.erp.sage500.settings import SageSettings
-from connectors.erp.sage500.validation import check_cents, gl_account_keys
+from connectors.erp.sage500.validation import gl_account_keys
 from connectors.erp.xref import to_document
 from domain.erp_documents import DocumentKind, ErpDocument, JournalEntry
 from domain.money import quantize

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from connectors.erp.amounts import check_cents
 from connectors.erp.errors import ErpBusinessError, InvoiceNotOpenError
 from connectors.erp.sage500 import codes, lookups
 from connectors.erp.sage500.memo_rows import MemoKeys, build_memo_rows
@@ -27,7 +28,7 @@ from connectors.erp.sage500.schema import (
     tptPaytraceXref,
 )
 from connectors.erp.sage500.settings import SageSettings
-from connectors.erp.sage500.validation import check_cents, usable_customer
+from connectors.erp.sage500.validation import usable_customer
 from connectors.erp.xref import read_xref, to_document
 from domain.erp_documents import CreditMemo, DocumentKind, ErpDocument
 

@@ -6,7 +6,6 @@ columns and values written are reviewable in one place (and golden-tested).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -14,6 +13,7 @@ from typing import Any
 
 from connectors.erp.sage500 import codes
 from connectors.erp.sage500.periods import midnight
+from connectors.erp.tags import paytrace_tag, tagged_text
 from connectors.erp.xref import xref_row
 from domain.erp_documents import DocumentKind
 from domain.models import CashReceipt
@@ -82,10 +82,7 @@ def tagged_comment(paytrace_transaction_id: int, reference: str, suffix: str = "
     Returns:
         At most 50 characters.
     """
-    tag = f"PT {paytrace_transaction_id}"
-    own_tag = re.compile(rf"(?<!\S){re.escape(tag)}(?!\S)")
-    rest = " ".join(own_tag.sub(" ", reference).split())
-    return " ".join(part for part in (tag, rest, suffix) if part)[:COMMENT_WIDTH]
+    return tagged_text(paytrace_tag(paytrace_transaction_id), reference, suffix, COMMENT_WIDTH)
 
 
 def receipt_comment(receipt: CashReceipt) -> str:

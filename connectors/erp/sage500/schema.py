@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.erp.xref import xref_table
+from connectors.erp.xref import deposit_link_table, xref_table
 
 metadata = sa.MetaData()
 
@@ -521,18 +521,7 @@ tptPaytraceXref = xref_table(metadata)
 # as the Dynamics SL table. DepositKey = str(PayTrace batch number); ReceiptRefNbr = the
 # receipt's TranID, ReceiptBatNbr = its BatchID, DepositBatNbr = the GL batch's BatchID. The
 # unique index on PaytraceTranID deposits a receipt once, whatever the batch.
-tptPaytraceDepositLink = sa.Table(
-    "tptPaytraceDepositLink",
-    metadata,
-    sa.Column("DepositKey", sa.String(40), primary_key=True),
-    sa.Column("PaytraceTranID", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("ReceiptRefNbr", sa.String(20), nullable=False),
-    sa.Column("ReceiptBatNbr", sa.String(15), nullable=False),
-    sa.Column("Amount", Money, nullable=False),
-    sa.Column("DepositBatNbr", sa.String(15), nullable=False),
-    sa.Column("CreateDate", sa.DateTime, nullable=False),
-    sa.Index("ix_tptPaytraceDepositLink_PaytraceTranID", "PaytraceTranID", unique=True),
-)
+tptPaytraceDepositLink = deposit_link_table(metadata)
 
 # Tables whose keys come from tciSurrogateKey (what spGetNextSurrogateKey is called with).
 SURROGATE_KEY_TABLES: dict[str, str] = {

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from connectors.erp.amounts import check_cents
 from connectors.erp.errors import (
     CustomerNotUsableError,
     ErpBusinessError,
@@ -20,31 +21,6 @@ from domain.money import quantize
 
 ZERO = Decimal(0)
 ACCOUNT_ACTIVE = 1
-
-
-MONEY_LIMIT = Decimal(10) ** 12  # decimal(15,3): below 10^12 in absolute value
-
-
-def check_cents(label: str, *amounts: Decimal) -> None:
-    """Refuse amounts finer than a cent, or too large for Sage's ``decimal(15,3)``.
-
-    Sage keeps 3 places, but rounding each part of a document on its own (applications, lines)
-    would make the rounded parts disagree with the rounded whole: a batch that does not balance,
-    a receipt applying more than it brings in. PayTrace amounts are whole cents. An amount of
-    10^12 or more overflows the column (a raw database error on PostgreSQL and SQL Server).
-
-    Raises:
-        ErpBusinessError: for an amount with more than two decimal places, or too large.
-    """
-    for amount in amounts:
-        if quantize(amount, 2) != amount:
-            raise ErpBusinessError(
-                f"{label}: amount {amount} has fractions of a cent; only whole cents are posted"
-            )
-        if abs(amount) >= MONEY_LIMIT:
-            raise ErpBusinessError(
-                f"{label}: amount {amount} is too large for Sage 500 (decimal(15,3))"
-            )
 
 
 def check_amounts(receipt: CashReceipt) -> None:
