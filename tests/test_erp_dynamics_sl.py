@@ -1384,3 +1384,32 @@ def test_descriptions_lead_with_their_own_paytrace_tag(engine: sa.Engine) -> Non
     assert payment["DocDesc"] == "PT 1000123 refund of PT 100012"
     (batch,) = rows(engine, Batch, Batch.c.BatNbr == record.batch.ljust(10))
     assert batch["Descr"].startswith("PT 1000123 ")
+
+
+def test_a_reference_number_the_customer_already_used_is_not_reused(engine: sa.Engine) -> None:
+    """A clerk keyed check 1000123 by hand: tracepost's payment takes the next number instead,
+    and reversing tracepost's payment leaves the clerk's payment alone."""
+    erp = connector(engine)
+    clerk = erp.write_receipt(receipt(on_account="10.00", pt_id=1))  # stands in for the clerk
+    erp.post_receipt(1)
+    with engine.begin() as conn:  # the clerk's payment carries the number PayTrace will use
+        conn.execute(
+            sa.update(ARDoc)
+            .where(ARDoc.c.RefNbr == clerk.erp_document.ljust(10), ARDoc.c.DocType == "PA")
+            .values(RefNbr=str(PT_ID).ljust(10))
+        )
+    ours = erp.write_receipt(receipt(("1001", "125.00")))
+    assert ours.erp_document != str(PT_ID)
+    erp.post_receipt(PT_ID)
+    erp.reverse_receipt(
+        ReceiptReversal(
+            key="cb-1",
+            paytrace_transaction_id=PT_ID,
+            reason=ReversalReason.CHARGEBACK,
+            reversal_date=TODAY,
+        )
+    )
+    erp.post_document(DocumentKind.REVERSAL, "cb-1")
+    (theirs,) = rows(engine, ARDoc, ARDoc.c.DocType == "PA", ARDoc.c.RefNbr == str(PT_ID).ljust(10))
+    assert theirs["DocBal"] == 10.0  # the clerk's on-account payment is untouched
+    assert doc(engine, "IN", "001001")["DocBal"] == 125.0

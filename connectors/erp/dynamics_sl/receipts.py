@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from connectors.erp.amounts import check_cents
 from connectors.erp.dynamics_sl import codes, numbering, validation
 from connectors.erp.dynamics_sl.ar_schema import ARDoc, ARTran, with_record_ids
-from connectors.erp.dynamics_sl.base import Batch, text, tptPaytraceXref
+from connectors.erp.dynamics_sl.base import Batch, pad, text, tptPaytraceXref
 from connectors.erp.dynamics_sl.rows import (
     Account,
     ardoc_row,
@@ -88,11 +88,25 @@ def check_amounts(payment: Payment) -> None:
 def payment_ref(conn: sa.Connection, payment: Payment) -> str:
     """The payment's ``RefNbr``: the PayTrace transaction id, as a clerk keys the check number.
 
-    Ids longer than ``RefNbr`` (10) take the next ``ARSetup.LastRefNbr`` instead.
+    SL knows a payment by customer, type and ``RefNbr`` (``ARAdjust`` carries no batch), so a
+    number the customer's payments already use (a check keyed by hand with the same number)
+    is never reused; it, and ids longer than ``RefNbr`` (10), take the next
+    ``ARSetup.LastRefNbr`` instead.
     """
     number = str(payment.paytrace_transaction_id)
     if len(number) <= codes.REF_WIDTH and not payment.numbered_ref:
-        return number
+        c = ARDoc.c
+        used = conn.execute(
+            sa.select(c.RefNbr)
+            .where(
+                c.CustId == pad(payment.customer_id.strip(), 15),
+                c.DocType == codes.DOC_PAYMENT,
+                c.RefNbr == pad(number, codes.REF_WIDTH),
+            )
+            .limit(1)
+        ).first()
+        if used is None:
+            return number
     return numbering.next_number(conn, "LastRefNbr", numbering.ref_taken((codes.DOC_PAYMENT,)))
 
 
