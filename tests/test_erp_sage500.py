@@ -248,6 +248,8 @@ def test_find_customer_by_other_user_field(engine: sa.Engine) -> None:
     assert found.paytrace_customer_id == "pt-77"
     with pytest.raises(ValueError, match="NoSuchField"):
         Sage500Connector(engine, paytrace_id_field="NoSuchField")
+    with pytest.raises(ValueError, match="CustName cannot hold the PayTrace id"):
+        Sage500Connector(engine, paytrace_id_field="CustName")
 
 
 def test_invoice_by_number(engine: sa.Engine) -> None:

@@ -8,7 +8,6 @@ from datetime import datetime
 
 from connectors.erp.protocol import PostingStrategy
 from connectors.erp.sage500 import codes
-from connectors.erp.sage500.schema import tarCustomer
 
 ERP_LABEL = "Sage 500"
 
@@ -26,6 +25,9 @@ DEFAULT_ACCOUNTS: Mapping[str, str] = {
 def local_now() -> datetime:
     """Local server time without microseconds, like ``GETDATE()`` in a ``datetime`` column."""
     return datetime.now().replace(microsecond=0)
+
+
+PAYTRACE_ID_FIELDS = tuple(f"UserFld{i}" for i in range(1, 5))
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,16 @@ class SageSettings:
     clock: Callable[[], datetime] = local_now
 
     def __post_init__(self) -> None:
-        """Refuse a PayTrace id field that is not a ``tarCustomer`` column."""
-        if self.paytrace_id_field not in tarCustomer.c:
-            raise ValueError(f"tarCustomer has no column {self.paytrace_id_field!r}")
+        """Refuse a PayTrace id field that is not one of ``tarCustomer``'s user fields.
+
+        Only ``UserFld1``-``UserFld4`` are free for integrations: pointing the setting at a real
+        column (``CustName``, ``CustID``) would overwrite customer data with PayTrace ids.
+        """
+        if self.paytrace_id_field not in PAYTRACE_ID_FIELDS:
+            raise ValueError(
+                f"tarCustomer.{self.paytrace_id_field} cannot hold the PayTrace id: use one of"
+                f" {', '.join(PAYTRACE_ID_FIELDS)}"
+            )
 
     @property
     def user(self) -> str:
