@@ -1,4 +1,5 @@
-"""Sage 500 review findings: each test failed before its fix."""
+"""Sage 500 edge cases: sub-cent and oversized amounts, over-long keys, inactive accounts, late
+period closes, ambiguous numbers, reversal and re-application ordering, comments, held customers."""
 
 from __future__ import annotations
 
