@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 from connectors.erp.amounts import check_cents
 from connectors.erp.dynamics_sl import codes, lookups, numbering, validation
-from connectors.erp.dynamics_sl.ar_schema import ARDoc, ARTran, with_record_ids
-from connectors.erp.dynamics_sl.base import Batch, text, tptPaytraceXref
+from connectors.erp.dynamics_sl.base import text, tptPaytraceXref
+from connectors.erp.dynamics_sl.batches import insert_ar_batch
 from connectors.erp.dynamics_sl.rows import Account, ardoc_row, artran_row, batch_row, describe
 from connectors.erp.dynamics_sl.settings import SlSettings
 from connectors.erp.xref import read_xref, xref_row
@@ -103,23 +103,18 @@ def write_credit_memo(conn: sa.Connection, memo: CreditMemo, settings: SlSetting
                 ext_ref=str(memo.paytrace_transaction_id),
             )
         )
-    conn.execute(
-        sa.insert(Batch),
-        [
-            batch_row(
-                ctx,
-                bat_nbr=bat_nbr,
-                screen=codes.SCREEN_INVOICES,
-                posting=posting,
-                descr=descr,
-                ctrl_tot=amount,
-                dr_tot=ZERO,
-                cr_tot=amount,
-            )
-        ],
-    )
-    conn.execute(
-        sa.insert(ARDoc),
+    insert_ar_batch(
+        conn,
+        batch_row(
+            ctx,
+            bat_nbr=bat_nbr,
+            screen=codes.SCREEN_INVOICES,
+            posting=posting,
+            descr=descr,
+            ctrl_tot=amount,
+            dr_tot=ZERO,
+            cr_tot=amount,
+        ),
         [
             ardoc_row(
                 ctx,
@@ -137,24 +132,19 @@ def write_credit_memo(conn: sa.Connection, memo: CreditMemo, settings: SlSetting
                 line_cntr=1,
             )
         ],
-    )
-    conn.execute(sa.insert(ARTran), with_record_ids(conn, ARTran, trans))
-    conn.execute(
-        sa.insert(tptPaytraceXref),
-        [
-            xref_row(
-                kind=kind,
-                key=key,
-                company_id=settings.cpny_id,
-                doc_no=number,
-                batch_id=bat_nbr,
-                amount=amount,
-                now=ctx.now,
-                paytrace_transaction_id=memo.paytrace_transaction_id,
-                customer_id=cust_id,
-                doc_date=memo.memo_date,
-                applied_to=(text(target.RefNbr),) if apply > ZERO and target is not None else (),
-            )
-        ],
+        trans,
+        xref_row(
+            kind=kind,
+            key=key,
+            company_id=settings.cpny_id,
+            doc_no=number,
+            batch_id=bat_nbr,
+            amount=amount,
+            now=ctx.now,
+            paytrace_transaction_id=memo.paytrace_transaction_id,
+            customer_id=cust_id,
+            doc_date=memo.memo_date,
+            applied_to=(text(target.RefNbr),) if apply > ZERO and target is not None else (),
+        ),
     )
     return True

@@ -18,8 +18,9 @@ import sqlalchemy as sa
 
 from connectors.erp.amounts import check_cents
 from connectors.erp.dynamics_sl import codes, numbering, validation
-from connectors.erp.dynamics_sl.ar_schema import ARDoc, ARTran, with_record_ids
-from connectors.erp.dynamics_sl.base import Batch, pad, text, tptPaytraceXref
+from connectors.erp.dynamics_sl.ar_schema import ARDoc
+from connectors.erp.dynamics_sl.base import pad, text, tptPaytraceXref
+from connectors.erp.dynamics_sl.batches import insert_ar_batch
 from connectors.erp.dynamics_sl.rows import (
     Account,
     ardoc_row,
@@ -259,40 +260,32 @@ def write_payment(conn: sa.Connection, payment: Payment, settings: SlSettings) -
                 adjd_ref_nbr=text(target.RefNbr),
             )
         )
-    conn.execute(
-        sa.insert(Batch),
-        [
-            batch_row(
-                ctx,
-                bat_nbr=bat_nbr,
-                screen=codes.SCREEN_PAYMENTS,
-                posting=posting,
-                descr=descr,
-                ctrl_tot=amount,
-                dr_tot=ZERO,
-                cr_tot=amount,
-            )
-        ],
-    )
-    conn.execute(sa.insert(ARDoc), docs)
-    if trans:
-        conn.execute(sa.insert(ARTran), with_record_ids(conn, ARTran, trans))
-    conn.execute(
-        sa.insert(tptPaytraceXref),
-        [
-            xref_row(
-                kind=payment.kind,
-                key=payment.key,
-                company_id=settings.cpny_id,
-                doc_no=ref_nbr,
-                batch_id=bat_nbr,
-                amount=amount,
-                now=ctx.now,
-                paytrace_transaction_id=payment.paytrace_transaction_id,
-                customer_id=cust_id,
-                doc_date=payment.day,
-                applied_to=tuple(text(t.RefNbr) for t in targets),
-            )
-        ],
+    insert_ar_batch(
+        conn,
+        batch_row(
+            ctx,
+            bat_nbr=bat_nbr,
+            screen=codes.SCREEN_PAYMENTS,
+            posting=posting,
+            descr=descr,
+            ctrl_tot=amount,
+            dr_tot=ZERO,
+            cr_tot=amount,
+        ),
+        docs,
+        trans,
+        xref_row(
+            kind=payment.kind,
+            key=payment.key,
+            company_id=settings.cpny_id,
+            doc_no=ref_nbr,
+            batch_id=bat_nbr,
+            amount=amount,
+            now=ctx.now,
+            paytrace_transaction_id=payment.paytrace_transaction_id,
+            customer_id=cust_id,
+            doc_date=payment.day,
+            applied_to=tuple(text(t.RefNbr) for t in targets),
+        ),
     )
     return True

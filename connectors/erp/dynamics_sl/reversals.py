@@ -18,8 +18,9 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from connectors.erp.dynamics_sl import codes, lookups, numbering, validation
-from connectors.erp.dynamics_sl.ar_schema import ARAdjust, ARDoc, ARTran, with_record_ids
+from connectors.erp.dynamics_sl.ar_schema import ARAdjust, ARDoc
 from connectors.erp.dynamics_sl.base import Batch, money, pad, text, tptPaytraceXref
+from connectors.erp.dynamics_sl.batches import insert_ar_batch
 from connectors.erp.dynamics_sl.receipts import Payment, write_payment
 from connectors.erp.dynamics_sl.release import is_released
 from connectors.erp.dynamics_sl.rows import Account, ardoc_row, artran_row, batch_row, describe
@@ -156,23 +157,33 @@ def write_reversal(conn: sa.Connection, reversal: ReceiptReversal, settings: SlS
     cust_id = text(doc.CustId)
     descr = describe(f"PT {pt_id}", reversal.reference, reversal.reason.value.replace("_", " "))
     bank = Account(text(doc.BankAcct), text(doc.BankSub))
-    conn.execute(
-        sa.insert(Batch),
-        [
-            batch_row(
-                ctx,
-                bat_nbr=bat_nbr,
-                screen=codes.SCREEN_PAYMENTS,
-                posting=posting,
-                descr=descr,
-                ctrl_tot=amount,
-                dr_tot=amount,
-                cr_tot=ZERO,
-            )
-        ],
+    line = artran_row(
+        ctx,
+        cust_id=cust_id,
+        tran_type=codes.DOC_NSF_REVERSAL,
+        ref_nbr=ref_nbr,
+        bat_nbr=bat_nbr,
+        line_index=0,
+        posting=posting,
+        account=bank,
+        amount=amount,
+        drcr=codes.DRCR_CREDIT,
+        descr=descr,
+        ext_ref=str(pt_id),
     )
-    conn.execute(
-        sa.insert(ARDoc),
+    reopened = tuple(ref for (_, ref) in sorted(paid_by(conn, doc)))
+    insert_ar_batch(
+        conn,
+        batch_row(
+            ctx,
+            bat_nbr=bat_nbr,
+            screen=codes.SCREEN_PAYMENTS,
+            posting=posting,
+            descr=descr,
+            ctrl_tot=amount,
+            dr_tot=amount,
+            cr_tot=ZERO,
+        ),
         [
             ardoc_row(
                 ctx,
@@ -190,40 +201,20 @@ def write_reversal(conn: sa.Connection, reversal: ReceiptReversal, settings: SlS
                 line_cntr=1,
             )
         ],
-    )
-    line = artran_row(
-        ctx,
-        cust_id=cust_id,
-        tran_type=codes.DOC_NSF_REVERSAL,
-        ref_nbr=ref_nbr,
-        bat_nbr=bat_nbr,
-        line_index=0,
-        posting=posting,
-        account=bank,
-        amount=amount,
-        drcr=codes.DRCR_CREDIT,
-        descr=descr,
-        ext_ref=str(pt_id),
-    )
-    conn.execute(sa.insert(ARTran), with_record_ids(conn, ARTran, [line]))
-    reopened = tuple(ref for (_, ref) in sorted(paid_by(conn, doc)))
-    conn.execute(
-        sa.insert(tptPaytraceXref),
-        [
-            xref_row(
-                kind=kind,
-                key=reversal.key,
-                company_id=settings.cpny_id,
-                doc_no=ref_nbr,
-                batch_id=bat_nbr,
-                amount=amount,
-                now=ctx.now,
-                paytrace_transaction_id=pt_id,
-                customer_id=cust_id,
-                doc_date=reversal.reversal_date,
-                applied_to=reopened,
-            )
-        ],
+        [line],
+        xref_row(
+            kind=kind,
+            key=reversal.key,
+            company_id=settings.cpny_id,
+            doc_no=ref_nbr,
+            batch_id=bat_nbr,
+            amount=amount,
+            now=ctx.now,
+            paytrace_transaction_id=pt_id,
+            customer_id=cust_id,
+            doc_date=reversal.reversal_date,
+            applied_to=reopened,
+        ),
     )
     return True
 
