@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.erp.dynamics_sl.base import audit, char, metadata, money_col, sdate, short
+from connectors.erp.dynamics_sl.base import audit, char, integer, metadata, money_col, sdate, short
 
 
 def _user_fields() -> list[sa.Column[Any]]:
@@ -44,10 +44,6 @@ def _record_id() -> sa.Column[Any]:
         primary_key=True,
         nullable=False,
     )
-
-
-def _int(name: str) -> sa.Column[Any]:
-    return sa.Column(name, sa.Integer, nullable=False, server_default=sa.text("0"))
 
 
 Customer = sa.Table(
@@ -93,7 +89,7 @@ Customer = sa.Table(
     sdate("SetupDate"),
     short("AutoApply"),
     short("PrtStmt"),
-    _int("NoteId"),
+    integer("NoteId"),
     *_user_fields(),
     *audit(),
     sa.Index("Customer1", "Name"),
@@ -121,7 +117,7 @@ SOAddress = sa.Table(
     char("Fax", 30),
     char("EMailAddr", 80),
     char("Status", 1),
-    _int("NoteId"),
+    integer("NoteId"),
     *_user_fields(),
     *audit(),
 )
@@ -138,7 +134,7 @@ Terms = sa.Table(
     short("DiscIntrv"),
     money_col("DiscPct"),
     char("ApplyTo", 1),
-    _int("NoteId"),
+    integer("NoteId"),
     *audit(),
 )
 
@@ -174,7 +170,7 @@ ARSetup = sa.Table(
     money_col("SBLimit"),
     char("GLPostOpt", 1),
     char("DfltClass", 6),
-    _int("NoteId"),
+    integer("NoteId"),
     *audit(),
 )
 
@@ -198,7 +194,7 @@ AR_Balances = sa.Table(
     sdate("LastAgeDate"),
     char("PerNbr", 6),
     char("CuryID", 4),
-    _int("NoteID"),
+    integer("NoteID"),
     *audit(),
 )
 
@@ -209,17 +205,10 @@ ARDoc = sa.Table(
     char("DocType", 2, primary=True),
     char("RefNbr", 10, primary=True),
     char("BatNbr", 10, primary=True),
-    sa.Column(
-        "BatSeq",
-        sa.Integer,
-        primary_key=True,
-        autoincrement=False,
-        nullable=False,
-        server_default=sa.text("0"),
-    ),
+    integer("BatSeq", primary=True),
     char("CpnyID", 10),
     char("ApplBatNbr", 10),
-    _int("ApplBatSeq"),
+    integer("ApplBatSeq"),
     char("BankAcct", 10),
     char("BankSub", 24),
     char("BankID", 10),
@@ -247,7 +236,7 @@ ARDoc = sa.Table(
     char("DocClass", 1),
     char("DocDesc", 30),
     short("NoPrtStmt"),
-    _int("LineCntr"),
+    integer("LineCntr"),
     char("MasterDocNbr", 10),
     char("OrigDocNbr", 10),
     char("OrigBankAcct", 10),
@@ -264,7 +253,7 @@ ARDoc = sa.Table(
     char("SlsperId", 10),
     char("Status", 1),
     char("Terms", 2),
-    _int("NoteId"),
+    integer("NoteId"),
     *_user_fields(),
     *audit(),
     sa.Index("ARDoc2", "RefNbr"),
@@ -279,14 +268,7 @@ ARTran = sa.Table(
     char("CustId", 15, primary=True),
     char("TranType", 2, primary=True),
     char("RefNbr", 10, primary=True),
-    sa.Column(
-        "LineNbr",
-        sa.SmallInteger,
-        primary_key=True,
-        autoincrement=False,
-        nullable=False,
-        server_default=sa.text("0"),
-    ),
+    short("LineNbr", primary=True),
     _record_id(),
     char("BatNbr", 10),
     char("CpnyID", 10),
@@ -306,7 +288,7 @@ ARTran = sa.Table(
     char("ExtRefNbr", 15),
     char("FiscYr", 4),
     char("JrnlType", 3),
-    _int("LineId"),
+    integer("LineId"),
     char("LineRef", 5),
     char("PerEnt", 6),
     char("PerPost", 6),
@@ -318,7 +300,7 @@ ARTran = sa.Table(
     char("TaxCat", 10),
     char("ProjectID", 16),
     char("TaskID", 32),
-    _int("NoteId"),
+    integer("NoteId"),
     *_user_fields(),
     *audit(),
     sa.Index("ARTran4", "BatNbr", "DrCr", "CustId", "TranType", "RefNbr", "CostType", "SiteId"),

@@ -58,6 +58,18 @@ def short(name: str, *, primary: bool = False) -> sa.Column[Any]:
     )
 
 
+def integer(name: str, *, primary: bool = False) -> sa.Column[Any]:
+    """An ``INT NOT NULL DEFAULT 0`` column (``NoteID``, ``BatSeq``, ``LineId``)."""
+    return sa.Column(
+        name,
+        sa.Integer,
+        primary_key=primary,
+        autoincrement=False,
+        nullable=False,
+        server_default=sa.text("0"),
+    )
+
+
 def sdate(name: str) -> sa.Column[Any]:
     """A ``SMALLDATETIME NOT NULL DEFAULT '1900-01-01'`` column."""
     return sa.Column(

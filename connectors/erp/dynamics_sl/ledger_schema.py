@@ -20,19 +20,13 @@ from connectors.erp.dynamics_sl.base import (
     Float53,
     audit,
     char,
+    integer,
     metadata,
     money_col,
     sdate,
     short,
 )
 from connectors.erp.xref import deposit_link_table
-
-
-def integer(name: str) -> sa.Column[Any]:
-    """An ``INT NOT NULL DEFAULT 0`` column (``NoteID``, ``LineId``)."""
-    return sa.Column(
-        name, sa.Integer, autoincrement=False, nullable=False, server_default=sa.text("0")
-    )
 
 
 def qty_col(name: str) -> sa.Column[Any]:
@@ -77,14 +71,7 @@ GLTran = sa.Table(
     metadata,
     char("Module", 2, primary=True),
     char("BatNbr", 10, primary=True),
-    sa.Column(
-        "LineNbr",
-        sa.SmallInteger,
-        primary_key=True,
-        autoincrement=False,
-        nullable=False,
-        server_default=sa.text("0"),
-    ),
+    short("LineNbr", primary=True),
     char("Acct", 10),
     char("Sub", 24),
     char("BalanceType", 1),
