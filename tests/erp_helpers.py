@@ -1,9 +1,10 @@
-"""Helpers the ERP tests share: racing threads, reading a table's rows."""
+"""Helpers the ERP tests share: racing threads, reading a table's rows, capturing statements."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -45,3 +46,18 @@ def rows(engine: sa.Engine, table: sa.Table, *where: Any) -> list[dict[str, Any]
     """Every row of a table (optionally filtered) as plain dicts."""
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(sa.select(table).where(*where))]
+
+
+@contextmanager
+def captured(engine: sa.Engine) -> Iterator[list[Any]]:
+    """Collect every Core statement executed on the engine (to compile them for SQL Server)."""
+    statements: list[Any] = []
+
+    def before_execute(conn: Any, clauseelement: Any, *args: Any) -> None:
+        statements.append(clauseelement)
+
+    sa.event.listen(engine, "before_execute", before_execute)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_execute", before_execute)

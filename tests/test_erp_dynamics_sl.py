@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -50,7 +49,7 @@ from domain.erp_documents import (
     SalesOrderLine,
 )
 from domain.models import Application, CashReceipt, ReceiptStatus
-from tests.erp_helpers import race, rows
+from tests.erp_helpers import captured, race, rows
 
 TODAY = date(2025, 6, 2)
 NOW = datetime(2025, 6, 2, 14, 30, 0)
@@ -115,20 +114,6 @@ def counts(engine: sa.Engine) -> dict[str, Any]:
             (r.RefNbr, r.DocBal) for r in conn.execute(sa.select(ARDoc.c.RefNbr, ARDoc.c.DocBal))
         )
     return state
-
-
-@contextmanager
-def captured(engine: sa.Engine) -> Iterator[list[Any]]:
-    statements: list[Any] = []
-
-    def before_execute(conn: Any, clauseelement: Any, *args: Any) -> None:
-        statements.append(clauseelement)
-
-    sa.event.listen(engine, "before_execute", before_execute)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_execute", before_execute)
 
 
 # --- stand-in ------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ tests/test_erp_dynamics_sl_ledger_pg.py.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -70,7 +69,7 @@ from domain.erp_documents import (
     SalesOrder,
     SalesOrderLine,
 )
-from tests.erp_helpers import rows
+from tests.erp_helpers import captured, rows
 
 pytestmark = pytest.mark.filterwarnings("ignore:Dialect sqlite\\+pysqlite does \\*not\\* support")
 
@@ -203,20 +202,6 @@ def add_customer(engine: sa.Engine, cust_id: str, status: str = "A") -> None:
                 }
             ],
         )
-
-
-@contextmanager
-def captured(engine: sa.Engine) -> Iterator[list[Any]]:
-    statements: list[Any] = []
-
-    def before_execute(conn: Any, clauseelement: Any, *args: Any) -> None:
-        statements.append(clauseelement)
-
-    sa.event.listen(engine, "before_execute", before_execute)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_execute", before_execute)
 
 
 AUDIT = {

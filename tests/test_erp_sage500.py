@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -39,6 +37,7 @@ from connectors.erp.sage500.schema import (
     tptPaytraceXref,
 )
 from domain.models import Application, CashReceipt, ReceiptStatus
+from tests.erp_helpers import captured, race, rows
 
 pytestmark = pytest.mark.filterwarnings("ignore:Dialect sqlite\\+pysqlite does \\*not\\* support")
 
@@ -102,11 +101,6 @@ def invoice_balance(engine: sa.Engine, number: int) -> Decimal:
     return value
 
 
-def rows(engine: sa.Engine, table: sa.Table, *where: Any) -> list[dict[str, Any]]:
-    with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(sa.select(table).where(*where))]
-
-
 COUNTED = (
     tciBatchLog,
     tarPendCustPmt,
@@ -130,21 +124,6 @@ def snapshot(engine: sa.Engine) -> dict[str, Any]:
             tuple(r) for r in conn.execute(sa.select(tarInvoice.c.InvcKey, tarInvoice.c.Balance))
         )
     return state
-
-
-@contextmanager
-def captured(engine: sa.Engine) -> Iterator[list[Any]]:
-    """Collect every Core statement executed on the engine."""
-    statements: list[Any] = []
-
-    def before_execute(conn: Any, clauseelement: Any, *args: Any) -> None:
-        statements.append(clauseelement)
-
-    sa.event.listen(engine, "before_execute", before_execute)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_execute", before_execute)
 
 
 # --- demo data -----------------------------------------------------------------------------
@@ -721,26 +700,7 @@ def test_racing_writers_write_one_receipt(engine: sa.Engine, shared: CashReceipt
     if engine.dialect.name != "postgresql":
         pytest.skip("row-lock race exercised on PostgreSQL")
     erp = connector(engine)
-    workers = 8
-    barrier = threading.Barrier(workers)
-    results: list[Any] = []
-    lock = threading.Lock()
-
-    def run() -> None:
-        barrier.wait()
-        try:
-            outcome: Any = erp.write_receipt(shared)
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
-            outcome = exc
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=run) for _ in range(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert len(results) == workers
+    results = race(8, lambda _: erp.write_receipt(shared))
     errors = [r for r in results if isinstance(r, Exception)]
     assert errors == []
     assert sum(1 for r in results if r.created) == 1
@@ -768,24 +728,9 @@ def test_racing_payments_safe_whatever_the_engines_isolation(engine: sa.Engine) 
 
 def race_payments_for_one_invoice(engine: sa.Engine, erp: Sage500Connector) -> None:
     workers = 6
-    barrier = threading.Barrier(workers)
-    results: list[Any] = []
-    lock = threading.Lock()
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            outcome: Any = erp.write_receipt(receipt(("1001", "125.00"), pt_id=PT_ID + 100 + index))
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
-            outcome = exc
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    results = race(
+        workers, lambda i: erp.write_receipt(receipt(("1001", "125.00"), pt_id=PT_ID + 100 + i))
+    )
     written = [r for r in results if not isinstance(r, Exception)]
     refused = [r for r in results if isinstance(r, Exception)]
     assert len(written) == 1 and written[0].created

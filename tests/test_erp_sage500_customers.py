@@ -22,7 +22,8 @@ from connectors.erp.sage500.schema import (
 )
 from connectors.erp.standin import ConnectorOptions, stand_in
 from domain.erp_documents import CustomerProfile, PostalAddress
-from tests.test_erp_sage500 import NOW, TODAY, receipt, rows
+from tests.erp_helpers import rows
+from tests.test_erp_sage500 import NOW, TODAY, receipt
 
 pytestmark = pytest.mark.filterwarnings("ignore:Dialect sqlite\\+pysqlite does \\*not\\* support")
 
@@ -480,10 +481,10 @@ def test_seed_demo_takes_totals_and_is_realistic(engine: sa.Engine) -> None:
 def test_racing_creates_of_one_customer_make_one(engine: sa.Engine) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("race exercised on PostgreSQL")
-    from tests.test_erp_sage500_memos import race
+    from tests.erp_helpers import race
 
     erp = connector(engine)
-    results = race(lambda: erp.upsert_customer(PROFILE), 8)
+    results = race(8, lambda _: erp.upsert_customer(PROFILE))
     assert [r for r in results if isinstance(r, Exception)] == []
     assert len({r.model_dump_json() for r in results}) == 1
     assert len(rows(engine, tarCustomer, tarCustomer.c.CustID == "C9001")) == 1
@@ -496,7 +497,7 @@ def test_racing_links_of_one_paytrace_id_link_one_customer(engine: sa.Engine) ->
     import itertools
     import threading
 
-    from tests.test_erp_sage500_memos import race
+    from tests.erp_helpers import race
 
     erp = connector(engine)
     ids = itertools.count(3)
@@ -507,7 +508,7 @@ def test_racing_links_of_one_paytrace_id_link_one_customer(engine: sa.Engine) ->
             cust = f"C{next(ids):04d}"
         return erp.link_paytrace_customer(cust, "pt-contested")
 
-    results = race(link, 6)
+    results = race(6, lambda _: link())
     linked = [r for r in results if not isinstance(r, Exception)]
     refused = [r for r in results if isinstance(r, Exception)]
     assert len(linked) == 1 and len(refused) == 5

@@ -39,8 +39,8 @@ from domain.erp_documents import (
     SalesOrder,
     SalesOrderLine,
 )
-from tests.test_erp_sage500 import NOW, PT_ID, TODAY, receipt, rows
-from tests.test_erp_sage500_memos import race
+from tests.erp_helpers import race, rows
+from tests.test_erp_sage500 import NOW, PT_ID, TODAY, receipt
 from tests.test_erp_sage500_procedures import Recorder, allow_any_database, post_with
 
 pytestmark = pytest.mark.filterwarnings("ignore:Dialect sqlite\\+pysqlite does \\*not\\* support")
@@ -374,7 +374,7 @@ def test_racing_deposit_writers_write_one(engine: sa.Engine) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("row-lock race exercised on PostgreSQL")
     erp = with_receipts(engine)
-    results = race(lambda: erp.write_deposit(DEPOSIT), 8)
+    results = race(8, lambda _: erp.write_deposit(DEPOSIT))
     assert [r for r in results if isinstance(r, Exception)] == []
     assert sum(1 for r in results if r.created) == 1
     assert len({(r.erp_document, r.batch) for r in results}) == 1
@@ -393,7 +393,7 @@ def test_racing_deposits_of_one_receipt_write_one(engine: sa.Engine) -> None:
             number = next(numbers)
         return erp.write_deposit(DEPOSIT.model_copy(update={"batch_number": number}))
 
-    results = race(write_next, 8)
+    results = race(8, lambda _: write_next())
     written = [r for r in results if not isinstance(r, Exception)]
     refused = [r for r in results if isinstance(r, Exception)]
     assert len(written) == 1 and written[0].created

@@ -41,7 +41,8 @@ from domain.erp_documents import (
     ReceiptReversal,
     ReversalReason,
 )
-from tests.test_erp_sage500 import NOW, PT_ID, TODAY, invoice_balance, receipt, rows
+from tests.erp_helpers import rows
+from tests.test_erp_sage500 import NOW, PT_ID, TODAY, invoice_balance, receipt
 
 pytestmark = pytest.mark.filterwarnings("ignore:Dialect sqlite\\+pysqlite does \\*not\\* support")
 

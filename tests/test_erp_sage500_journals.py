@@ -14,8 +14,8 @@ from connectors.erp.errors import ClosedPeriodError, MissingGlAccountError, Unba
 from connectors.erp.sage500 import STAND_IN, Sage500Connector
 from connectors.erp.sage500.schema import tciBatchLog, tglPosting, tglTransaction, tptPaytraceXref
 from domain.erp_documents import DocumentKind, DocumentStatus, JournalEntry, JournalLine
-from tests.test_erp_sage500 import NOW, TODAY, rows
-from tests.test_erp_sage500_memos import race
+from tests.erp_helpers import race, rows
+from tests.test_erp_sage500 import NOW, TODAY
 
 pytestmark = pytest.mark.filterwarnings("ignore:Dialect sqlite\\+pysqlite does \\*not\\* support")
 
@@ -190,7 +190,7 @@ def test_racing_journal_writers_write_one(engine: sa.Engine) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("race exercised on PostgreSQL")
     erp = connector(engine)
-    results: list[Any] = race(lambda: erp.write_journal(fees()), 8)
+    results: list[Any] = race(8, lambda _: erp.write_journal(fees()))
     assert [r for r in results if isinstance(r, Exception)] == []
     assert sum(1 for r in results if r.created) == 1
     assert counts(engine)[1:] == (2, 0, 1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
@@ -30,7 +29,8 @@ from connectors.erp.sage500.schema import (
     tptPaytraceXref,
 )
 from domain.erp_documents import CreditMemo, DocumentKind, DocumentStatus
-from tests.test_erp_sage500 import NOW, TODAY, invoice_balance, rows
+from tests.erp_helpers import race, rows
+from tests.test_erp_sage500 import NOW, TODAY, invoice_balance
 
 pytestmark = pytest.mark.filterwarnings("ignore:Dialect sqlite\\+pysqlite does \\*not\\* support")
 
@@ -321,33 +321,9 @@ def test_memo_refusals_write_nothing(
 def test_racing_memo_writers_write_one_memo(engine: sa.Engine) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("row-lock race exercised on PostgreSQL")
-    results = race(lambda: connector(engine).write_credit_memo(memo()), 8)
+    results = race(8, lambda _: connector(engine).write_credit_memo(memo()))
     assert [r for r in results if isinstance(r, Exception)] == []
     assert sum(1 for r in results if r.created) == 1
     assert len({r.model_copy(update={"created": False}) for r in results}) == 1
     assert len(rows(engine, tarPendInvoice)) == 1 and len(rows(engine, tarPendCustPmtAppl)) == 1
     assert len(rows(engine, tptPaytraceXref)) == 1
-
-
-def race(call: Callable[[], Any], workers: int) -> list[Any]:
-    """Run a call on several threads released at once; results or exceptions."""
-    barrier = threading.Barrier(workers)
-    results: list[Any] = []
-    lock = threading.Lock()
-
-    def run() -> None:
-        barrier.wait()
-        try:
-            outcome: Any = call()
-        except Exception as exc:  # noqa: BLE001 - collected and asserted by the caller
-            outcome = exc
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=run) for _ in range(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert len(results) == workers
-    return results

@@ -18,7 +18,8 @@ from connectors.erp.sage500.documents import FINISHERS, POSTERS
 from connectors.erp.sage500.procedure_calls import ar_posting_calls
 from connectors.erp.sage500.schema import tciBatchLog, tptPaytraceXref
 from domain.erp_documents import DocumentKind, JournalEntry, JournalLine
-from tests.test_erp_sage500 import NOW, PT_ID, TODAY, receipt, rows
+from tests.erp_helpers import rows
+from tests.test_erp_sage500 import NOW, PT_ID, TODAY, receipt
 
 pytestmark = pytest.mark.filterwarnings("ignore:Dialect sqlite\\+pysqlite does \\*not\\* support")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
@@ -28,8 +29,8 @@ from domain.erp_documents import (
     ReceiptReversal,
     ReversalReason,
 )
-from tests.test_erp_sage500 import NOW, PT_ID, TODAY, invoice_balance, receipt, rows
-from tests.test_erp_sage500_memos import race
+from tests.erp_helpers import race, rows
+from tests.test_erp_sage500 import NOW, PT_ID, TODAY, invoice_balance, receipt
 
 pytestmark = pytest.mark.filterwarnings("ignore:Dialect sqlite\\+pysqlite does \\*not\\* support")
 
@@ -282,18 +283,18 @@ def test_racing_reversals_write_one(engine: sa.Engine) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("row-lock race exercised on PostgreSQL")
     erp = paid(engine)
-    same = race(lambda: erp.reverse_receipt(VOID), 8)
+    same = race(8, lambda _: erp.reverse_receipt(VOID))
     assert [r for r in same if isinstance(r, Exception)] == []
     assert sum(1 for r in same if r.created) == 1
     keys = iter(f"cb:{i}" for i in range(8))
-    lock = __import__("threading").Lock()
+    lock = threading.Lock()
 
     def other_key() -> Any:
         with lock:
             key = next(keys)
         return erp.reverse_receipt(VOID.model_copy(update={"key": key}))
 
-    others = race(other_key, 8)
+    others = race(8, lambda _: other_key())
     assert all(isinstance(r, ErpBusinessError) for r in others), others
     assert len(rows(engine, tptPaytraceXref, tptPaytraceXref.c.DocKind == "reversal")) == 1
     assert len(rows(engine, tarPendCustPmt)) == 1

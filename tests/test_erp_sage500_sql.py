@@ -30,7 +30,8 @@ from domain.erp_documents import (
     SalesOrderLine,
 )
 from tests.dbs import PG_URL
-from tests.test_erp_sage500 import NOW, PT_ID, TODAY, captured, receipt
+from tests.erp_helpers import captured
+from tests.test_erp_sage500 import NOW, PT_ID, TODAY, receipt
 
 pytestmark = pytest.mark.filterwarnings("ignore:Dialect sqlite\\+pysqlite does \\*not\\* support")
 
