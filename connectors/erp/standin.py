@@ -60,6 +60,28 @@ class ConnectorOptions:
     clock: Callable[[], datetime] | None = None
 
 
+# The well-known rows every stand-in seeds first (see ``StandIn.seed_demo``).
+WELL_KNOWN_CUSTOMERS = 2
+WELL_KNOWN_INVOICES = 4
+
+
+def check_demo_size(customers: int, invoices: int) -> None:
+    """Refuse a demo size that cannot hold the well-known rows.
+
+    Args:
+        customers: customers asked for, in total.
+        invoices: invoices asked for, in total.
+
+    Raises:
+        ValueError: with fewer than 2 customers or 4 invoices.
+    """
+    if customers < WELL_KNOWN_CUSTOMERS or invoices < WELL_KNOWN_INVOICES:
+        raise ValueError(
+            f"seed_demo needs customers >= {WELL_KNOWN_CUSTOMERS} and invoices >="
+            f" {WELL_KNOWN_INVOICES} (the well-known demo rows)"
+        )
+
+
 class StandIn(Protocol):
     """An ERP's stand-in database (SQLite/PostgreSQL) and its connector factory."""
 

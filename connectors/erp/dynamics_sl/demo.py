@@ -48,7 +48,7 @@ from connectors.erp.dynamics_sl.connector import DynamicsSlConnector
 from connectors.erp.dynamics_sl.rows import blank_row
 from connectors.erp.dynamics_sl.settings import local_now
 from connectors.erp.protocol import ErpConnector
-from connectors.erp.standin import ConnectorOptions, SeedResult
+from connectors.erp.standin import ConnectorOptions, SeedResult, check_demo_size
 
 CHUNK = 5_000
 SEED_USER = "SYSADMIN"
@@ -287,8 +287,7 @@ class DynamicsSlStandIn:
         Raises:
             ValueError: fewer than 2 customers or 4 invoices.
         """
-        if customers < len(WELL_KNOWN) or invoices < 4:
-            raise ValueError("seed_demo needs customers >= 2 and invoices >= 4")
+        check_demo_size(customers, invoices)
         today = today or date.today()
         cpny = company_id or codes.DEFAULT_COMPANY
         create_schema(engine)

@@ -49,7 +49,7 @@ from connectors.erp.sage500.schema import (
     timItemDescription,
     tsmCompany,
 )
-from connectors.erp.standin import SeedResult
+from connectors.erp.standin import SeedResult, check_demo_size
 from domain.money import quantize
 
 CHUNK = 5_000
@@ -180,10 +180,7 @@ def seed_demo(
         ValueError: for fewer than 2 customers or 4 invoices, or invoices without customers to
             carry them.
     """
-    if customers < len(WELL_KNOWN) or invoices < WELL_KNOWN_INVOICES:
-        raise ValueError(
-            f"seed_demo needs customers >= {len(WELL_KNOWN)} and invoices >= {WELL_KNOWN_INVOICES}"
-        )
+    check_demo_size(customers, invoices)
     if customers == len(WELL_KNOWN) and invoices > WELL_KNOWN_INVOICES:
         raise ValueError("seed_demo: more invoices than the well-known ones need more customers")
     company = company_id or DEFAULT_COMPANY
