@@ -258,6 +258,7 @@ def artran_row(
 
 
 def _blank_user_fields() -> dict[str, Any]:
+    """``User1..User8`` blank, as SL's screens leave them."""
     return {
         "User1": pad("", 30),
         "User2": pad("", 30),
@@ -268,11 +269,6 @@ def _blank_user_fields() -> dict[str, Any]:
         "User7": BLANK_DATE,
         "User8": BLANK_DATE,
     }
-
-
-def blank_user_fields() -> dict[str, Any]:
-    """``User1..User8`` blank, as SL's screens leave them."""
-    return _blank_user_fields()
 
 
 def describe(tag: str, reference: str, extra: str = "") -> str:

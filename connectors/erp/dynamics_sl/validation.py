@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -199,8 +198,3 @@ def check_gl_accounts(conn: sa.Connection, accounts: dict[str, Account]) -> None
                 " or the ARSetup default)"
             )
     check_accounts(conn, {(a.acct, a.sub) for a in accounts.values()})
-
-
-def as_pk(row: lookups.AnyRow) -> tuple[Any, ...]:
-    """The ``ARDoc`` primary key of a row."""
-    return (row.CustId, row.DocType, row.RefNbr, row.BatNbr, row.BatSeq)
