@@ -2,7 +2,8 @@
 
 A posting is a list of ``ProcedureCall`` values built by a pure function, so unit tests can check
 the exact calls that would be issued without a SQL Server; ``run_calls`` executes them in order on
-a real connection, reading OUTPUT parameters back with one batch per call.
+a connection of their own outside tracepost's transactions (``run_autocommit``), reading OUTPUT
+parameters back with one batch per call.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def execute_call(conn: sa.Connection, call: ProcedureCall) -> dict[str, Any]:
     """Execute one call on SQL Server and return its OUTPUT parameters.
 
     Args:
-        conn: a connection inside the caller's transaction.
+        conn: the connection of ``run_autocommit`` (outside any transaction).
         call: the call.
 
     Returns:
@@ -87,7 +88,8 @@ def run_calls(
     """Run calls in order; stop at the first whose success outputs say it failed.
 
     Args:
-        conn: a connection inside the caller's transaction.
+        conn: the connection to run them on (``run_autocommit`` gives one outside any
+            transaction, as the ERPs' own screens call these procedures).
         calls: the calls.
         runner: executes one call (tests pass a recorder).
 
