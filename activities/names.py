@@ -4,23 +4,59 @@ Workflows call activities by these names so that no connector (httpx, SQLAlchemy
 the workflow sandbox.
 """
 
+# PayTrace reads
 FETCH_TRANSACTION = "paytrace.fetch_transaction"
+FETCH_CHECK = "paytrace.fetch_check"
 EXPORT_SWEEP_WINDOW = "paytrace.export_sweep_window"
+EXPORT_VOIDS = "paytrace.export_voids"
+EXPORT_CHECKS_WINDOW = "paytrace.export_checks_window"
+EXPORT_RETURNED_CHECKS = "paytrace.export_returned_checks"
+SETTLED_BATCHES = "paytrace.settled_batches"
 
+# PayTrace money (read back before any retry)
+CHARGE_CUSTOMER = "paytrace.charge_customer"
+REFUND_TRANSACTION = "paytrace.refund_transaction"
+VOID_TRANSACTION = "paytrace.void_transaction"
+
+# ERP (their own rate-limited task queue)
 LOAD_MATCH_INPUT = "erp.load_match_input"
 FIND_RECEIPT = "erp.find_receipt"
 WRITE_RECEIPT = "erp.write_receipt"
 POST_RECEIPT = "erp.post_receipt"
 INVOICES_BY_NUMBER = "erp.invoices_by_number"
+FIND_RECEIPT_OF = "erp.find_receipt_of"
+POST_RECEIPT_OF = "erp.post_receipt_of"
+FIND_DOCUMENT = "erp.find_document"
+POST_DOCUMENT = "erp.post_document"
+LOAD_REFUND_CONTEXT = "erp.load_refund_context"
+WRITE_CREDIT_MEMO = "erp.write_credit_memo"
+REVERSE_RECEIPT = "erp.reverse_receipt"
+WRITE_DEPOSIT = "erp.write_deposit"
+WRITE_JOURNAL = "erp.write_journal"
+OPEN_PERIOD_DATE = "erp.open_period_date"
+FLAGGED_REFUND_MEMOS = "erp.flagged_refund_memos"
 
+# settlement (reads PayTrace and the ERP, writes the report; on the ERP task queue)
+INSPECT_BATCH = "settlement.inspect_batch"
+RECONCILE_BATCH = "settlement.reconcile_batch"
+
+# tracepost's store
 RECORD_AUDIT = "store.record_audit"
 RECORD_POSTING = "store.record_posting"
+RECORD_DOCUMENT = "store.record_document"
 OPEN_DEAD_LETTER = "store.open_dead_letter"
+OPEN_ATTENTION = "store.open_attention"
+ESCALATE_ATTENTION = "store.escalate_attention"
 RESOLVE_DEAD_LETTER = "store.resolve_dead_letter"
+RAISE_ALERT = "store.raise_alert"
 GET_SWEEP_CURSOR = "store.get_sweep_cursor"
 SAVE_SWEEP_CURSOR = "store.save_sweep_cursor"
+REQUEST_CARD_REFUND = "store.request_card_refund"
+FINISH_CARD_REFUND = "store.finish_card_refund"
+CARD_REFUNDS_OF = "store.card_refunds_of"
+CARD_REFUNDS_LIKE = "store.card_refunds_like"
 
+# Temporal itself
 START_PAYMENT_POSTINGS = "temporal.start_payment_postings"
-CHARGE_CUSTOMER = "paytrace.charge_customer"
-REFUND_TRANSACTION = "paytrace.refund_transaction"
-VOID_TRANSACTION = "paytrace.void_transaction"
+START_WORKFLOWS = "temporal.start_workflows"
+WORKFLOWS_OPEN = "temporal.workflows_open"

@@ -7,10 +7,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.matching import MatchInput, MatchPolicy
-from domain.models import OpenInvoice, ReceiptRecord
+from domain.models import OpenInvoice, PaymentSource, ReceiptRecord
 from domain.money import exact_cents
 
 
@@ -89,10 +89,19 @@ class SweepWindow(_Frozen):
 
 
 class SweptTransaction(_Frozen):
-    """One transaction a sweep found."""
+    """One transaction a sweep found, and what the mapping says it becomes."""
 
     transaction_id: int
     transaction_type: str
+    action: str = Field("receipt", description="receipt, credit_memo, reversal or ignore")
+    method: PaymentSource = PaymentSource.CARD
+
+
+class SweepLookback(_Frozen):
+    """Read the last days of PayTrace again for what changes after the fact (voids, returns)."""
+
+    until: datetime
+    days: int = Field(3, ge=1, le=120)
 
 
 class CursorUpdate(_Frozen):
@@ -123,10 +132,11 @@ class StartPostingsResult(_Frozen):
 
 
 class PaymentPostingInput(_Frozen):
-    """Start a PaymentPosting workflow for one PayTrace transaction."""
+    """Start a PaymentPosting workflow for one PayTrace transaction (card) or check (ACH)."""
 
     transaction_id: int
     source: str = "unknown"
+    method: PaymentSource = PaymentSource.CARD
 
 
 class PostingOutcome(StrEnum):
@@ -137,6 +147,7 @@ class PostingOutcome(StrEnum):
     DECLINED = "declined"
     NOT_A_PAYMENT = "not_a_payment"
     HANDLED = "handled"
+    VOIDED = "voided"
 
 
 class PaymentPostingResult(_Frozen):
@@ -158,6 +169,7 @@ class ResolutionAction(StrEnum):
     APPLY_TO = "apply_to"
     POST_ON_ACCOUNT = "post_on_account"
     MARK_HANDLED = "mark_handled"
+    POST_TODAY = "post_today"
 
 
 class InvoiceAmount(_Frozen):
@@ -178,12 +190,16 @@ class Resolution(_Frozen):
 
 
 class AttentionInfo(_Frozen):
-    """Why a workflow waits for an operator, as its ``status`` query shows it."""
+    """Why a workflow waits for an operator, as its ``status`` and ``attention`` queries show it."""
 
     reason_kind: str
     reason: str
     since: datetime
     candidates: tuple[OpenInvoice, ...] = ()
+    allowed: tuple[ResolutionAction, ...] = ()
+    subject: str = ""
+    paytrace_transaction_id: int | None = None
+    escalations: int = 0
 
 
 class PostingStatus(_Frozen):

@@ -13,6 +13,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.models import PaymentSource
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -133,6 +135,9 @@ class ReceiptReversal(_Frozen):
     reason: ReversalReason
     reversal_date: date
     reference: str = ""
+    source: PaymentSource = Field(
+        PaymentSource.CARD, description="card receipt, or ACH receipt (an ACH return)"
+    )
 
 
 class Reapplication(_Frozen):
@@ -207,3 +212,26 @@ class FiscalPeriod(_Frozen):
     def label(self) -> str:
         """``2025-06``-like label (fiscal year and period number)."""
         return f"{self.fiscal_year.strip()}-{self.period:02d}"
+
+
+class AccountState(StrEnum):
+    """Whether a GL account a mapping names can take postings."""
+
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    MISSING = "missing"
+
+
+class FlaggedMemo(_Frozen):
+    """A posted credit memo an ERP user entered and flagged for a card refund in PayTrace.
+
+    The flag is the memo's comment (Sage 500 ``TranCmnt``, Dynamics SL ``DocDesc``) starting
+    with the configured marker, e.g. ``REFUND PT 1000123``.
+    """
+
+    erp_document: str = Field(description="the memo's number (Sage TranID, SL RefNbr)")
+    customer_id: str
+    amount: Decimal = Field(description="the memo's amount, positive")
+    memo_date: date
+    comment: str = Field(description="the memo's comment as the ERP holds it, trimmed")
+    applied_to: tuple[str, ...] = Field((), description="invoice numbers it was applied to")

@@ -20,7 +20,7 @@ import re
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.models import Application, ErpCustomer, OpenInvoice
 
@@ -36,6 +36,9 @@ class MatchPolicy(BaseModel):
     tolerance: Decimal = ZERO
     allocate_oldest_first: bool = False
     invoice_prefixes: tuple[str, ...] = ()
+    closed_periods: str = Field(
+        "park", description="a document dated in a closed period: 'park', or 'current' (today)"
+    )
 
 
 class MatchOutcome(StrEnum):

@@ -90,6 +90,47 @@ class PaytraceTransaction(_Frozen):
         )
 
 
+class PaymentSource(StrEnum):
+    """How the money came: a card transaction or an ACH (PayTrace check) transaction.
+
+    PayTrace numbers checks (``check_transaction_id``) apart from card transactions, so an ERP
+    document is keyed by source and id together (:func:`receipt_key`).
+    """
+
+    CARD = "card"
+    ACH = "ach"
+
+
+def receipt_key(transaction_id: int, source: PaymentSource = PaymentSource.CARD) -> str:
+    """The business key of a payment's ERP documents: ``1000123`` (card) or ``ach-5000001``.
+
+    Args:
+        transaction_id: PayTrace's transaction id, or check transaction id for ACH.
+        source: card or ACH.
+
+    Returns:
+        The key the ERP cross-reference stores.
+    """
+    if source is PaymentSource.ACH:
+        return f"ach-{transaction_id}"
+    return str(transaction_id)
+
+
+def paytrace_tag(transaction_id: int, source: PaymentSource = PaymentSource.CARD) -> str:
+    """The tag a finance user searches ERP documents by: ``PT 1000123`` or ``PT ACH 5000001``.
+
+    Args:
+        transaction_id: PayTrace's transaction id, or check transaction id for ACH.
+        source: card or ACH.
+
+    Returns:
+        The tag.
+    """
+    if source is PaymentSource.ACH:
+        return f"PT ACH {transaction_id}"
+    return f"PT {transaction_id}"
+
+
 class ErpCustomer(_Frozen):
     """A customer in the ERP."""
 
@@ -123,7 +164,9 @@ class Application(_Frozen):
 class CashReceipt(_Frozen):
     """A cash receipt to write into the ERP for one PayTrace payment."""
 
-    paytrace_transaction_id: int
+    paytrace_transaction_id: int = Field(
+        description="PayTrace's transaction id (card) or check transaction id (ACH)"
+    )
     customer_id: str
     amount: Decimal
     receipt_date: date
@@ -131,6 +174,17 @@ class CashReceipt(_Frozen):
     payment_method: str = ""
     applications: tuple[Application, ...] = ()
     on_account: Decimal = Decimal("0.00")
+    source: PaymentSource = PaymentSource.CARD
+    cash_account: str = Field(
+        "",
+        description="the cash (Sage GL) or bank (SL) account of this receipt; blank: the"
+        " connector's configured cash account",
+    )
+
+    @property
+    def key(self) -> str:
+        """The business key of the receipt (:func:`receipt_key`)."""
+        return receipt_key(self.paytrace_transaction_id, self.source)
 
 
 class ReceiptStatus(StrEnum):
@@ -151,3 +205,4 @@ class ReceiptRecord(_Frozen):
     amount: Decimal
     status: ReceiptStatus
     created: bool = Field(False, description="True when this call wrote it, False when read back")
+    source: PaymentSource = PaymentSource.CARD

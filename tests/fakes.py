@@ -32,6 +32,7 @@ from domain.models import (
     ReceiptStatus,
     TransactionType,
 )
+from domain.store_io import AttentionEscalation, AttentionOpen, AttentionOpened
 
 
 def txn(
@@ -66,6 +67,10 @@ class FakeBackend:
     write_failures: list[ApplicationError] = field(default_factory=list)
     load_failures: list[ApplicationError] = field(default_factory=list)
     write_blocks: bool = False
+    sla_seconds: int = 0
+    reminder_seconds: int = 3600
+    escalations: list[AttentionEscalation] = field(default_factory=list)
+    opened: list[AttentionOpen] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def add_invoice(self, number: str, balance: str, customer: str = "C0001") -> None:
@@ -173,6 +178,30 @@ class FakeBackend:
             backend.dead_letters[new_id] = request
             return new_id
 
+        @activity.defn(name=names.OPEN_ATTENTION)
+        async def open_attention(request: AttentionOpen) -> AttentionOpened:
+            new_id = next(backend._ids)
+            backend.opened.append(request)
+            backend.dead_letters[new_id] = DeadLetterRequest(
+                workflow_id=request.workflow_id,
+                run_id=request.run_id,
+                paytrace_transaction_id=request.paytrace_transaction_id,
+                reason_kind=request.reason_kind,
+                reason=request.reason,
+                detail=request.detail,
+                at=request.at,
+            )
+            return AttentionOpened(
+                dead_letter_id=new_id,
+                sla_seconds=backend.sla_seconds,
+                reminder_seconds=backend.reminder_seconds,
+            )
+
+        @activity.defn(name=names.ESCALATE_ATTENTION)
+        async def escalate_attention(request: AttentionEscalation) -> bool:
+            backend.escalations.append(request)
+            return True
+
         @activity.defn(name=names.RESOLVE_DEAD_LETTER)
         async def resolve_dead_letter(request: DeadLetterResolution) -> None:
             backend.resolved[request.dead_letter_id] = request.resolution
@@ -182,6 +211,8 @@ class FakeBackend:
             record_audit,
             record_posting,
             open_dead_letter,
+            open_attention,
+            escalate_attention,
             resolve_dead_letter,
         ]
         erp = [load_match_input, invoices_by_number, find_receipt, write_receipt, post_receipt]

@@ -1,28 +1,25 @@
 """PaymentPosting: one PayTrace payment becomes one cash receipt applied in the ERP.
 
-re-read the transaction → validate (a payment, approved, not already posted) → load the ERP context
-→ match → write the pending receipt batch with its applications → post → record → done. Whatever
-cannot be decided or written parks the workflow in needs-attention until an operator sends the
-``resolve`` update; nothing fails silently and nothing is posted twice.
+re-read the transaction (card) or check (ACH) → validate (a payment, approved, not already
+posted) → load the ERP context → match → write the pending receipt batch with its applications →
+post → record → done. Whatever cannot be decided or written parks the workflow in
+needs-attention until an operator sends the ``resolve`` update; nothing fails silently and
+nothing is posted twice. A void announced meanwhile (the ``transaction_voided`` signal of
+VoidReversal) ends a payment that was not written yet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities import names
     from domain.activity_io import (
-        AttentionInfo,
-        AuditEvent,
-        DeadLetterRequest,
-        DeadLetterResolution,
         InvoiceLookup,
         MatchContext,
         MatchRequest,
@@ -39,49 +36,45 @@ with workflow.unsafe.imports_passed_through():
         NON_PAYMENT_TYPES,
         Application,
         CashReceipt,
-        OpenInvoice,
+        PaymentSource,
         PaytraceTransaction,
         ReceiptRecord,
         ReceiptStatus,
         TransactionType,
+        paytrace_tag,
     )
-    from domain.search_attributes import (
-        ERP_CUSTOMER_ID,
-        ERP_DOCUMENT,
-        PAYTRACE_TXN_ID,
-        TRACEPOST_STATUS,
-    )
+    from domain.reversal_io import ReceiptQuery
+    from domain.search_attributes import ERP_CUSTOMER_ID, ERP_DOCUMENT, PAYTRACE_TXN_ID
     from workflows import options
+    from workflows.attention import (
+        ALL_ACTIONS,
+        RETRY_OR_HANDLED,
+        AttentionWorkflow,
+        Handled,
+        Interrupted,
+        describe,
+        reraise_cancellation,
+    )
 
 # An authorization is re-read until captured or voided; card authorizations expire after ~7 days.
 AUTH_RECHECK = timedelta(hours=1)
 AUTH_WAIT = timedelta(days=8)
-CENT = Decimal("0.01")
-ALL_ACTIONS = tuple(ResolutionAction)
-RETRY_OR_HANDLED = (ResolutionAction.RETRY, ResolutionAction.MARK_HANDLED)
 ZERO = Decimal("0.00")
-
-
-class _Handled(Exception):
-    """An operator marked the item handled; the workflow ends without posting."""
-
-    def __init__(self, note: str) -> None:
-        super().__init__(note)
-        self.note = note
+CLOSED_PERIOD = "erp_closed_period"
+VOIDED_REASON = "PayTrace voided the transaction before it was posted"
 
 
 @workflow.defn(name="PaymentPosting")
-class PaymentPosting:
+class PaymentPosting(AttentionWorkflow):
     """Post one PayTrace payment to the ERP, exactly once."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._transaction_id = 0
-        self._stage = "received"
-        self._attention: AttentionInfo | None = None
-        self._allowed: tuple[ResolutionAction, ...] = ()
-        self._resolution: Resolution | None = None
+        self._method = PaymentSource.CARD
         self._result: PaymentPostingResult | None = None
-        self._audit_seq = 0
+        self._receipt_date: date | None = None
+        self._closed_periods = "park"
 
     # -- operator interface ---------------------------------------------------------------
 
@@ -95,37 +88,10 @@ class PaymentPosting:
             result=self._result,
         )
 
-    @workflow.update
-    async def resolve(self, resolution: Resolution) -> str:
-        """Resolve the needs-attention item: retry, apply to invoices, post on account, or close.
-
-        Args:
-            resolution: the operator's decision.
-
-        Returns:
-            A short acknowledgment; the workflow carries the decision out right after.
-        """
-        self._resolution = resolution
-        return f"accepted: {resolution.action.value}"
-
-    @resolve.validator
-    def _validate_resolve(self, resolution: Resolution) -> None:
-        if self._attention is None or self._resolution is not None:
-            raise ValueError("this payment is not waiting for an operator")
-        if resolution.action not in self._allowed:
-            allowed = ", ".join(a.value for a in self._allowed)
-            raise ValueError(
-                f"{resolution.action.value} is not possible here; choose one of {allowed}"
-            )
-        if resolution.action is ResolutionAction.APPLY_TO:
-            if not resolution.invoices:
-                raise ValueError("apply_to needs at least one invoice")
-            if any(i.amount <= ZERO for i in resolution.invoices):
-                raise ValueError("apply_to amounts must be positive")
-            if any(i.amount != i.amount.quantize(CENT) for i in resolution.invoices):
-                raise ValueError("apply_to amounts are in whole cents, e.g. 80.50")
-        if resolution.action is ResolutionAction.MARK_HANDLED and not resolution.note.strip():
-            raise ValueError("mark_handled needs a note saying what was done")
+    @workflow.signal
+    def transaction_voided(self) -> None:
+        """PayTrace voided the transaction: a payment not yet written is not posted."""
+        self._interrupted = VOIDED_REASON
 
     # -- the flow -------------------------------------------------------------------------
 
@@ -133,13 +99,17 @@ class PaymentPosting:
     async def run(self, request: PaymentPostingInput) -> PaymentPostingResult:
         """Post the payment; park for an operator on anything undecidable."""
         self._transaction_id = request.transaction_id
+        self._method = request.method
+        self._subject = f"payment {paytrace_tag(request.transaction_id, request.method)}"
         workflow.upsert_search_attributes([PAYTRACE_TXN_ID.value_set(str(request.transaction_id))])
         self._set_stage("processing")
         await self._audit("received", {"source": request.source})
         try:
             result = await self._post(request)
-        except _Handled as handled:
+        except Handled as handled:
             result = self._finish(PostingOutcome.HANDLED, reason=handled.note)
+        except Interrupted as interrupted:
+            result = self._finish(PostingOutcome.VOIDED, reason=interrupted.reason)
         await self._audit("finished", result.model_dump(mode="json"))
         return result
 
@@ -148,7 +118,7 @@ class PaymentPosting:
         if isinstance(txn, PaymentPostingResult):
             return txn
 
-        record = await self._call_erp(names.FIND_RECEIPT, txn.transaction_id, ReceiptRecord | None)
+        record = await self._find_receipt(txn.transaction_id)
         if record is not None:
             await self._audit("read_back", {"erp_document": record.erp_document})
             rule, reason = (
@@ -159,7 +129,7 @@ class PaymentPosting:
             record, decision = await self._match_and_write(txn)
             rule, reason = decision.rule, decision.reason
         if record.status is not ReceiptStatus.POSTED:
-            record = await self._call_erp(names.POST_RECEIPT, txn.transaction_id, ReceiptRecord)
+            record = await self._post_receipt(txn.transaction_id)
         await self._call(
             names.RECORD_POSTING,
             PostingRecordRequest(record=record, workflow_id=workflow.info().workflow_id),
@@ -189,6 +159,35 @@ class PaymentPosting:
             batch=record.batch,
         )
 
+    async def _find_receipt(self, transaction_id: int) -> ReceiptRecord | None:
+        if self._method is PaymentSource.CARD:
+            found: ReceiptRecord | None = await self._call_erp(
+                names.FIND_RECEIPT, transaction_id, ReceiptRecord | None
+            )
+            return found
+        query = ReceiptQuery(transaction_id=transaction_id, method=self._method)
+        ach: ReceiptRecord | None = await self._call_erp(
+            names.FIND_RECEIPT_OF, query, ReceiptRecord | None
+        )
+        return ach
+
+    async def _post_receipt(self, transaction_id: int) -> ReceiptRecord:
+        if self._method is PaymentSource.CARD:
+            posted: ReceiptRecord = await self._call_erp(
+                names.POST_RECEIPT, transaction_id, ReceiptRecord
+            )
+            return posted
+        query = ReceiptQuery(transaction_id=transaction_id, method=self._method)
+        ach: ReceiptRecord = await self._call_erp(names.POST_RECEIPT_OF, query, ReceiptRecord)
+        return ach
+
+    async def _fetch(self, transaction_id: int) -> PaytraceTransaction:
+        name = names.FETCH_TRANSACTION if self._method is PaymentSource.CARD else names.FETCH_CHECK
+        txn: PaytraceTransaction = await self._call(
+            name, transaction_id, PaytraceTransaction, options.PAYTRACE
+        )
+        return txn
+
     async def _payment(self, transaction_id: int) -> PaytraceTransaction | PaymentPostingResult:
         """Re-read the transaction until it is clearly an approved payment, or end the workflow.
 
@@ -198,9 +197,7 @@ class PaymentPosting:
         """
         waited = timedelta()
         while True:
-            txn: PaytraceTransaction = await self._call(
-                names.FETCH_TRANSACTION, transaction_id, PaytraceTransaction, options.PAYTRACE
-            )
+            txn = await self._fetch(transaction_id)
             kind = txn.transaction_type
             if kind in NON_PAYMENT_TYPES:
                 return self._finish(
@@ -259,6 +256,8 @@ class PaymentPosting:
                 )
                 decision = await self._resolve_decision(txn, decision, resolution)
                 continue
+            if self._interrupted:
+                raise Interrupted(self._interrupted)
             receipt = self._receipt(txn, decision)
             try:
                 written: ReceiptRecord = await self._erp(
@@ -266,10 +265,22 @@ class PaymentPosting:
                 )
                 return written, decision
             except ActivityError as err:
-                _reraise_cancellation(err)
-                kind, reason = _describe(err)
+                reraise_cancellation(err)
+                kind, reason = describe(err)
+                if kind == CLOSED_PERIOD and self._closed_periods == "current":
+                    if await self._date_today(receipt.receipt_date):
+                        continue
                 resolution = await self._park(kind, reason, decision.candidates, ALL_ACTIONS)
                 decision = await self._resolve_decision(txn, decision, resolution)
+
+    async def _date_today(self, current: date) -> bool:
+        """Date the receipt in today's open period; False when today is what failed too."""
+        today: date = await self._call_erp(names.OPEN_PERIOD_DATE, workflow.now().date(), date)
+        if today == current:
+            return False
+        await self._audit("redated", {"from": current.isoformat(), "to": today.isoformat()})
+        self._receipt_date = today
+        return True
 
     async def _decide(self, txn: PaytraceTransaction) -> MatchDecision:
         request = MatchRequest(
@@ -282,9 +293,10 @@ class PaymentPosting:
             context: MatchContext = await self._erp(names.LOAD_MATCH_INPUT, request, MatchContext)
         except ActivityError as err:
             # e.g. an invoice number that matches several invoices: every resolution is open
-            _reraise_cancellation(err)
-            kind, reason = _describe(err)
+            reraise_cancellation(err)
+            kind, reason = describe(err)
             return MatchDecision(outcome=MatchOutcome.NEEDS_ATTENTION, rule=kind, reason=reason)
+        self._closed_periods = context.policy.closed_periods
         decision = decide(context.match_input, context.policy)
         await self._audit(
             "matched",
@@ -294,6 +306,10 @@ class PaymentPosting:
                 "reason": decision.reason,
                 "applications": [a.model_dump(mode="json") for a in decision.applications],
                 "on_account": str(decision.on_account),
+                "written_off": str(decision.written_off),
+                "amount": str(txn.amount),
+                "customer_id": decision.customer_id,
+                "method": self._method.value,
             },
         )
         return decision
@@ -304,6 +320,16 @@ class PaymentPosting:
         """Turn an operator's resolution into the next decision to carry out."""
         if resolution.action is ResolutionAction.RETRY:
             return await self._decide(txn)
+        if resolution.action is ResolutionAction.POST_TODAY:
+            if previous.outcome is MatchOutcome.NEEDS_ATTENTION:
+                return _attention(
+                    "operator",
+                    "post_today dates the receipt today, but there is no application to post"
+                    " yet: choose apply_to or post_on_account",
+                    previous,
+                )
+            await self._date_today(self._receipt_date or _txn_date(txn, workflow.now().date()))
+            return previous
         if resolution.action is ResolutionAction.POST_ON_ACCOUNT:
             customer_id = resolution.customer_id or previous.customer_id
             if not customer_id:
@@ -328,8 +354,8 @@ class PaymentPosting:
                 names.INVOICES_BY_NUMBER, numbers, InvoiceLookup
             )
         except ActivityError as err:
-            _reraise_cancellation(err)
-            return _attention("operator", _describe(err)[1], previous)
+            reraise_cancellation(err)
+            return _attention("operator", describe(err)[1], previous)
         if lookup.missing:
             return _attention(
                 "operator", f"invoices not found: {', '.join(lookup.missing)}", previous
@@ -360,125 +386,33 @@ class PaymentPosting:
             candidates=lookup.found,
         )
 
-    # -- needs-attention ------------------------------------------------------------------
-
-    async def _park(
-        self,
-        reason_kind: str,
-        reason: str,
-        candidates: Sequence[OpenInvoice],
-        allowed: tuple[ResolutionAction, ...],
-    ) -> Resolution:
-        """Wait in needs-attention until an operator resolves; return the resolution.
-
-        ``mark_handled`` ends the workflow from here (``_Handled``), wherever it parked.
-        """
-        info = workflow.info()
-        self._attention = AttentionInfo(
-            reason_kind=reason_kind,
-            reason=reason,
-            since=workflow.now(),
-            candidates=tuple(candidates),
-        )
-        self._allowed = allowed
-        self._set_stage("needs_attention")
-        dead_letter_id = await workflow.execute_activity(
-            names.OPEN_DEAD_LETTER,
-            DeadLetterRequest(
-                workflow_id=info.workflow_id,
-                run_id=info.run_id,
-                paytrace_transaction_id=self._transaction_id,
-                reason_kind=reason_kind,
-                reason=reason,
-                detail={"candidates": [c.model_dump(mode="json") for c in candidates]},
-                at=workflow.now(),
-            ),
-            result_type=int,
-            **options.STORE,
-        )
-        await self._audit("needs_attention", {"reason_kind": reason_kind, "reason": reason})
-        await workflow.wait_condition(lambda: self._resolution is not None)
-        resolution = self._resolution
-        assert resolution is not None
-        self._resolution = None
-        self._attention = None
-        self._allowed = ()
-        summary = f"{resolution.action.value} by {resolution.operator or 'operator'}"
-        if resolution.note:
-            summary += f": {resolution.note}"
-        await workflow.execute_activity(
-            names.RESOLVE_DEAD_LETTER,
-            DeadLetterResolution(
-                dead_letter_id=dead_letter_id, resolution=summary, at=workflow.now()
-            ),
-            **options.STORE,
-        )
-        await self._audit("resolved", resolution.model_dump(mode="json"))
-        self._set_stage("processing")
-        if resolution.action is ResolutionAction.MARK_HANDLED:
-            raise _Handled(resolution.note)
-        return resolution
-
     # -- helpers --------------------------------------------------------------------------
 
-    async def _call(self, name: str, arg: Any, result_type: Any, opts: dict[str, Any]) -> Any:
-        """Run an activity; when it fails for good, park (retry or mark handled only)."""
-        while True:
-            try:
-                return await workflow.execute_activity(name, arg, result_type=result_type, **opts)
-            except ActivityError as err:
-                _reraise_cancellation(err)
-                kind, reason = _describe(err)
-                await self._park(kind, f"{name}: {reason}", (), RETRY_OR_HANDLED)
-
-    async def _call_erp(self, name: str, arg: Any, result_type: Any) -> Any:
-        """Run an ERP activity; when it fails for good, park (retry or mark handled only)."""
-        return await self._call(name, arg, result_type, _erp_options())
-
-    async def _erp(self, name: str, arg: Any, result_type: Any) -> Any:
-        """Run an ERP activity; a failure reaches the caller as ``ActivityError``."""
-        return await workflow.execute_activity(name, arg, result_type=result_type, **_erp_options())
-
-    async def _audit(self, event: str, detail: dict[str, Any]) -> None:
-        info = workflow.info()
-        self._audit_seq += 1
-        await workflow.execute_activity(
-            names.RECORD_AUDIT,
-            AuditEvent(
-                event_key=f"{info.workflow_id}/{info.run_id}/{self._audit_seq}",
-                workflow_id=info.workflow_id,
-                event=event,
-                detail=detail,
-                paytrace_transaction_id=self._transaction_id,
-                at=workflow.now(),
-            ),
-            result_type=bool,
-            **options.STORE,
-        )
-
-    def _set_stage(self, stage: str) -> None:
-        self._stage = stage
-        workflow.upsert_search_attributes([TRACEPOST_STATUS.value_set(stage)])
-
     def _receipt(self, txn: PaytraceTransaction, decision: MatchDecision) -> CashReceipt:
-        when = txn.created_at.date() if txn.created_at else workflow.now().date()
+        when = self._receipt_date or _txn_date(txn, workflow.now().date())
         return CashReceipt(
             paytrace_transaction_id=txn.transaction_id,
             customer_id=decision.customer_id,
             amount=txn.amount,
             receipt_date=when,
-            reference=f"PT {txn.transaction_id}",
+            reference=paytrace_tag(txn.transaction_id, self._method),
             payment_method=txn.masked_card_number,
             applications=decision.applications,
             on_account=decision.on_account,
+            source=self._method,
         )
 
-    def _finish(self, outcome: PostingOutcome, **fields: str) -> PaymentPostingResult:
+    def _finish(self, outcome: PostingOutcome, **fields: Any) -> PaymentPostingResult:
         self._result = PaymentPostingResult(
             transaction_id=self._transaction_id, outcome=outcome, **fields
         )
         self._set_stage(outcome.value)
         return self._result
+
+
+def _txn_date(txn: PaytraceTransaction, today: date) -> date:
+    """The payment's date as the merchant saw it (PayTrace times are merchant-local)."""
+    return txn.created_at.date() if txn.created_at else today
 
 
 def _attention(rule: str, reason: str, previous: MatchDecision) -> MatchDecision:
@@ -489,24 +423,3 @@ def _attention(rule: str, reason: str, previous: MatchDecision) -> MatchDecision
         customer_id=previous.customer_id,
         candidates=previous.candidates,
     )
-
-
-def _erp_options() -> dict[str, Any]:
-    """Activity options of ERP calls: their own rate-limited task queue."""
-    return {**options.ERP, "task_queue": options.erp_queue(workflow.info().task_queue)}
-
-
-def _reraise_cancellation(err: ActivityError) -> None:
-    """A cancelled workflow must end cancelled, not park: re-raise when the cause is a cancel."""
-    if isinstance(err.cause, CancelledError):
-        raise err
-
-
-def _describe(err: ActivityError) -> tuple[str, str]:
-    """The error kind and message behind a failed activity."""
-    cause = err.cause
-    if isinstance(cause, ApplicationError):
-        return cause.type or "activity_failed", cause.message
-    if cause is not None:
-        return type(cause).__name__, str(cause)
-    return "activity_failed", str(err)

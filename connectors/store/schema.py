@@ -57,3 +57,100 @@ sweep_cursors = sa.Table(
     sa.Column("cursor", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+decisions = sa.Table(
+    "tp_decision",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("decision_key", sa.String(250), nullable=False, unique=True),
+    sa.Column("workflow_id", sa.String(200), nullable=False, index=True),
+    sa.Column("paytrace_transaction_id", sa.BigInteger, nullable=True, index=True),
+    sa.Column("source", sa.String(10), nullable=False),
+    sa.Column("outcome", sa.String(30), nullable=False),
+    sa.Column("rule", sa.String(60), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("customer_id", sa.String(30), nullable=False),
+    sa.Column("amount", sa.Numeric(15, 2), nullable=False),
+    sa.Column("applied", sa.Numeric(15, 2), nullable=False),
+    sa.Column("written_off", sa.Numeric(15, 2), nullable=False),
+    sa.Column("on_account", sa.Numeric(15, 2), nullable=False),
+    sa.Column("applications", sa.JSON, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
+alerts = sa.Table(
+    "tp_alert",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("alert_key", sa.String(250), nullable=False, unique=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("severity", sa.String(10), nullable=False),
+    sa.Column("subject", sa.String(250), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("workflow_id", sa.String(200), nullable=False),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True, index=True),
+)
+
+attention_items = sa.Table(
+    "tp_attention",
+    metadata,
+    sa.Column("dead_letter_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("workflow_type", sa.String(60), nullable=False),
+    sa.Column("subject", sa.String(250), nullable=False),
+    sa.Column("escalations", sa.Integer, nullable=False),
+    sa.Column("last_escalated_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+card_refunds = sa.Table(
+    "tp_card_refund",
+    metadata,
+    sa.Column("memo_key", sa.String(40), primary_key=True),
+    sa.Column("workflow_id", sa.String(200), nullable=False),
+    sa.Column("original_transaction_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("invoice_id", sa.String(50), nullable=False),
+    sa.Column("masked_card", sa.String(30), nullable=False),
+    sa.Column("customer_id", sa.String(30), nullable=False),
+    sa.Column("amount", sa.Numeric(15, 2), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("refund_transaction_id", sa.BigInteger, nullable=True, unique=True),
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+settlements = sa.Table(
+    "tp_settlement",
+    metadata,
+    sa.Column("batch_number", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("settled_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("deposit_date", sa.Date, nullable=True),
+    sa.Column("transaction_count", sa.Integer, nullable=False),
+    sa.Column("sales_count", sa.Integer, nullable=False),
+    sa.Column("sales_amount", sa.Numeric(15, 2), nullable=False),
+    sa.Column("refund_count", sa.Integer, nullable=False),
+    sa.Column("refund_amount", sa.Numeric(15, 2), nullable=False),
+    sa.Column("net_amount", sa.Numeric(15, 2), nullable=False),
+    sa.Column("fees", sa.Numeric(15, 2), nullable=False),
+    sa.Column("deposit_amount", sa.Numeric(15, 2), nullable=False),
+    sa.Column("deposit_document", sa.String(40), nullable=False),
+    sa.Column("fee_document", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("discrepancies", sa.Integer, nullable=False),
+    sa.Column("notes", sa.JSON, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+settlement_lines = sa.Table(
+    "tp_settlement_line",
+    metadata,
+    sa.Column("batch_number", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("transaction_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("transaction_type", sa.String(20), primary_key=True),
+    sa.Column("paytrace_amount", sa.Numeric(15, 2), nullable=False),
+    sa.Column("erp_document", sa.String(40), nullable=False),
+    sa.Column("erp_amount", sa.Numeric(15, 2), nullable=True),
+    sa.Column("erp_status", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(30), nullable=False, index=True),
+    sa.Column("note", sa.Text, nullable=False),
+)

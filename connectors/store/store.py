@@ -7,17 +7,20 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from connectors.store.alerts import AlertsMixin
+from connectors.store.attention import AttentionMixin
+from connectors.store.card_refunds import CardRefundsMixin
+from connectors.store.decisions import DecisionsMixin
 from connectors.store.models import DeadLetter
 from connectors.store.schema import audit_events, dead_letters, metadata, postings, sweep_cursors
+from connectors.store.settlements import SettlementsMixin
+from connectors.store.times import utc as _utc
 from domain.activity_io import AuditEvent
+from domain.erp_documents import ErpDocument
 from domain.models import ReceiptRecord
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-class Store:
+class Store(AlertsMixin, AttentionMixin, CardRefundsMixin, DecisionsMixin, SettlementsMixin):
     """Reads and writes tracepost's own tables; every write is idempotent.
 
     Args:
@@ -108,32 +111,80 @@ class Store:
             workflow_id: the workflow that posted it.
             kind: ``receipt`` for payments.
         """
-        now = datetime.now(UTC)
-        key = (postings.c.paytrace_transaction_id == record.paytrace_transaction_id) & (
-            postings.c.kind == kind
+        self._upsert_posting(
+            record.paytrace_transaction_id,
+            kind,
+            {
+                "erp": record.erp,
+                "customer_id": record.customer_id,
+                "erp_document": record.erp_document,
+                "batch": record.batch,
+                "amount": record.amount,
+                "status": record.status.value,
+                "workflow_id": workflow_id,
+            },
         )
-        values: dict[str, Any] = {
-            "erp": record.erp,
-            "customer_id": record.customer_id,
-            "erp_document": record.erp_document,
-            "batch": record.batch,
-            "amount": record.amount,
-            "status": record.status.value,
-            "workflow_id": workflow_id,
-            "updated_at": now,
-        }
+
+    def record_document(
+        self, document: ErpDocument, *, workflow_id: str, kind: str, transaction_id: int
+    ) -> None:
+        """Insert or update the store's copy of any ERP document tracepost wrote.
+
+        Args:
+            document: what the ERP holds.
+            workflow_id: the workflow that wrote it.
+            kind: ``credit_memo``, ``reversal``, ``ach_receipt``, ``deposit``, ``journal`` …
+            transaction_id: the PayTrace transaction (or settlement batch number) it is for.
+        """
+        self._upsert_posting(
+            transaction_id,
+            kind,
+            {
+                "erp": document.erp,
+                "customer_id": document.customer_id,
+                "erp_document": document.erp_document,
+                "batch": document.batch,
+                "amount": document.amount,
+                "status": document.status.value,
+                "workflow_id": workflow_id,
+            },
+        )
+
+    def _upsert_posting(self, transaction_id: int, kind: str, values: dict[str, Any]) -> None:
+        now = datetime.now(UTC)
+        key = (postings.c.paytrace_transaction_id == transaction_id) & (postings.c.kind == kind)
+        values = {**values, "updated_at": now}
         with self.engine.begin() as conn:
             if conn.execute(sa.select(postings.c.kind).where(key)).first():
                 conn.execute(postings.update().where(key).values(**values))
             else:
                 conn.execute(
                     postings.insert().values(
-                        paytrace_transaction_id=record.paytrace_transaction_id,
+                        paytrace_transaction_id=transaction_id,
                         kind=kind,
                         created_at=now,
                         **values,
                     )
                 )
+
+    def postings_of(self, transaction_ids: list[int]) -> list[dict[str, Any]]:
+        """The store's copies of the postings of several transactions (every kind).
+
+        Args:
+            transaction_ids: PayTrace transaction ids.
+
+        Returns:
+            One dict per posting.
+        """
+        found: list[dict[str, Any]] = []
+        with self.engine.connect() as conn:
+            for start in range(0, len(transaction_ids), 500):
+                chunk = transaction_ids[start : start + 500]
+                rows = conn.execute(
+                    sa.select(postings).where(postings.c.paytrace_transaction_id.in_(chunk))
+                ).mappings()
+                found.extend(dict(r) for r in rows)
+        return found
 
     def posting(self, transaction_id: int, kind: str = "receipt") -> dict[str, Any] | None:
         """The store's copy of a posting, or None."""

@@ -1,0 +1,38 @@
+"""Business-key workflow ids: every path that learns of an event starts the same id.
+
+A payment announced by a Silent Post, found by the sweep and named in a settlement batch starts
+``payment-<transaction id>`` each time, so Temporal runs it once.
+"""
+
+from __future__ import annotations
+
+from domain.models import PaymentSource
+
+
+def payment_workflow_id(transaction_id: int, method: PaymentSource = PaymentSource.CARD) -> str:
+    """``payment-1000123`` for a card payment, ``payment-ach-5000001`` for an ACH payment."""
+    if method is PaymentSource.ACH:
+        return f"payment-ach-{transaction_id}"
+    return f"payment-{transaction_id}"
+
+
+def refund_workflow_id(refund_transaction_id: int) -> str:
+    """``refund-1000130``: the credit memo of a PayTrace refund."""
+    return f"refund-{refund_transaction_id}"
+
+
+def reversal_workflow_id(transaction_id: int, method: PaymentSource = PaymentSource.CARD) -> str:
+    """``void-1000123`` (a voided card sale) or ``ach-return-5000001`` (a returned check)."""
+    if method is PaymentSource.ACH:
+        return f"ach-return-{transaction_id}"
+    return f"void-{transaction_id}"
+
+
+def memo_refund_workflow_id(erp_document: str) -> str:
+    """``memo-refund-<memo number>``: the card refund an ERP credit memo asks for."""
+    return f"memo-refund-{erp_document.strip()}"
+
+
+def settlement_workflow_id(batch_number: int) -> str:
+    """``settlement-77``: the reconciliation and deposit of a settled PayTrace batch."""
+    return f"settlement-{batch_number}"
