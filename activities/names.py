@@ -55,6 +55,7 @@ REQUEST_CARD_REFUND = "store.request_card_refund"
 FINISH_CARD_REFUND = "store.finish_card_refund"
 CARD_REFUNDS_OF = "store.card_refunds_of"
 CARD_REFUNDS_LIKE = "store.card_refunds_like"
+SETTLEMENT_DEPOSITED = "store.settlement_deposited"
 
 # Temporal itself
 START_PAYMENT_POSTINGS = "temporal.start_payment_postings"

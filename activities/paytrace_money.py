@@ -182,7 +182,7 @@ class PaytraceMoneyActivities:
                 type="paytrace_nothing_to_refund",
                 non_retryable=True,
             )
-        if activity.info().attempt > 1:
+        if activity.info().attempt > 1 or request.read_back_first:
             prior = await self._refunded_before(request, original, amount)
             if prior is not None:
                 return prior

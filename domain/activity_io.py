@@ -32,6 +32,7 @@ class MatchRequest(_Frozen):
     invoice_id: str = ""
     paytrace_customer_id: str = ""
     customer_id: str = ""
+    email: str = ""
 
 
 class InvoiceLookup(_Frozen):
@@ -84,8 +85,16 @@ class SweepWindow(_Frozen):
 
     since: datetime
     until: datetime
-    # AUTHORIZATION too: its PaymentPosting waits for the capture, whatever id the capture gets.
-    transaction_types: tuple[str, ...] = ("SALE", "CAPTURE", "FORCESALE", "AUTHORIZATION")
+    # AUTHORIZATION too: its PaymentPosting waits for the capture, whatever id the capture gets;
+    # REFUND and VOID start RefundToCreditMemo and VoidReversal (as the mapping says).
+    transaction_types: tuple[str, ...] = (
+        "SALE",
+        "CAPTURE",
+        "FORCESALE",
+        "AUTHORIZATION",
+        "REFUND",
+        "VOID",
+    )
 
 
 class SweptTransaction(_Frozen):
@@ -255,6 +264,9 @@ class RefundRequest(_Frozen):
     already_refunded: Decimal = Decimal("0.00")
     requested_at: datetime
     known_refund_ids: tuple[int, ...] = ()
+    read_back_first: bool = Field(
+        False, description="read PayTrace back even on the first attempt (an earlier run asked)"
+    )
 
     @field_validator("amount", mode="before")
     @classmethod

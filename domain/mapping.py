@@ -165,7 +165,7 @@ class CustomersMap(_Strict):
 
     paytrace_id_field: str = ""
     id_sources: tuple[str, ...] = ("customer_reference_id",)
-    uppercase: bool = True
+    uppercase: bool = False
     strip_prefixes: tuple[str, ...] = ()
     zero_pad: int = Field(0, ge=0, le=30)
 

@@ -33,63 +33,6 @@ class TransactionType(StrEnum):
     UNKNOWN = "UNKNOWN"
 
 
-PAYMENT_TYPES = frozenset(
-    {TransactionType.SALE, TransactionType.CAPTURE, TransactionType.FORCESALE}
-)
-NON_PAYMENT_TYPES = frozenset({TransactionType.REFUND, TransactionType.VOID})
-CAPTURED = 112  # PayTrace's response code of a captured authorization
-
-
-class PaytraceTransaction(_Frozen):
-    """One PayTrace transaction as tracepost sees it after re-reading it from the API."""
-
-    transaction_id: int
-    transaction_type: TransactionType
-    amount: Decimal
-    approved: bool = Field(description="PayTrace approved it: response code 101 or 112 (captured)")
-    declined: bool = Field(False, description="PayTrace declined it, or auto-voided it (103)")
-    status_code: int | None = None
-    status_message: str = ""
-    approval_code: str = ""
-    approval_message: str = ""
-    invoice_id: str = ""
-    customer_id: str = Field("", description="PayTrace vault customer id, if any")
-    customer_reference_id: str = ""
-    description: str = ""
-    email: str = ""
-    masked_card_number: str = ""
-    created_at: datetime | None = None
-    settled_at: datetime | None = None
-    batch_number: int | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _legacy_declined(cls, data: Any) -> Any:
-        """Read payloads recorded before ``declined`` existed, as running workflows replay them.
-
-        Those carried ``approved`` only, and a sale that was not approved was a decline.
-        """
-        if (
-            isinstance(data, dict)
-            and "declined" not in data
-            and data.get("status_code") is None
-            and data.get("approved") is False
-        ):
-            return {**data, "declined": True}
-        return data
-
-    @property
-    def money_received(self) -> bool:
-        """PayTrace approved a payment, or reports an authorization captured."""
-        if not self.approved:
-            return False
-        if self.transaction_type in PAYMENT_TYPES:
-            return True
-        return (
-            self.transaction_type is TransactionType.AUTHORIZATION and self.status_code == CAPTURED
-        )
-
-
 class PaymentSource(StrEnum):
     """How the money came: a card transaction or an ACH (PayTrace check) transaction.
 
@@ -129,6 +72,69 @@ def paytrace_tag(transaction_id: int, source: PaymentSource = PaymentSource.CARD
     if source is PaymentSource.ACH:
         return f"PT ACH {transaction_id}"
     return f"PT {transaction_id}"
+
+
+PAYMENT_TYPES = frozenset(
+    {TransactionType.SALE, TransactionType.CAPTURE, TransactionType.FORCESALE}
+)
+NON_PAYMENT_TYPES = frozenset({TransactionType.REFUND, TransactionType.VOID})
+CAPTURED = 112  # PayTrace's response code of a captured authorization
+REFUNDED = 106  # PayTrace's response code of a successful refund
+
+
+class PaytraceTransaction(_Frozen):
+    """One PayTrace transaction as tracepost sees it after re-reading it from the API."""
+
+    transaction_id: int
+    transaction_type: TransactionType
+    amount: Decimal
+    approved: bool = Field(description="PayTrace approved it: response code 101 or 112 (captured)")
+    declined: bool = Field(False, description="PayTrace declined it, or auto-voided it (103)")
+    status_code: int | None = None
+    status_message: str = ""
+    approval_code: str = ""
+    approval_message: str = ""
+    invoice_id: str = ""
+    customer_id: str = Field("", description="PayTrace vault customer id, if any")
+    customer_reference_id: str = ""
+    description: str = ""
+    email: str = ""
+    masked_card_number: str = ""
+    created_at: datetime | None = None
+    settled_at: datetime | None = None
+    batch_number: int | None = None
+    method: PaymentSource = Field(
+        PaymentSource.CARD, description="card transaction, or ACH check transaction"
+    )
+    returned: bool = Field(False, description="ACH: the bank returned the debit after the fact")
+    return_reason: str = Field("", description="ACH: the bank's return code and message")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_declined(cls, data: Any) -> Any:
+        """Read payloads recorded before ``declined`` existed, as running workflows replay them.
+
+        Those carried ``approved`` only, and a sale that was not approved was a decline.
+        """
+        if (
+            isinstance(data, dict)
+            and "declined" not in data
+            and data.get("status_code") is None
+            and data.get("approved") is False
+        ):
+            return {**data, "declined": True}
+        return data
+
+    @property
+    def money_received(self) -> bool:
+        """PayTrace approved a payment, or reports an authorization captured."""
+        if not self.approved:
+            return False
+        if self.transaction_type in PAYMENT_TYPES:
+            return True
+        return (
+            self.transaction_type is TransactionType.AUTHORIZATION and self.status_code == CAPTURED
+        )
 
 
 class ErpCustomer(_Frozen):

@@ -65,6 +65,7 @@ class RefundContext(_Frozen):
     customer: ErpCustomer | None = None
     invoice: OpenInvoice | None = None
     reason: str = Field("", description="why no customer was found, for needs-attention")
+    closed_periods: str = Field("park", description="the mapping's closed-period policy")
 
 
 class MemoRefundInput(_Frozen):
@@ -81,6 +82,7 @@ class MemoRefundOutcome(StrEnum):
     REFUNDED = "refunded"
     VOIDED = "voided"
     ALREADY_DONE = "already_done"
+    CANCELLED = "cancelled"
     HANDLED = "handled"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.erp_documents import FlaggedMemo
 from domain.models import PaymentSource
@@ -39,6 +39,7 @@ class WorkflowStart(_Frozen):
     method: PaymentSource = PaymentSource.CARD
     source: str = "sweep"
     memo: FlaggedMemo | None = None
+    flag: str = Field("REFUND PT", description="memo refunds: the mapping's flag")
 
     @property
     def workflow_id(self) -> str:

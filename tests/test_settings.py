@@ -23,21 +23,35 @@ def test_defaults_are_the_embedded_stack(monkeypatch, tmp_path):
     assert s.erp_task_queue == "tracepost-erp"
 
 
-def test_environment_overrides(monkeypatch):
-    monkeypatch.setenv("TRACEPOST_INVOICE_PREFIXES", "INV-, INV")
-    monkeypatch.setenv("TRACEPOST_MATCH_TOLERANCE", "0.05")
+def test_environment_overrides(monkeypatch, tmp_path):
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text(
+        'erp = "sage500"\n[invoices]\nprefixes = ["INV-", "INV"]\n[matching]\ntolerance = "0.05"\n'
+    )
+    monkeypatch.setenv("TRACEPOST_MAPPING_FILE", str(mapping))
     monkeypatch.setenv("TRACEPOST_ERP_URL", "postgresql+psycopg://db/erp")
     s = Settings()
-    assert s.invoice_prefixes == ("INV-", "INV")
+    assert s.mapping.invoices.prefixes == ("INV-", "INV")
     assert s.match_policy.tolerance == Decimal("0.05")
     assert s.erp_url == "postgresql+psycopg://db/erp"
+
+
+def test_the_starter_mapping_of_the_erp_is_the_default(monkeypatch):
+    monkeypatch.delenv("TRACEPOST_MAPPING_FILE", raising=False)
+    assert Settings(erp="sage500").mapping.erp == "sage500"
+    assert Settings(erp="dynamics_sl").mapping.erp == "dynamics_sl"
+    assert Settings(erp="dynamics_sl").mapping.customers.paytrace_id_field == "User1"
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"erp": "oracle"}, "TRACEPOST_ERP must be one of"),
-        ({"match_tolerance": "-1"}, "must not be negative"),
+        ({"mapping_file": "/nonexistent/mapping.toml"}, "cannot be read"),
+        (
+            {"erp": "dynamics_sl", "mapping_file": "workers/mappings/sage500.toml"},
+            "is for 'sage500' but TRACEPOST_ERP is 'dynamics_sl'",
+        ),
         ({"erp_posting_strategy": "procedures"}, "needs TRACEPOST_ERP_URL=mssql"),
         ({"paytrace_base_url": "https://api.paytrace.com"}, "TRACEPOST_SILENT_POST_SECRET"),
     ],

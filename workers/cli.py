@@ -13,13 +13,15 @@ from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from typing import Any
 
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr
 
 from domain.money import MoneyError, to_money
+from workers.cli_common import settings_or_exit as _settings
+from workers.cli_ops import add_ops_commands
 from workers.erp_admin import DEMO_CUSTOMERS, DEMO_INVOICES
 from workers.http import EmbeddedServer
 from workers.logging_setup import configure_logging
-from workers.settings import SUPPORTED_ERPS, Settings
+from workers.settings import SUPPORTED_ERPS
 
 PUBLISHED_TEST_CARD = "4012000098765439"  # Visa test number published for PayTrace's sandbox
 
@@ -38,13 +40,6 @@ def _non_negative(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must not be negative, not {value}")
     return value
-
-
-def _settings(**overrides: Any) -> Settings:
-    try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as exc:
-        raise SystemExit(f"tracepost: invalid configuration:\n{exc}") from None
 
 
 async def _until_signal(run: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
@@ -69,26 +64,33 @@ def cmd_dev(args: argparse.Namespace) -> int:
     """Run the embedded stack."""
     from workers.dev import PortInUseError, run_dev
     from workers.temporal_server import TemporalServerError
+    from workers.worker import MappingRefusedError
 
     settings = _settings(ui_port=args.ui_port)
     try:
         asyncio.run(run_dev(settings))
-    except (PortInUseError, TemporalServerError) as exc:
+    except (PortInUseError, TemporalServerError, MappingRefusedError) as exc:
         print(f"tracepost dev: {exc}", file=sys.stderr)
         return 1
     return 0
 
 
 def cmd_worker(_: argparse.Namespace) -> int:
-    """Run a worker process."""
+    """Run a worker process (after checking the mapping against the ERP)."""
     from workers.composition import Components
     from workers.temporal_client import connect
-    from workers.worker import run_workers
+    from workers.worker import MappingRefusedError, run_workers, verify_mapping
 
     settings = _settings()
+    components = Components.build(settings)
+    try:
+        verify_mapping(components)
+    except MappingRefusedError as exc:
+        print(f"tracepost worker: {exc}", file=sys.stderr)
+        asyncio.run(components.aclose())
+        return 2
 
     async def run(stop: asyncio.Event) -> None:
-        components = Components.build(settings)
         try:
             client = await connect(settings)
             await run_workers(client, components, stop)
@@ -171,7 +173,7 @@ def cmd_erp_init(args: argparse.Namespace) -> int:
         seeded = init_erp(
             engine,
             erp=settings.erp,
-            company_id=settings.erp_company_id,
+            company_id=settings.mapping.company,
             demo=args.demo,
             size=DemoSize(customers=args.customers, invoices=args.invoices),
         )
@@ -250,68 +252,6 @@ def cmd_sale(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
-def cmd_attention_list(_: argparse.Namespace) -> int:
-    """List payments waiting in needs-attention."""
-    from workers.attention import list_attention
-    from workers.temporal_client import connect
-
-    settings = _settings()
-
-    async def run() -> int:
-        items = await list_attention(await connect(settings))
-        for workflow_id, status in items:
-            attention = status.attention
-            if attention is None:
-                continue
-            print(
-                f"{workflow_id}  since {attention.since:%Y-%m-%d %H:%M}  [{attention.reason_kind}]"
-            )
-            print(f"    {attention.reason}")
-            for invoice in attention.candidates:
-                print(
-                    f"    candidate {invoice.invoice_number}  {invoice.customer_id}  balance {invoice.balance}"
-                )
-        print(f"{len(items)} payment(s) need attention")
-        return 0
-
-    return asyncio.run(run())
-
-
-def cmd_attention_resolve(args: argparse.Namespace) -> int:
-    """Resolve a needs-attention item with the workflow's ``resolve`` update."""
-    from temporalio.client import WorkflowUpdateFailedError
-    from temporalio.service import RPCError
-
-    from domain.activity_io import Resolution, ResolutionAction
-    from workers.attention import parse_invoice, resolve
-    from workers.temporal_client import connect
-
-    settings = _settings()
-    try:
-        resolution = Resolution(
-            action=ResolutionAction(args.action),
-            invoices=tuple(parse_invoice(v) for v in args.invoice),
-            customer_id=args.customer,
-            note=args.note,
-            operator=args.operator or os.environ.get("USER", ""),
-        )
-    except (ValueError, MoneyError) as exc:
-        print(f"tracepost attention resolve: {exc}", file=sys.stderr)
-        return 2
-
-    async def run() -> int:
-        try:
-            answer = await resolve(await connect(settings), args.workflow_id, resolution)
-        except (WorkflowUpdateFailedError, RPCError) as exc:
-            cause = getattr(exc, "cause", None) or exc
-            print(f"tracepost attention resolve: refused: {cause}", file=sys.stderr)
-            return 1
-        print(f"{args.workflow_id}: {answer}")
-        return 0
-
-    return asyncio.run(run())
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``tracepost``."""
     parser = argparse.ArgumentParser(
@@ -360,30 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument("number")
     inv.set_defaults(func=cmd_erp_invoice)
 
-    attention = sub.add_parser("attention", help="payments waiting for an operator").add_subparsers(
-        dest="attention_command", required=True
-    )
-    attention.add_parser("list", help="list needs-attention items").set_defaults(
-        func=cmd_attention_list
-    )
-    res = attention.add_parser("resolve", help="resolve one item (sends the resolve update)")
-    res.add_argument("workflow_id", help="e.g. payment-1000001")
-    res.add_argument(
-        "--action", required=True, choices=["retry", "apply_to", "post_on_account", "mark_handled"]
-    )
-    res.add_argument(
-        "--invoice",
-        action="append",
-        default=[],
-        metavar="NUMBER=AMOUNT",
-        help="with apply_to; repeatable",
-    )
-    res.add_argument(
-        "--customer", default="", help="ERP customer id, with post_on_account when none is known"
-    )
-    res.add_argument("--note", default="", help="what was done (required with mark_handled)")
-    res.add_argument("--operator", default="", help="who resolves it (default: $USER)")
-    res.set_defaults(func=cmd_attention_resolve)
+    add_ops_commands(sub)
 
     sale = sub.add_parser("sale", help="make a test sale in the simulator or sandbox")
     sale.add_argument("--amount", required=True)

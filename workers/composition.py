@@ -11,8 +11,11 @@ import sqlalchemy as sa
 from temporalio.client import Client
 
 from activities.erp import ErpActivities
+from activities.erp_documents import ErpDocumentActivities
 from activities.paytrace import PaytraceActivities
+from activities.paytrace_ach import AchActivities
 from activities.paytrace_money import PaytraceMoneyActivities
+from activities.settlement import SettlementActivities
 from activities.starter import StarterActivities
 from activities.store import StoreActivities
 from connectors.erp.engine import server_engine
@@ -77,14 +80,15 @@ def build_erp(settings: Settings, engine: sa.Engine) -> ErpConnector:
     Returns:
         The connector.
     """
+    mapping = settings.mapping
     options = ConnectorOptions(
-        company_id=erp_company(settings.erp, settings.erp_company_id),
+        company_id=erp_company(settings.erp, mapping.company),
         strategy=settings.erp_posting_strategy,
         user_id=settings.erp_user_id,
-        paytrace_id_field=settings.erp_paytrace_id_field,
-        invoice_prefixes=settings.invoice_prefixes,
-        cash_account=settings.erp_cash_account,
-        accounts=dict(settings.erp_accounts),
+        paytrace_id_field=mapping.customers.paytrace_id_field,
+        invoice_prefixes=mapping.invoices.prefixes,
+        cash_account=mapping.card_cash_account,
+        accounts=mapping.accounts.by_purpose(),
     )
     return stand_in(settings.erp).build_connector(engine, options)
 
@@ -145,38 +149,78 @@ class Components:
 
     def workflow_queue_activities(self, client: Client) -> list[Any]:
         """Activities of the main task queue: PayTrace, store, starter."""
-        paytrace = PaytraceActivities(self.paytrace, self.settings.paytrace_timezone)
+        settings = self.settings
+        mapping = settings.mapping
+        tz = settings.paytrace_timezone
+        paytrace = PaytraceActivities(self.paytrace, tz, mapping.documents, mapping.statuses)
+        ach = AchActivities(self.paytrace, tz, mapping.documents)
         money = PaytraceMoneyActivities(
             self.paytrace,
-            self.settings.paytrace_timezone,
-            in_flight_grace=timedelta(seconds=self.settings.paytrace_in_flight_grace_seconds),
+            tz,
+            in_flight_grace=timedelta(seconds=settings.paytrace_in_flight_grace_seconds),
         )
-        store = StoreActivities(self.store)
-        starter = StarterActivities(client, self.settings.task_queue)
+        store = StoreActivities(
+            self.store,
+            sla_seconds=settings.attention_sla_minutes * 60,
+            reminder_seconds=settings.attention_reminder_hours * 3600,
+        )
+        starter = StarterActivities(client, settings.task_queue)
         return [
             paytrace.fetch_transaction,
             paytrace.export_sweep_window,
+            paytrace.export_voids,
+            paytrace.settled_batches,
+            ach.fetch_check,
+            ach.export_checks_window,
+            ach.export_returned_checks,
             money.charge_customer,
             money.refund_transaction,
             money.void_transaction,
             store.record_audit,
             store.record_posting,
+            store.record_document,
             store.open_dead_letter,
+            store.open_attention,
+            store.escalate_attention,
             store.resolve_dead_letter,
+            store.raise_alert,
             store.get_sweep_cursor,
             store.save_sweep_cursor,
+            store.request_card_refund,
+            store.finish_card_refund,
+            store.card_refunds_of,
+            store.card_refunds_like,
+            store.settlement_deposited,
             starter.start_payment_postings,
+            starter.start_workflows,
+            starter.workflows_open,
         ]
 
     def erp_queue_activities(self) -> list[Any]:
-        """Activities of the ERP task queue."""
-        erp = ErpActivities(self.erp, self.settings.match_policy)
+        """Activities of the ERP task queue (rate limited to protect the ERP)."""
+        mapping = self.settings.mapping
+        erp = ErpActivities(self.erp, mapping, self.settings.paytrace_timezone)
+        documents = ErpDocumentActivities(self.erp, mapping)
+        settlement = SettlementActivities(self.paytrace, self.erp, self.store, mapping)
         return [
             erp.load_match_input,
             erp.invoices_by_number,
             erp.find_receipt,
+            erp.find_receipt_of,
             erp.write_receipt,
             erp.post_receipt,
+            erp.post_receipt_of,
+            erp.open_period_date,
+            documents.find_document,
+            documents.post_document,
+            documents.load_refund_context,
+            documents.write_credit_memo,
+            documents.reverse_receipt,
+            documents.write_deposit,
+            documents.write_journal,
+            documents.flagged_refund_memos,
+            settlement.inspect_batch,
+            settlement.reconcile_batch,
         ]
 
     async def aclose(self) -> None:

@@ -25,7 +25,7 @@ from workers.schedules import ensure_schedules
 from workers.settings import ERP_LABELS, Settings
 from workers.temporal_client import connect
 from workers.temporal_server import TemporalDevServer, TemporalServerError, find_temporal_cli
-from workers.worker import run_workers
+from workers.worker import run_workers, verify_mapping
 
 
 class PortInUseError(RuntimeError):
@@ -113,9 +113,10 @@ async def run_dev(settings: Settings, stop: asyncio.Event | None = None) -> None
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     components = Components.build(settings)
     seeded = init_erp(
-        components.erp_engine, erp=settings.erp, company_id=settings.erp_company_id, demo=True
+        components.erp_engine, erp=settings.erp, company_id=settings.mapping.company, demo=True
     ).created
     components.store.create_schema()
+    verify_mapping(components)
 
     server = TemporalDevServer(
         find_temporal_cli(settings.temporal_cli),

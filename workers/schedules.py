@@ -1,4 +1,12 @@
-"""Temporal Schedules that start tracepost's periodic workflows (registered idempotently)."""
+"""Temporal Schedules that start tracepost's periodic workflows (registered idempotently).
+
+| schedule | workflow | when |
+|---|---|---|
+| ``tracepost-transaction-sweep`` | TransactionSweep (window) | every ``TRACEPOST_SWEEP_INTERVAL_SECONDS`` |
+| ``tracepost-lookback-sweep`` | TransactionSweep (lookback: voids, ACH returns) | every ``TRACEPOST_LOOKBACK_INTERVAL_SECONDS`` |
+| ``tracepost-settlement`` | SettlementSweep | daily at ``TRACEPOST_SETTLEMENT_TIME`` (merchant time) |
+| ``tracepost-erp-refund-sweep`` | ErpRefundSweep | every ``TRACEPOST_ERP_REFUND_SWEEP_INTERVAL_SECONDS``, when the mapping's ``refunds.from_erp`` is on |
+"""
 
 from __future__ import annotations
 
@@ -10,24 +18,41 @@ from temporalio.client import (
     Schedule,
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
+    ScheduleRange,
     ScheduleSpec,
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
+from temporalio.service import RPCError, RPCStatusCode
 
+from domain.settlement_io import SettlementSweepInput
 from workers.settings import Settings
+from workflows.erp_refund_sweep import ErpRefundSweep, ErpRefundSweepInput
+from workflows.settlement_sync import SettlementSweep
 from workflows.transaction_sweep import SweepInput, TransactionSweep
 
 log = logging.getLogger(__name__)
 
 SWEEP_SCHEDULE_ID = "tracepost-transaction-sweep"
+LOOKBACK_SCHEDULE_ID = "tracepost-lookback-sweep"
+SETTLEMENT_SCHEDULE_ID = "tracepost-settlement"
+ERP_REFUND_SCHEDULE_ID = "tracepost-erp-refund-sweep"
+
+
+def _every(seconds: int) -> ScheduleSpec:
+    return ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=seconds))])
+
+
+def _skip_overlap() -> SchedulePolicy:
+    return SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP)
 
 
 def sweep_schedule(settings: Settings) -> Schedule:
-    """The TransactionSweep schedule these settings describe.
+    """The TransactionSweep (window) schedule these settings describe.
 
     Args:
         settings: tracepost settings (interval, overlap, lookback, task queue).
@@ -41,35 +66,116 @@ def sweep_schedule(settings: Settings) -> Schedule:
             SweepInput(
                 overlap_minutes=settings.sweep_overlap_minutes,
                 first_lookback_days=settings.sweep_first_lookback_days,
+                ach=settings.sweep_ach,
             ),
             id="transaction-sweep",
             task_queue=settings.task_queue,
             execution_timeout=timedelta(minutes=30),
         ),
-        spec=ScheduleSpec(
-            intervals=[
-                ScheduleIntervalSpec(every=timedelta(seconds=settings.sweep_interval_seconds))
-            ]
-        ),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        spec=_every(settings.sweep_interval_seconds),
+        policy=_skip_overlap(),
     )
 
 
+def lookback_schedule(settings: Settings) -> Schedule:
+    """The TransactionSweep (lookback) schedule: voids and ACH returns of the last days."""
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            TransactionSweep.run,
+            SweepInput(
+                mode="lookback",
+                ach=settings.sweep_ach,
+                void_lookback_days=settings.void_lookback_days,
+                return_lookback_days=settings.return_lookback_days,
+            ),
+            id="lookback-sweep",
+            task_queue=settings.task_queue,
+            execution_timeout=timedelta(minutes=30),
+        ),
+        spec=_every(settings.lookback_interval_seconds),
+        policy=_skip_overlap(),
+    )
+
+
+def settlement_schedule(settings: Settings) -> Schedule:
+    """The daily SettlementSweep schedule, at ``settlement_time`` in the merchant's time zone."""
+    at = settings.settlement_time
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            SettlementSweep.run,
+            SettlementSweepInput(lookback_days=settings.settlement_lookback_days),
+            id="settlement-sweep",
+            task_queue=settings.task_queue,
+            execution_timeout=timedelta(hours=2),
+        ),
+        spec=ScheduleSpec(
+            calendars=[
+                ScheduleCalendarSpec(
+                    hour=[ScheduleRange(at.hour)],
+                    minute=[ScheduleRange(at.minute)],
+                    second=[ScheduleRange(0)],
+                )
+            ],
+            time_zone_name=settings.paytrace_timezone,
+        ),
+        policy=_skip_overlap(),
+    )
+
+
+def erp_refund_schedule(settings: Settings) -> Schedule:
+    """The ErpRefundSweep schedule (credit memos flagged for a card refund)."""
+    refunds = settings.mapping.refunds
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            ErpRefundSweep.run,
+            ErpRefundSweepInput(flag=refunds.flag, lookback_days=refunds.lookback_days),
+            id="erp-refund-sweep",
+            task_queue=settings.task_queue,
+            execution_timeout=timedelta(minutes=30),
+        ),
+        spec=_every(settings.erp_refund_sweep_interval_seconds),
+        policy=_skip_overlap(),
+    )
+
+
+def schedules(settings: Settings) -> dict[str, Schedule]:
+    """Every schedule these settings and the mapping call for, by id."""
+    found = {
+        SWEEP_SCHEDULE_ID: sweep_schedule(settings),
+        LOOKBACK_SCHEDULE_ID: lookback_schedule(settings),
+        SETTLEMENT_SCHEDULE_ID: settlement_schedule(settings),
+    }
+    if settings.mapping.refunds.from_erp:
+        found[ERP_REFUND_SCHEDULE_ID] = erp_refund_schedule(settings)
+    return found
+
+
 async def ensure_schedules(client: Client, settings: Settings) -> None:
-    """Create tracepost's schedules, or update them to match the settings.
+    """Create tracepost's schedules, or update them to match the settings and the mapping.
+
+    A schedule the configuration no longer calls for (the ERP refund sweep after
+    ``refunds.from_erp`` was turned off) is deleted.
 
     Args:
         client: the Temporal client.
         settings: tracepost settings.
     """
-    schedule = sweep_schedule(settings)
-    try:
-        await client.create_schedule(SWEEP_SCHEDULE_ID, schedule)
-        log.info("created schedule %s", SWEEP_SCHEDULE_ID)
-    except ScheduleAlreadyRunningError:
+    wanted = schedules(settings)
+    for schedule_id, schedule in wanted.items():
+        try:
+            await client.create_schedule(schedule_id, schedule)
+            log.info("created schedule %s", schedule_id)
+        except ScheduleAlreadyRunningError:
 
-        def _replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
-            return ScheduleUpdate(schedule=schedule)
+            def _replace(_: ScheduleUpdateInput, new: Schedule = schedule) -> ScheduleUpdate:
+                return ScheduleUpdate(schedule=new)
 
-        await client.get_schedule_handle(SWEEP_SCHEDULE_ID).update(_replace)
-        log.info("updated schedule %s", SWEEP_SCHEDULE_ID)
+            await client.get_schedule_handle(schedule_id).update(_replace)
+            log.info("updated schedule %s", schedule_id)
+    if ERP_REFUND_SCHEDULE_ID not in wanted:
+        try:
+            await client.get_schedule_handle(ERP_REFUND_SCHEDULE_ID).delete()
+            log.info("deleted schedule %s (refunds.from_erp is off)", ERP_REFUND_SCHEDULE_ID)
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.NOT_FOUND:
+                raise

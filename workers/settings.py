@@ -6,19 +6,20 @@ Defaults are those of the embedded stack (``tracepost dev``). docs/configuration
 from __future__ import annotations
 
 from datetime import time
-from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Self
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.erp.engine import ISOLATION_LEVELS, ErpEngineOptions
 from connectors.erp.protocol import PostingStrategy
 from connectors.paytrace.simulator.faults import FaultRule
+from domain.mapping import Mapping
 from domain.matching import MatchPolicy
+from workers.mapping_file import load_mapping, starter_path
 from workflows.options import erp_queue
 
 SUPPORTED_ERPS = ("sage500", "dynamics_sl")
@@ -42,6 +43,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TRACEPOST_", extra="ignore", hide_input_in_errors=True
     )
+    _mapping: Mapping = PrivateAttr()
 
     # Temporal
     temporal_address: str = "127.0.0.1:7233"
@@ -65,12 +67,8 @@ class Settings(BaseSettings):
     # ERP
     erp: str = "sage500"
     erp_url: str = ""
-    erp_company_id: str = ""
     erp_user_id: str = "tracepost"
     erp_posting_strategy: PostingStrategy = PostingStrategy.EMULATED
-    erp_paytrace_id_field: str = ""
-    erp_cash_account: str = ""
-    erp_accounts: dict[str, str] = Field(default_factory=dict)
     erp_isolation_level: str = "READ COMMITTED"
     erp_connect_timeout_seconds: float = Field(15.0, gt=0)
     erp_lock_timeout_seconds: float = Field(30.0, gt=0)
@@ -82,27 +80,29 @@ class Settings(BaseSettings):
     store_url: str = ""
     # local files
     var_dir: Path = Path("var")
-    # sweep
+    # mapping (accounts, documents, matching, settlement: docs/mapping.md)
+    mapping_file: Path | None = None
+    # needs-attention
+    attention_sla_minutes: int = Field(240, ge=0)
+    attention_reminder_hours: int = Field(24, ge=1)
+    # sweeps
     sweep_interval_seconds: int = Field(15, ge=1)
     sweep_overlap_minutes: int = Field(10, ge=0)
     sweep_first_lookback_days: int = Field(1, ge=0)
-    # matching
-    match_tolerance: Decimal = Decimal("0.00")
-    match_allocate_oldest_first: bool = False
-    invoice_prefixes: Annotated[tuple[str, ...], NoDecode] = ()
+    sweep_ach: bool = True
+    lookback_interval_seconds: int = Field(300, ge=10)
+    void_lookback_days: int = Field(3, ge=1, le=30)
+    return_lookback_days: int = Field(10, ge=1, le=120)
+    erp_refund_sweep_interval_seconds: int = Field(60, ge=10)
+    # settlement
+    settlement_time: time = time(6, 0)
+    settlement_lookback_days: int = Field(7, ge=1, le=90)
     # simulator (dev stack)
     simulator_db: str = ""
     simulator_settlement_cutoff: time = time(3, 0)
     simulator_auto_settle: bool = True
     simulator_faults: list[FaultRule] = Field(default_factory=list)
     simulator_fault_seed: int | None = None
-
-    @field_validator("invoice_prefixes", mode="before")
-    @classmethod
-    def _split_prefixes(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(p.strip() for p in value.split(",") if p.strip())
-        return value
 
     @field_validator("erp")
     @classmethod
@@ -121,13 +121,6 @@ class Settings(BaseSettings):
                 f"TRACEPOST_ERP_ISOLATION_LEVEL must be one of {', '.join(ISOLATION_LEVELS)}"
             )
         return value.upper()
-
-    @field_validator("match_tolerance")
-    @classmethod
-    def _tolerance(cls, value: Decimal) -> Decimal:
-        if value < 0:
-            raise ValueError("TRACEPOST_MATCH_TOLERANCE must not be negative")
-        return value
 
     @model_validator(mode="after")
     def _safe_combination(self) -> Self:
@@ -150,6 +143,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 "TRACEPOST_SILENT_POST_SECRET must be set to a long random value for production"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _load_mapping(self) -> Self:
+        path = self.mapping_file or starter_path(self.erp)
+        mapping = load_mapping(path)
+        if mapping.erp != self.erp:
+            raise ValueError(
+                f"mapping file {path} is for {mapping.erp!r} but TRACEPOST_ERP is {self.erp!r}"
+            )
+        self._mapping = mapping
         return self
 
     @model_validator(mode="after")
@@ -184,13 +188,14 @@ class Settings(BaseSettings):
         return erp_queue(self.task_queue)
 
     @property
+    def mapping(self) -> Mapping:
+        """The deployment's mapping (``TRACEPOST_MAPPING_FILE``, else the ERP's starter file)."""
+        return self._mapping
+
+    @property
     def match_policy(self) -> MatchPolicy:
-        """The matching policy these settings describe."""
-        return MatchPolicy(
-            tolerance=self.match_tolerance,
-            allocate_oldest_first=self.match_allocate_oldest_first,
-            invoice_prefixes=self.invoice_prefixes,
-        )
+        """The matching policy the mapping describes."""
+        return self._mapping.match_policy
 
     @property
     def simulator_port(self) -> int:

@@ -5,15 +5,54 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from connectors.erp.errors import ErpUnavailableError
 from workers.composition import Components
+from workers.mapping_file import Problem, check_mapping, errors_of, structural_problems
 from workflows import ALL_WORKFLOWS
 
 log = logging.getLogger(__name__)
+
+
+class MappingRefusedError(RuntimeError):
+    """The mapping has errors; the worker does not start with it."""
+
+
+def verify_mapping(components: Components) -> list[Problem]:
+    """Check the mapping against the ERP; refuse with every error, log the warnings.
+
+    An ERP that cannot be reached right now is not a verdict: the structural checks still run,
+    a warning says the ERP checks were skipped, and activities retry until the ERP answers.
+
+    Args:
+        components: the process's connectors (settings, mapping, ERP).
+
+    Returns:
+        The warnings.
+
+    Raises:
+        MappingRefusedError: listing every error.
+    """
+    settings = components.settings
+    today = datetime.now(UTC).astimezone(ZoneInfo(settings.paytrace_timezone)).date()
+    try:
+        problems = check_mapping(settings.mapping, settings.erp, components.erp, today)
+    except ErpUnavailableError as exc:
+        log.warning("mapping not checked against the ERP (unreachable: %s)", exc)
+        problems = structural_problems(settings.mapping, settings.erp)
+    errors = errors_of(problems)
+    if errors:
+        source = settings.mapping_file or f"the {settings.erp} starter mapping"
+        listed = "\n".join(f"  {p}" for p in errors)
+        raise MappingRefusedError(f"the mapping ({source}) cannot be used:\n{listed}")
+    for problem in problems:
+        log.warning("mapping: %s", problem)
+    return problems
 
 
 def build_workers(

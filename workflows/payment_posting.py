@@ -275,7 +275,7 @@ class PaymentPosting(AttentionWorkflow):
 
     async def _date_today(self, current: date) -> bool:
         """Date the receipt in today's open period; False when today is what failed too."""
-        today: date = await self._call_erp(names.OPEN_PERIOD_DATE, workflow.now().date(), date)
+        today: date = await self._call_erp(names.OPEN_PERIOD_DATE, workflow.now(), date)
         if today == current:
             return False
         await self._audit("redated", {"from": current.isoformat(), "to": today.isoformat()})
@@ -288,6 +288,7 @@ class PaymentPosting(AttentionWorkflow):
             invoice_id=txn.invoice_id,
             paytrace_customer_id=txn.customer_id,
             customer_id=txn.customer_reference_id,
+            email=txn.email,
         )
         try:
             context: MatchContext = await self._erp(names.LOAD_MATCH_INPUT, request, MatchContext)

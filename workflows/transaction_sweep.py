@@ -1,31 +1,49 @@
-"""TransactionSweep: the scheduled safety net that finds every PayTrace payment.
+"""TransactionSweep: the scheduled safety net that finds every PayTrace transaction.
 
 PayTrace has no webhooks, so events (Silent Post) only make posting fast; completeness comes from
-this sweep. Each run reads PayTrace's transaction export from the stored cursor minus an overlap
-window up to now, starts (or joins) the PaymentPosting workflow of every payment it finds, and only
-then moves the cursor. A run that fails leaves the cursor where it was, so the next run covers the
-same ground again; workflow ids derived from the transaction make the overlap harmless.
+this sweep. Two schedules run it:
+
+- ``window`` mode (every few seconds): read PayTrace's transaction export — and the ACH check
+  export — from the stored cursor minus an overlap window up to now, start (or join) the
+  workflow the mapping says each transaction needs (PaymentPosting for sales, captures and ACH
+  debits, RefundToCreditMemo for refunds, VoidReversal for voids), and only then move the
+  cursor. A run that fails leaves the cursor where it was; business-key workflow ids make the
+  overlap harmless. With an explicit window (``tracepost sweep --from --to``, a backfill) the
+  cursor is not touched and the window is read a day at a time.
+- ``lookback`` mode (every few minutes): what changes after the fact — sales voided since they
+  were made, ACH debits the bank returned days later — is found by reading the last days again.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities import names
     from domain.activity_io import (
         CursorUpdate,
-        StartPostingsRequest,
-        StartPostingsResult,
         SweepCursor,
+        SweepLookback,
         SweepWindow,
         SweptTransaction,
     )
+    from domain.start_io import (
+        StartKind,
+        StartWorkflowsRequest,
+        StartWorkflowsResult,
+        WorkflowStart,
+    )
     from workflows import options
 
-from pydantic import BaseModel, ConfigDict
+START_CHUNK = 500
+ACTION_KINDS = {
+    "receipt": StartKind.PAYMENT,
+    "credit_memo": StartKind.REFUND,
+    "reversal": StartKind.REVERSAL,
+}
 
 
 class SweepInput(BaseModel):
@@ -36,6 +54,12 @@ class SweepInput(BaseModel):
     cursor_name: str = "paytrace-transactions"
     overlap_minutes: int = 10
     first_lookback_days: int = 1
+    mode: str = Field("window", description="window (new transactions) or lookback")
+    since: datetime | None = Field(None, description="explicit window start: a backfill")
+    until: datetime | None = Field(None, description="explicit window end (default: now)")
+    ach: bool = Field(True, description="sweep ACH checks too")
+    void_lookback_days: int = Field(3, ge=1, le=30)
+    return_lookback_days: int = Field(10, ge=1, le=120)
 
 
 class SweepResult(BaseModel):
@@ -71,47 +95,149 @@ def sweep_window(
     return SweepWindow(since=since, until=now)
 
 
+def day_windows(since: datetime, until: datetime) -> list[SweepWindow]:
+    """Split a long (backfill) window into windows of at most one day, oldest first.
+
+    Args:
+        since: the window's start.
+        until: its end.
+
+    Returns:
+        Consecutive windows covering ``[since, until]``; one window when it is a day or less.
+    """
+    windows = []
+    start = since
+    while True:
+        end = min(start + timedelta(days=1), until)
+        windows.append(SweepWindow(since=start, until=end))
+        if end >= until:
+            return windows
+        start = end
+
+
+def starts_for(found: list[SweptTransaction]) -> list[WorkflowStart]:
+    """The workflow each swept transaction needs (those the mapping ignores start nothing)."""
+    starts = []
+    for txn in found:
+        kind = ACTION_KINDS.get(txn.action)
+        if kind is None:
+            continue
+        starts.append(
+            WorkflowStart(
+                kind=kind, transaction_id=txn.transaction_id, method=txn.method, source="sweep"
+            )
+        )
+    return starts
+
+
 @workflow.defn(name="TransactionSweep")
 class TransactionSweep:
-    """One sweep run; a Temporal Schedule starts it every few seconds or minutes."""
+    """One sweep run; Temporal Schedules start it every few seconds (window) or minutes."""
 
     @workflow.run
     async def run(self, request: SweepInput) -> SweepResult:
-        """Read the window, start postings, move the cursor."""
-        state: SweepCursor = await workflow.execute_activity(
-            names.GET_SWEEP_CURSOR,
-            request.cursor_name,
-            result_type=SweepCursor,
-            **options.STORE,
-        )
-        window = sweep_window(
-            state.cursor, workflow.now(), request.overlap_minutes, request.first_lookback_days
-        )
-        found: list[SweptTransaction] = await workflow.execute_activity(
-            names.EXPORT_SWEEP_WINDOW,
-            window,
-            result_type=list[SweptTransaction],
-            **options.PAYTRACE,
-        )
-        started = StartPostingsResult()
-        if found:
-            started = await workflow.execute_activity(
-                names.START_PAYMENT_POSTINGS,
-                StartPostingsRequest(
-                    transaction_ids=tuple(t.transaction_id for t in found), source="sweep"
-                ),
-                result_type=StartPostingsResult,
-                **options.STARTER,
+        """Read PayTrace, start the workflows it calls for, move the cursor."""
+        if request.mode == "lookback":
+            return await self._lookback(request)
+        return await self._window(request)
+
+    async def _window(self, request: SweepInput) -> SweepResult:
+        backfill = request.since is not None
+        if backfill:
+            assert request.since is not None
+            window = SweepWindow(since=request.since, until=request.until or workflow.now())
+        else:
+            state: SweepCursor = await workflow.execute_activity(
+                names.GET_SWEEP_CURSOR,
+                request.cursor_name,
+                result_type=SweepCursor,
+                **options.STORE,
             )
-        await workflow.execute_activity(
-            names.SAVE_SWEEP_CURSOR,
-            CursorUpdate(name=request.cursor_name, cursor=window.until),
-            **options.STORE,
-        )
+            window = sweep_window(
+                state.cursor, workflow.now(), request.overlap_minutes, request.first_lookback_days
+            )
+        found = 0
+        started = StartWorkflowsResult()
+        for part in day_windows(window.since, window.until):
+            swept: list[SweptTransaction] = await workflow.execute_activity(
+                names.EXPORT_SWEEP_WINDOW,
+                part,
+                result_type=list[SweptTransaction],
+                **options.PAYTRACE,
+            )
+            if request.ach:
+                swept += await workflow.execute_activity(
+                    names.EXPORT_CHECKS_WINDOW,
+                    part,
+                    result_type=list[SweptTransaction],
+                    **options.PAYTRACE,
+                )
+            found += len(swept)
+            started = _add(started, await _start(starts_for(swept)))
+        if not backfill:
+            await workflow.execute_activity(
+                names.SAVE_SWEEP_CURSOR,
+                CursorUpdate(name=request.cursor_name, cursor=window.until),
+                **options.STORE,
+            )
         return SweepResult(
             since=window.since,
             until=window.until,
-            found=len(found),
+            found=found,
             started=started.started,
             already=started.already,
         )
+
+    async def _lookback(self, request: SweepInput) -> SweepResult:
+        now = request.until or workflow.now()
+        voids: list[SweptTransaction] = await workflow.execute_activity(
+            names.EXPORT_VOIDS,
+            SweepLookback(until=now, days=request.void_lookback_days),
+            result_type=list[SweptTransaction],
+            **options.PAYTRACE,
+        )
+        returns: list[SweptTransaction] = []
+        if request.ach:
+            returns = await workflow.execute_activity(
+                names.EXPORT_RETURNED_CHECKS,
+                SweepLookback(until=now, days=request.return_lookback_days),
+                result_type=list[SweptTransaction],
+                **options.PAYTRACE,
+            )
+        started = await _start(starts_for(voids + returns))
+        days = max(request.void_lookback_days, request.return_lookback_days if request.ach else 0)
+        return SweepResult(
+            since=now - timedelta(days=days),
+            until=now,
+            found=len(voids) + len(returns),
+            started=started.started,
+            already=started.already,
+        )
+
+
+async def _start(starts: list[WorkflowStart]) -> StartWorkflowsResult:
+    """Start (or join) the workflows, a chunk per activity so no payload grows too large."""
+    total = StartWorkflowsResult()
+    for first in range(0, len(starts), START_CHUNK):
+        done: StartWorkflowsResult = await workflow.execute_activity(
+            names.START_WORKFLOWS,
+            StartWorkflowsRequest(starts=tuple(starts[first : first + START_CHUNK])),
+            result_type=StartWorkflowsResult,
+            **options.STARTER,
+        )
+        total = _add(total, done)
+    return total
+
+
+def _add(a: StartWorkflowsResult, b: StartWorkflowsResult) -> StartWorkflowsResult:
+    return StartWorkflowsResult(started=a.started + b.started, already=a.already + b.already)
+
+
+__all__ = [
+    "SweepInput",
+    "SweepResult",
+    "TransactionSweep",
+    "day_windows",
+    "starts_for",
+    "sweep_window",
+]

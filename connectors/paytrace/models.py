@@ -9,13 +9,15 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, SecretStr, field_validator
 
-from domain.models import PaytraceTransaction, TransactionType
+from domain.models import PaymentSource, PaytraceTransaction, TransactionType
 from domain.money import format_amount, to_money
 
 # A card payment counts as approved only with these codes: 101 approved, 112 captured. 104 (a TEST
 # approval, no live authorization) and every other code are not money received.
 APPROVED_PAYMENT_CODES = frozenset({101, 112})
 DECLINE_CODES = frozenset({102, 103, 107, 110, 113, 125})
+CHECK_PROCESSED_CODES = frozenset({120, 124})
+CHECK_NOT_PROCESSED = 125
 AmountText = Annotated[Decimal, PlainSerializer(format_amount, return_type=str)]
 """An amount sent to PayTrace as a two-place decimal string (``"125.00"``)."""
 DecimalText = Annotated[Decimal, PlainSerializer(str, return_type=str)]
@@ -162,8 +164,17 @@ class ExportedTransaction(BaseModel):
     def _text(cls, value: Any) -> str:
         return "" if value is None else str(value)
 
-    def to_domain(self) -> PaytraceTransaction:
+    def to_domain(
+        self,
+        approved_codes: frozenset[int] = APPROVED_PAYMENT_CODES,
+        declined_codes: frozenset[int] = DECLINE_CODES,
+    ) -> PaytraceTransaction:
         """Convert to the domain model; only the masked card number is kept.
+
+        Args:
+            approved_codes: response codes that mean money received (the mapping's
+                ``statuses.approved``).
+            declined_codes: response codes that mean declined or failed.
 
         Returns:
             The transaction as tracepost's workflows see it.
@@ -172,8 +183,8 @@ class ExportedTransaction(BaseModel):
             ttype = TransactionType(self.transaction_type.upper())
         except ValueError:
             ttype = TransactionType.UNKNOWN
-        declined = ttype is TransactionType.DECLINED or self.status_code in DECLINE_CODES
-        approved = not declined and self.status_code in APPROVED_PAYMENT_CODES
+        declined = ttype is TransactionType.DECLINED or self.status_code in declined_codes
+        approved = not declined and self.status_code in approved_codes
         return PaytraceTransaction(
             transaction_id=self.transaction_id,
             transaction_type=ttype,
@@ -314,6 +325,40 @@ class ExportedCheck(BaseModel):
             self.transaction_type.upper() == "SALE"
             and self.status_code == 125
             and bool(self.ach_message)
+        )
+
+    def to_domain(self) -> PaytraceTransaction:
+        """Convert to the domain model (``method`` ACH); only the masked account is kept.
+
+        A processed debit (120, or 124 once a held check is funded) is money received; 125
+        without a return reason was not processed (declined); 125 with one is a return.
+
+        Returns:
+            The check as tracepost's workflows see it.
+        """
+        kinds = {"SALE": TransactionType.SALE, "REFUND": TransactionType.REFUND}
+        kinds["VOID"] = TransactionType.VOID
+        ttype = kinds.get(self.transaction_type.upper(), TransactionType.UNKNOWN)
+        returned = self.returned
+        processed = self.status_code in CHECK_PROCESSED_CODES
+        return PaytraceTransaction(
+            transaction_id=self.check_transaction_id,
+            transaction_type=ttype,
+            amount=self.amount,
+            approved=processed,
+            declined=self.status_code == CHECK_NOT_PROCESSED and not returned,
+            status_code=self.status_code,
+            status_message=self.status_message,
+            approval_message=self.ach_message.strip(),
+            invoice_id=self.invoice_id.strip(),
+            customer_id=self.customer_id.strip(),
+            description=self.description,
+            masked_card_number=self.check.masked_account_number if self.check else "",
+            created_at=parse_timestamp(self.created.at) if self.created else None,
+            settled_at=parse_timestamp(self.settled),
+            method=PaymentSource.ACH,
+            returned=returned,
+            return_reason=self.ach_message.strip() if returned else "",
         )
 
 

@@ -94,6 +94,15 @@ class CardRefundsMixin:
             ).mappings()
             return [_intent(r) for r in rows]
 
+    def card_refunds_of_refund(self, refund_transaction_id: int) -> list[CardRefundIntent]:
+        """The intent a PayTrace refund was issued for (none, or one)."""
+        c = card_refunds.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(card_refunds).where(c.refund_transaction_id == refund_transaction_id)
+            ).mappings()
+            return [_intent(r) for r in rows]
+
     def card_refunds_like(self, lookup: RefundLookup) -> list[CardRefundIntent]:
         """Intents a PayTrace refund may belong to.
 
