@@ -1,64 +1,200 @@
-"""Record the PaymentPosting histories that the replay tests replay.
+"""Record the workflow histories that the replay tests replay.
 
 Run ``.venv/bin/python -m tests.record_histories`` after a deliberate, compatible workflow change
-(never to paper over a replay failure: that failure means running workflows would break).
+(never to paper over a replay failure: that failure means running workflows would break). It
+writes one history per scenario below; the older PaymentPosting histories in tests/histories
+(``payment_posting_posted``, ``_parked_then_applied``, ``_declined`` and their ``_v1``) were
+recorded by earlier versions of the code and are never re-recorded: they prove those runs still
+replay.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import random
 import tempfile
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from activities.starter import start_payment_posting
 from domain.activity_io import InvoiceAmount, Resolution, ResolutionAction
-from tests.stack import running_stack
+from domain.models import PaymentSource
+from domain.settlement_io import SettlementInput, SettlementSweepInput
+from domain.start_io import StartKind
+from tests.scenarios import company, parked, sweep, today_for
+from tests.stack import Stack, running_stack
 from tests.temporal_envs import start_dev_server
-from workflows import PaymentPosting
+from workflows import ErpRefundSweep, SettlementSweep, SettlementSync
+from workflows.erp_refund_sweep import ErpRefundSweepInput
 
 HISTORIES = Path(__file__).parent / "histories"
+Recorder = Callable[[Stack], Awaitable[dict[str, str]]]
+
+
+async def _posted(stack: Stack, amount: str, invoice: str) -> int:
+    txn = await stack.sale(amount, invoice=invoice)
+    await start_payment_posting(stack.client, stack.settings.task_queue, txn, "silent_post")
+    await stack.handle(txn).result()
+    return txn
+
+
+async def payments(stack: Stack) -> dict[str, str]:
+    """A payment parked (alert, SLA) and applied by an operator; an ACH payment."""
+    queue = stack.settings.task_queue
+    txn = await stack.sale("80.50", invoice="INV-77")
+    await start_payment_posting(stack.client, queue, txn, "sweep")
+    await parked(stack, f"payment-{txn}")
+    await stack.handle(txn).execute_update(
+        "resolve",
+        Resolution(
+            action=ResolutionAction.APPLY_TO,
+            invoices=(InvoiceAmount(invoice_number="1002", amount=Decimal("80.50")),),
+            operator="ops",
+        ),
+    )
+    await stack.handle(txn).result()
+    check = await stack.check_sale("40.00", invoice="1004")
+    ach = await stack.start(StartKind.PAYMENT, check, method=PaymentSource.ACH)
+    await ach.result()
+    return {"payment_posting_parked_alerted": f"payment-{txn}", "payment_posting_ach": ach.id}
+
+
+async def reversals(stack: Stack) -> dict[str, str]:
+    """A void of a posted sale; a void while the payment waits; an ACH return."""
+    posted = await _posted(stack, "125.00", "1001")
+    await stack.void(posted)
+    waiting = await stack.sale("10.00", invoice="INV-404")
+    await start_payment_posting(stack.client, stack.settings.task_queue, waiting, "sweep")
+    await parked(stack, f"payment-{waiting}")
+    await stack.void(waiting)
+    check = await stack.check_sale("40.00", invoice="1004")
+    await (await stack.start(StartKind.PAYMENT, check, method=PaymentSource.ACH)).result()
+    await stack.return_check(check)
+    lookback_id = await _sweep_id(stack, mode="lookback")
+    for workflow_id in (f"void-{posted}", f"void-{waiting}", f"ach-return-{check}"):
+        await stack.client.get_workflow_handle(workflow_id).result()
+    return {
+        "void_reversal_reversed": f"void-{posted}",
+        "void_reversal_while_parked": f"void-{waiting}",
+        "payment_posting_voided_while_parked": f"payment-{waiting}",
+        "void_reversal_ach_return": f"ach-return-{check}",
+        "transaction_sweep_lookback": lookback_id,
+    }
+
+
+async def refunds(stack: Stack) -> dict[str, str]:
+    """A refund's credit memo; an ERP memo refunded; the refund tracepost made, recognised."""
+    sale = await _posted(stack, "100.00", "1001")
+    await stack.settle()
+    refund = await stack.refund(sale, "40.00")
+    window_id = await _sweep_id(stack)
+    await stack.client.get_workflow_handle(f"refund-{refund}").result()
+    other = await _posted(stack, "125.00", "1003")
+    await stack.settle()
+    assert stack.standin is not None
+    number = f"CM{random.randrange(10**6, 10**7)}"
+    stack.standin.add_credit_memo(
+        stack.erp_engine,
+        company_id=company(stack),
+        customer_id="C0002",
+        number=number,
+        amount=Decimal("25.00"),
+        memo_date=today_for(stack),
+        comment=f"REFUND PT {other}",
+    )
+    erp_sweep_id = f"erp-refund-sweep-{uuid.uuid4().hex[:8]}"
+    await stack.client.execute_workflow(
+        ErpRefundSweep.run,
+        ErpRefundSweepInput(lookback_days=2),
+        id=erp_sweep_id,
+        task_queue=stack.settings.task_queue,
+    )
+    (memo,) = stack.erp.flagged_refund_memos("REFUND PT", today_for(stack) - timedelta(days=1))
+    memo_result = await stack.client.get_workflow_handle(
+        f"memo-refund-{memo.erp_document}"
+    ).result()
+    await _sweep_id(stack)
+    issued = memo_result["refund_transaction_id"]
+    await stack.client.get_workflow_handle(f"refund-{issued}").result()
+    return {
+        "refund_to_credit_memo_posted": f"refund-{refund}",
+        "transaction_sweep_window": window_id,
+        "credit_memo_refund_refunded": f"memo-refund-{memo.erp_document}",
+        "erp_refund_sweep": erp_sweep_id,
+        "refund_to_credit_memo_erp_initiated": f"refund-{issued}",
+    }
+
+
+async def settlements(stack: Stack) -> dict[str, str]:
+    """A batch with an unannounced sale, fees and a deposit; the daily sweep that starts it."""
+    await _posted(stack, "125.00", "1001")
+    await stack.sale("80.50", invoice="1002")
+    batch = await stack.settle()
+    assert batch is not None
+    sweep_id = f"settlement-sweep-{uuid.uuid4().hex[:8]}"
+    await stack.client.execute_workflow(
+        SettlementSweep.run,
+        SettlementSweepInput(lookback_days=2),
+        id=sweep_id,
+        task_queue=stack.settings.task_queue,
+    )
+    await stack.client.get_workflow_handle(f"settlement-{batch}").result()
+    rerun_id = f"settlement-rerun-{uuid.uuid4().hex[:8]}"
+    await stack.client.execute_workflow(
+        SettlementSync.run,
+        SettlementInput(batch_number=batch),
+        id=rerun_id,
+        task_queue=stack.settings.task_queue,
+    )
+    return {
+        "settlement_sync_deposited": f"settlement-{batch}",
+        "settlement_sync_read_back": rerun_id,
+        "settlement_sweep": sweep_id,
+    }
+
+
+async def _sweep_id(stack: Stack, **request: Any) -> str:
+    workflow_id = f"sweep-{uuid.uuid4().hex[:10]}"
+    await sweep(stack, workflow_id, **request)
+    return workflow_id
+
+
+SCENARIOS: list[tuple[Recorder, dict[str, Any]]] = [
+    (payments, {}),
+    (reversals, {}),
+    (refunds, {"mapping": {"refunds": {"from_erp": True}}}),
+    (
+        settlements,
+        {
+            "mapping": {
+                "settlement": {"fees": "daily", "fee_percent": "2.9", "fee_per_transaction": "0.30"}
+            }
+        },
+    ),
+]
 
 
 async def _record() -> None:
     env = await start_dev_server()
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            async with running_stack(env.client, Path(tmp), f"sqlite:///{tmp}/erp.db") as stack:
-                queue = stack.settings.task_queue
-                posted = await stack.sale("125.00", invoice="1001")
-                await start_payment_posting(stack.client, queue, posted, "silent_post")
-                await stack.handle(posted).result()
-
-                parked = await stack.sale("80.50", invoice="INV-77")
-                await start_payment_posting(stack.client, queue, parked, "sweep")
-                handle = stack.handle(parked)
-                while (await handle.query(PaymentPosting.status)).stage != "needs_attention":
-                    await asyncio.sleep(0.2)
-                await handle.execute_update(
-                    PaymentPosting.resolve,
-                    Resolution(
-                        action=ResolutionAction.APPLY_TO,
-                        invoices=(InvoiceAmount(invoice_number="1002", amount=Decimal("80.50")),),
-                        operator="ops",
-                    ),
-                )
-                await handle.result()
-
-                declined = await stack.sale("40.02", invoice="1004")
-                await start_payment_posting(stack.client, queue, declined, "sweep")
-                await stack.handle(declined).result()
-
-                for name, txn_id in (
-                    ("posted", posted),
-                    ("parked_then_applied", parked),
-                    ("declined", declined),
-                ):
-                    history = await stack.handle(txn_id).fetch_history()
-                    path = HISTORIES / f"payment_posting_{name}.json"
-                    path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
-                    print(f"wrote {path}")
+        for recorder, options in SCENARIOS:
+            with tempfile.TemporaryDirectory() as tmp:
+                async with running_stack(
+                    env.client, Path(tmp), f"sqlite:///{tmp}/erp.db", **options
+                ) as stack:
+                    named = await recorder(stack)
+                    for name, workflow_id in named.items():
+                        history = await stack.client.get_workflow_handle(
+                            workflow_id
+                        ).fetch_history()
+                        path = HISTORIES / f"{name}.json"
+                        path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+                        print(f"wrote {path}")
     finally:
         await env.shutdown()
 

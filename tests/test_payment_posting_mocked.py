@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.worker import Worker
 
 from domain.activity_io import (
+    AttentionInfo,
     InvoiceAmount,
     PaymentPostingInput,
     PostingOutcome,
@@ -20,6 +21,7 @@ from domain.activity_io import (
 )
 from domain.models import TransactionType
 from tests.fakes import FakeBackend, txn
+from tests.temporal_envs import start_time_skipping
 from workflows import PaymentPosting
 
 
@@ -307,3 +309,51 @@ async def test_cancelling_a_posting_cancels_it_and_does_not_park(skipping_env):
         backend.write_blocks = False
     assert isinstance(info.value.cause, CancelledError)
     assert backend.dead_letters == {} and backend.writes == []
+
+
+@pytest.fixture
+async def own_skipping_env():
+    """A time-skipping server of its own: skipping time must not wake other tests' workflows."""
+    env = await start_time_skipping()
+    yield env
+    await env.shutdown()
+
+
+async def test_a_parked_payment_alerts_then_escalates_after_its_sla(own_skipping_env):
+    """Needs-attention raises its alert at once, escalates after the SLA, then reminds."""
+    skipping_env = own_skipping_env
+    backend = FakeBackend(sla_seconds=4 * 3600, reminder_seconds=24 * 3600)
+    backend.transactions[21] = txn(21, "80.50", "9999")
+    async with workers(skipping_env, backend) as queue:
+        handle = await start(skipping_env, queue, 21)
+        await wait_for_stage(handle, "needs_attention")
+        (opened,) = backend.opened
+        assert opened.workflow_type == "PaymentPosting" and opened.subject == "payment PT 21"
+        assert backend.escalations == []
+        await skipping_env.sleep(timedelta(hours=4, minutes=1))
+        assert [e.level for e in backend.escalations] == [1]
+        await skipping_env.sleep(timedelta(hours=24))
+        assert [e.level for e in backend.escalations] == [1, 2]
+        info = await handle.query("attention", result_type=AttentionInfo)
+        assert info.escalations == 2 and info.reason_kind == "match_invoice_number"
+        assert ResolutionAction.POST_TODAY in info.allowed
+        await handle.execute_update(
+            PaymentPosting.resolve,
+            Resolution(action=ResolutionAction.MARK_HANDLED, note="paid by phone", operator="o"),
+        )
+        result = await handle.result()
+    assert result.outcome is PostingOutcome.HANDLED and len(backend.escalations) == 2
+
+
+async def test_a_void_ends_a_payment_that_waits_for_an_operator(skipping_env):
+    backend = FakeBackend()
+    backend.transactions[22] = txn(22, "80.50", "9999")
+    async with workers(skipping_env, backend) as queue:
+        handle = await start(skipping_env, queue, 22)
+        await wait_for_stage(handle, "needs_attention")
+        await handle.signal(PaymentPosting.transaction_voided)
+        result = await handle.result()
+    assert result.outcome is PostingOutcome.VOIDED and "voided" in result.reason
+    assert backend.writes == [] and list(backend.resolved.values()) == [
+        "closed: PayTrace voided the transaction before it was posted"
+    ]

@@ -90,7 +90,7 @@ async def test_unknown_invoice_parks_and_is_resolved_by_an_update(
         assert [d.paytrace_transaction_id for d in stack.store.dead_letters()] == [txn_id]
         assert stack.receipts(txn_id) == (0, 0)
 
-        parked_ids = [wid for wid, _ in await list_attention(stack.client)]
+        parked_ids = [p.workflow_id for p in await list_attention(stack.client)]
         assert f"payment-{txn_id}" in parked_ids
         with pytest.raises(
             WorkflowUpdateFailedError

@@ -1,4 +1,4 @@
-"""Recorded PaymentPosting histories replay with the current workflow code.
+"""Recorded histories of every workflow replay with the current workflow code.
 
 A failure here means a change would break workflows already running in production: use
 ``workflow.patched`` (docs/operations.md) instead of re-recording.
@@ -19,13 +19,40 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 def test_histories_are_committed():
     names = {p.stem for p in HISTORIES}
-    current = {
+    older = {
         "payment_posting_posted",
         "payment_posting_parked_then_applied",
         "payment_posting_declined",
     }
-    # _v1: recorded before strict approval (declined/status_code); they must keep replaying
-    assert current | {f"{n}_v1" for n in current} <= names
+    # _v1: recorded before strict approval (declined/status_code); the others before the
+    # needs-attention alerts (ALERTS_PATCH): they must keep replaying
+    assert older | {f"{n}_v1" for n in older} <= names
+    assert {
+        "payment_posting_parked_alerted",
+        "payment_posting_ach",
+        "payment_posting_voided_while_parked",
+        "refund_to_credit_memo_posted",
+        "refund_to_credit_memo_erp_initiated",
+        "credit_memo_refund_refunded",
+        "void_reversal_reversed",
+        "void_reversal_while_parked",
+        "void_reversal_ach_return",
+        "settlement_sync_deposited",
+        "settlement_sync_read_back",
+        "settlement_sweep",
+        "transaction_sweep_window",
+        "transaction_sweep_lookback",
+        "erp_refund_sweep",
+    } <= names
+
+
+def test_every_workflow_has_a_recorded_history():
+    recorded = set()
+    for path in HISTORIES:
+        events = json.loads(path.read_text())["events"]
+        started = events[0]["workflowExecutionStartedEventAttributes"]
+        recorded.add(started["workflowType"]["name"])
+    assert {w.__temporal_workflow_definition.name for w in ALL_WORKFLOWS} <= recorded
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
@@ -56,5 +83,25 @@ async def test_a_changed_workflow_is_caught(monkeypatch):
         data_converter=pydantic_data_converter,
         workflow_runner=UnsandboxedWorkflowRunner(),
     )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is not None
+
+
+async def test_the_alerts_patch_is_what_keeps_older_parked_payments_replaying(monkeypatch):
+    """Without ``workflow.patched(ALERTS_PATCH)`` the new park (alert + SLA) would meet a history
+    recorded before it and break every payment that was waiting when the change deployed."""
+    from workflows import attention
+
+    path = next(p for p in HISTORIES if p.stem == "payment_posting_parked_then_applied")
+    history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
+    replayer = Replayer(
+        workflows=ALL_WORKFLOWS,
+        data_converter=pydantic_data_converter,
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+    assert (
+        await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    ).replay_failure is None
+    monkeypatch.setattr(attention.workflow, "patched", lambda _id: True)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is not None

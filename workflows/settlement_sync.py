@@ -61,7 +61,7 @@ with workflow.unsafe.imports_passed_through():
         reraise_cancellation,
     )
 
-POLL_FIRST = timedelta(seconds=5)
+POLL_FIRST = timedelta(seconds=2)
 POLL_MAX = timedelta(minutes=5)
 DOCUMENT_ACTIONS = (
     ResolutionAction.RETRY,

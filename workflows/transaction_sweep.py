@@ -156,7 +156,7 @@ class TransactionSweep:
             window = sweep_window(
                 state.cursor, workflow.now(), request.overlap_minutes, request.first_lookback_days
             )
-        found = 0
+        seen: set[tuple[str, int]] = set()
         started = StartWorkflowsResult()
         for part in day_windows(window.since, window.until):
             swept: list[SweptTransaction] = await workflow.execute_activity(
@@ -172,8 +172,10 @@ class TransactionSweep:
                     result_type=list[SweptTransaction],
                     **options.PAYTRACE,
                 )
-            found += len(swept)
-            started = _add(started, await _start(starts_for(swept)))
+            # PayTrace is read by whole local days: neighbouring parts can list a transaction twice
+            fresh = [t for t in swept if (t.method.value, t.transaction_id) not in seen]
+            seen.update((t.method.value, t.transaction_id) for t in fresh)
+            started = _add(started, await _start(starts_for(fresh)))
         if not backfill:
             await workflow.execute_activity(
                 names.SAVE_SWEEP_CURSOR,
@@ -183,7 +185,7 @@ class TransactionSweep:
         return SweepResult(
             since=window.since,
             until=window.until,
-            found=found,
+            found=len(seen),
             started=started.started,
             already=started.already,
         )

@@ -54,7 +54,7 @@ with workflow.unsafe.imports_passed_through():
         reraise_cancellation,
     )
 
-POSTING_POLL_FIRST = timedelta(seconds=5)
+POSTING_POLL_FIRST = timedelta(seconds=2)
 POSTING_POLL_MAX = timedelta(minutes=10)
 POSTING_WAIT = timedelta(days=1)
 CLOSED_PERIOD = "erp_closed_period"

@@ -62,7 +62,12 @@ def create_app(
     Returns:
         The ASGI app. Its own docs are at ``/_sim/docs``, away from PayTrace's paths.
     """
-    state = SimulatorState(config.db_path, config.first_transaction_id)
+    state = SimulatorState(
+        config.db_path,
+        config.first_transaction_id,
+        config.first_check_id,
+        config.first_batch_number,
+    )
     state.create_schema()
     poster = SilentPoster(config.silent_post_url, transport=silent_post_transport)
     context = SimContext(

@@ -11,7 +11,7 @@ from decimal import Decimal
 from connectors.paytrace.simulator import codes, errors
 from connectors.paytrace.simulator.db import SqliteFile, refund_within, to_row
 
-FIRST_CHECK_ID = 5_000_001  # CHECK_SCHEMA seeds the sequence at this id minus one
+FIRST_CHECK_ID = 5_000_001  # where a new file starts its check ids (SimulatorState seeds it)
 
 CHECK_SCHEMA = """
 CREATE TABLE IF NOT EXISTS checks (
@@ -36,8 +36,6 @@ CREATE TABLE IF NOT EXISTS checks (
     returned_at_us INTEGER,
     ready_at_us INTEGER
 );
-INSERT INTO sqlite_sequence (name, seq) SELECT 'checks', 5000000
-    WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'checks');
 """
 
 _COLUMNS = (

@@ -22,6 +22,8 @@ class SimulatorConfig(BaseModel):
         token_ttl_seconds: lifetime of an OAuth access token.
         first_transaction_id: the id a new state file starts counting transactions from (an
             existing file keeps its own sequence).
+        first_check_id: the same for ACH check transaction ids.
+        first_batch_number: the number of each merchant's first settlement batch.
         settlement_cutoff: local time (``HH:MM``) at which the open batch settles every day.
         auto_settle: settle at the cut-off; off, only ``/v1/transactions/settle`` settles.
         faults: fault rules active from startup (see ``faults.FaultRule``); more can be added
@@ -38,6 +40,8 @@ class SimulatorConfig(BaseModel):
     timezone: str = "America/New_York"
     token_ttl_seconds: int = Field(default=7200, gt=0)
     first_transaction_id: int = Field(default=1000001, gt=0)
+    first_check_id: int = Field(default=5000001, gt=0)
+    first_batch_number: int = Field(default=1, gt=0)
     faults: list[FaultRule] = Field(default_factory=list)
     fault_seed: int | None = None
     settlement_cutoff: time = time(3, 0)

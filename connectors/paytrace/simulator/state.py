@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from connectors.paytrace.simulator import codes, errors
-from connectors.paytrace.simulator.check_state import CHECK_SCHEMA
+from connectors.paytrace.simulator.check_state import CHECK_SCHEMA, FIRST_CHECK_ID
 from connectors.paytrace.simulator.db import SqliteFile, refund_within, to_row
 from connectors.paytrace.simulator.vault_state import VAULT_SCHEMA
 
@@ -205,11 +205,21 @@ class SimulatorState:
     Args:
         db_path: the SQLite file; its directory is created if missing.
         first_transaction_id: where a new file starts its transaction ids.
+        first_check_id: where a new file starts its check (ACH) transaction ids.
+        first_batch_number: the number of a merchant's first settlement batch.
     """
 
-    def __init__(self, db_path: str, first_transaction_id: int = FIRST_TRANSACTION_ID) -> None:
+    def __init__(
+        self,
+        db_path: str,
+        first_transaction_id: int = FIRST_TRANSACTION_ID,
+        first_check_id: int = FIRST_CHECK_ID,
+        first_batch_number: int = 1,
+    ) -> None:
         self.file = SqliteFile(db_path)
         self._first_id = first_transaction_id
+        self._first_check_id = first_check_id
+        self._first_batch = first_batch_number
 
     def create_schema(self) -> None:
         """Create the tables if missing, upgrade a version-1 file, and seed transaction ids."""
@@ -228,11 +238,15 @@ class SimulatorState:
                     f"UPDATE {table} SET ready_at_us = created_at_us "  # noqa: S608
                     "WHERE ready_at_us IS NULL"
                 )
-            conn.execute(
-                "INSERT INTO sqlite_sequence (name, seq) SELECT 'transactions', ? "
-                "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'transactions')",
-                (self._first_id - 1,),
-            )
+            for table, first in (
+                ("transactions", self._first_id),
+                ("checks", self._first_check_id),
+            ):
+                conn.execute(
+                    "INSERT INTO sqlite_sequence (name, seq) SELECT ?, ? "
+                    "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?)",
+                    (table, first - 1, table),
+                )
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # Tokens -------------------------------------------------------------------------------
@@ -480,8 +494,8 @@ class SimulatorState:
             if not waiting:
                 return None
             last = conn.execute(
-                "SELECT COALESCE(MAX(batch_number), 0) AS n FROM batches WHERE merchant = ?",
-                (merchant,),
+                "SELECT COALESCE(MAX(batch_number), ?) AS n FROM batches WHERE merchant = ?",
+                (self._first_batch - 1, merchant),
             ).fetchone()["n"]
             number = int(last) + 1
             conn.execute(

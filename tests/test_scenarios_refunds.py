@@ -1,0 +1,234 @@
+"""Refund scenarios on both ERP stand-ins: PayTrace refunds become credit memos, and ERP credit
+memos flagged for a card refund are refunded in PayTrace exactly once."""
+
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from activities.starter import start_payment_posting
+from connectors.erp.standin import ERP_NAMES
+from domain.activity_io import PostingOutcome, ResolutionAction
+from domain.erp_documents import DocumentKind
+from domain.matching import normalize_invoice_number
+from domain.refund_io import MemoRefundInput, MemoRefundOutcome, RefundOutcome
+from domain.start_io import StartKind
+from tests.scenarios import company, parked, resolve, result_of, sweep, today_for
+from tests.stack import running_stack
+from workflows import CreditMemoRefund, ErpRefundSweep, RefundToCreditMemo
+from workflows.erp_refund_sweep import ErpRefundSweepInput
+
+
+@pytest.fixture(params=ERP_NAMES)
+def erp_name(request):
+    return request.param
+
+
+async def posted_sale(stack, amount, invoice):
+    txn = await stack.sale(amount, invoice=invoice)
+    await start_payment_posting(stack.client, stack.settings.task_queue, txn, "test")
+    assert (await stack.handle(txn).result()).outcome is PostingOutcome.POSTED
+    return txn
+
+
+def refunds_in_paytrace(records, sale_invoice):
+    return [r for r in records if r.transaction_type == "REFUND" and r.invoice_id == sale_invoice]
+
+
+async def test_a_refund_becomes_a_credit_memo_applied_to_its_open_invoice(
+    dev_env, tmp_path, erp_url, erp_name
+):
+    async with running_stack(dev_env.client, tmp_path, erp_url, erp_name=erp_name) as stack:
+        sale = await posted_sale(stack, "100.00", "1001")  # 25.00 of 1001 stays open
+        assert await stack.settle() is not None
+        refund = await stack.refund(sale, "40.00")
+        swept = await sweep(stack)
+        assert swept.found == 2 and swept.started == 1  # the refund (the sale was posted)
+        result = await result_of(stack, RefundToCreditMemo.run, f"refund-{refund}")
+        assert result.outcome is RefundOutcome.POSTED
+        assert normalize_invoice_number(result.applied_to) == "1001"
+        assert result.customer_id == "C0001"
+        assert stack.balance("1001") == Decimal("0.00")  # the memo closed the open 25.00
+        memo = stack.erp.find_document(DocumentKind.CREDIT_MEMO, str(refund))
+        assert memo is not None and memo.amount == Decimal("40.00")
+        assert stack.store.posting(refund, kind="credit_memo")["status"] == "posted"
+        again = await sweep(stack)
+        assert again.started == 0  # the same refund is not written twice
+        docs = stack.erp.documents_for_transaction(refund)
+        assert [d.kind for d in docs] == [DocumentKind.CREDIT_MEMO]
+
+
+async def test_a_refund_of_a_paid_invoice_is_left_open_on_account(
+    dev_env, tmp_path, erp_url, erp_name
+):
+    async with running_stack(dev_env.client, tmp_path, erp_url, erp_name=erp_name) as stack:
+        sale = await posted_sale(stack, "40.00", "1004")
+        await stack.settle()
+        refund = await stack.refund(sale)
+        handle = await stack.start(StartKind.REFUND, refund)
+        result = await handle.result()
+        assert result["outcome"] == "posted" and result["applied_to"] == ""
+        assert result["customer_id"] == "C0002"
+        assert stack.balance("1004") == Decimal("0.00")
+
+
+async def test_a_refund_dated_in_a_closed_period_parks_then_posts_today(
+    dev_env, tmp_path, erp_url, erp_name
+):
+    """The refund happened on the last day of a month that finance has closed since."""
+    clock = [datetime.now(UTC).replace(day=1, hour=15) - timedelta(days=1)]
+    async with running_stack(
+        dev_env.client, tmp_path, erp_url, erp_name=erp_name, clock=clock
+    ) as stack:
+        sale = await stack.sale("125.00", invoice="1001")
+        await stack.settle()
+        clock[0] += timedelta(hours=1)
+        refund = await stack.refund(sale, "25.00")
+        month_end = clock[0].astimezone(stack.tz).date()
+        stack.standin.set_period_open(
+            stack.erp_engine, company_id=company(stack), day=month_end, is_open=False
+        )
+        workflow_id = f"refund-{refund}"
+        await stack.start(StartKind.REFUND, refund)
+        info = await parked(stack, workflow_id)
+        assert info.reason_kind == "erp_closed_period"
+        assert ResolutionAction.POST_TODAY in info.allowed
+        await resolve(stack, workflow_id, ResolutionAction.POST_TODAY)
+        result = await result_of(stack, RefundToCreditMemo.run, workflow_id)
+        assert result.outcome is RefundOutcome.POSTED
+        assert result.memo_date == today_for(stack) != month_end
+        events = [e.event for e in stack.store.audit_trail(workflow_id=workflow_id)]
+        assert "needs_attention" in events and "redated" in events
+
+
+async def test_with_the_current_period_policy_a_late_refund_is_dated_today(
+    dev_env, tmp_path, erp_url, erp_name
+):
+    clock = [datetime.now(UTC).replace(day=1, hour=15) - timedelta(days=1)]
+    mapping = {"periods": {"closed": "current"}}
+    async with running_stack(
+        dev_env.client, tmp_path, erp_url, erp_name=erp_name, clock=clock, mapping=mapping
+    ) as stack:
+        sale = await stack.sale("125.00", invoice="1001")
+        await stack.settle()
+        refund = await stack.refund(sale, "25.00")
+        month_end = clock[0].astimezone(stack.tz).date()
+        stack.standin.set_period_open(
+            stack.erp_engine, company_id=company(stack), day=month_end, is_open=False
+        )
+        handle = await stack.start(StartKind.REFUND, refund)
+        result = await handle.result()
+        assert result["outcome"] == "posted" and result["memo_date"] == today_for(stack).isoformat()
+        assert stack.store.dead_letters() == []
+
+
+async def flag_memo(stack, txn, amount):
+    """An AR clerk's credit memo flagged for a card refund; numbers are unique per test run
+    (memo workflow ids are global on the shared dev server)."""
+    stack.standin.add_credit_memo(
+        stack.erp_engine,
+        company_id=company(stack),
+        customer_id="C0001",
+        number=f"CM{random.randrange(10**6, 10**7)}",
+        amount=Decimal(amount),
+        memo_date=today_for(stack),
+        comment=f"REFUND PT {txn}",
+    )
+
+
+async def erp_sweep(stack):
+    return await stack.client.execute_workflow(
+        ErpRefundSweep.run,
+        ErpRefundSweepInput(flag="REFUND PT", lookback_days=5),
+        id=f"erp-sweep-{uuid.uuid4().hex[:8]}",
+        task_queue=stack.settings.task_queue,
+    )
+
+
+async def paytrace_refunds(stack, invoice):
+    today = today_for(stack)
+    records = await stack.paytrace.export_by_date_range(
+        today - timedelta(days=1), today, transaction_type="REFUND"
+    )
+    return refunds_in_paytrace(records, invoice)
+
+
+async def test_an_erp_memo_flagged_for_refund_is_refunded_in_paytrace_once(
+    dev_env, tmp_path, erp_url, erp_name
+):
+    mapping = {"refunds": {"from_erp": True}}
+    async with running_stack(
+        dev_env.client, tmp_path, erp_url, erp_name=erp_name, mapping=mapping
+    ) as stack:
+        sale = await posted_sale(stack, "125.00", "1001")
+        await stack.settle()
+        await flag_memo(stack, sale, "25.00")
+        first = await erp_sweep(stack)
+        assert (first.found, first.started) == (1, 1)
+        (memo,) = stack.erp.flagged_refund_memos("REFUND PT", today_for(stack) - timedelta(days=1))
+        workflow_id = f"memo-refund-{memo.erp_document}"
+        result = await result_of(stack, CreditMemoRefund.run, workflow_id)
+        assert result.outcome is MemoRefundOutcome.REFUNDED
+        assert result.original_transaction_id == sale and result.amount == Decimal("25.00")
+        (refund,) = await paytrace_refunds(stack, "1001")
+        assert refund.transaction_id == result.refund_transaction_id
+        assert refund.amount == Decimal("25.00")
+
+        again = await erp_sweep(stack)
+        assert (again.found, again.started) == (1, 0)
+        # a new run for the same memo (Temporal forgot the first) refunds nothing more
+        rerun = await stack.client.execute_workflow(
+            CreditMemoRefund.run,
+            MemoRefundInput(memo=memo),
+            id=f"{workflow_id}-rerun",
+            task_queue=stack.settings.task_queue,
+        )
+        assert rerun.outcome is MemoRefundOutcome.ALREADY_DONE
+        assert len(await paytrace_refunds(stack, "1001")) == 1
+
+        # the PayTrace sweep sees the refund tracepost made: the ERP memo is its document
+        await sweep(stack)
+        seen = await result_of(stack, RefundToCreditMemo.run, f"refund-{refund.transaction_id}")
+        assert seen.outcome is RefundOutcome.ERP_INITIATED
+        assert stack.erp.find_document(DocumentKind.CREDIT_MEMO, str(refund.transaction_id)) is None
+
+
+async def test_a_full_refund_asked_before_settlement_becomes_a_void(
+    dev_env, tmp_path, erp_url, erp_name
+):
+    mapping = {"refunds": {"from_erp": True}}
+    async with running_stack(
+        dev_env.client, tmp_path, erp_url, erp_name=erp_name, mapping=mapping
+    ) as stack:
+        sale = await posted_sale(stack, "125.00", "1001")
+        await flag_memo(stack, sale, "125.00")
+        await erp_sweep(stack)
+        (memo,) = stack.erp.flagged_refund_memos("REFUND PT", today_for(stack) - timedelta(days=1))
+        result = await result_of(stack, CreditMemoRefund.run, f"memo-refund-{memo.erp_document}")
+        assert result.outcome is MemoRefundOutcome.VOIDED and result.refund_transaction_id is None
+        record = await stack.paytrace.export_by_id(sale)
+        assert record is not None and record.transaction_type == "VOID"
+        assert await paytrace_refunds(stack, "1001") == []
+
+
+async def test_a_memo_asking_more_than_is_left_parks_and_refunds_nothing(
+    dev_env, tmp_path, erp_url, erp_name
+):
+    mapping = {"refunds": {"from_erp": True}}
+    async with running_stack(
+        dev_env.client, tmp_path, erp_url, erp_name=erp_name, mapping=mapping
+    ) as stack:
+        sale = await posted_sale(stack, "125.00", "1001")
+        await stack.settle()
+        await flag_memo(stack, sale, "200.00")
+        await erp_sweep(stack)
+        (memo,) = stack.erp.flagged_refund_memos("REFUND PT", today_for(stack) - timedelta(days=1))
+        workflow_id = f"memo-refund-{memo.erp_document}"
+        info = await parked(stack, workflow_id)
+        assert info.reason_kind == "memo_amount" and "125.00 left to refund" in info.reason
+        await resolve(stack, workflow_id, ResolutionAction.MARK_HANDLED, note="refunded by check")
+        result = await result_of(stack, CreditMemoRefund.run, workflow_id)
+        assert result.outcome is MemoRefundOutcome.HANDLED
+        assert await paytrace_refunds(stack, "1001") == []
