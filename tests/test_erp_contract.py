@@ -27,7 +27,9 @@ from connectors.erp.errors import (
 )
 from connectors.erp.protocol import ErpConnector, PostingStrategy
 from connectors.erp.standin import ERP_NAMES, ConnectorOptions, StandIn, stand_in
+from connectors.erp.xref import IN_CHUNK
 from domain.erp_documents import (
+    AccountState,
     CreditMemo,
     CustomerProfile,
     Deposit,
@@ -43,8 +45,9 @@ from domain.erp_documents import (
     SalesOrderLine,
 )
 from domain.matching import normalize_invoice_number
-from domain.models import Application, CashReceipt, ReceiptStatus
-from tests.erp_helpers import race
+from domain.models import Application, CashReceipt, PaymentSource, ReceiptStatus, paytrace_tag
+from tests.erp_helpers import captured, race
+from tests.erp_rows import posted_payments, receipt_cash_accounts, set_gl_account_active
 
 pytestmark = pytest.mark.filterwarnings("ignore:Dialect sqlite\\+pysqlite does \\*not\\* support")
 
@@ -92,7 +95,7 @@ def receipt(pt_id: int, customer: str, amount: str, *apps: Application, **kw: An
         customer_id=customer,
         amount=Decimal(amount),
         receipt_date=kw.pop("receipt_date", TODAY),
-        reference=f"PT {pt_id}",
+        reference=paytrace_tag(pt_id, kw.get("source", PaymentSource.CARD)),
         applications=apps,
         on_account=Decimal(amount) - applied,
         **kw,
@@ -116,6 +119,10 @@ def balance(erp: Erp, number: str) -> Decimal:
 def paid_and_posted(erp: Erp, pt_id: int, customer: str, amount: str, *apps: Application) -> None:
     erp.connector.write_receipt(receipt(pt_id, customer, amount, *apps))
     assert erp.connector.post_receipt(pt_id).status is ReceiptStatus.POSTED
+
+
+ACH = PaymentSource.ACH
+CARD = PaymentSource.CARD
 
 
 # --- reads ------------------------------------------------------------------------------------
@@ -476,3 +483,293 @@ def test_two_payments_racing_for_one_invoice_never_over_apply(erp: Erp) -> None:
     refused = [x for x in results if isinstance(x, InvoiceNotOpenError)]
     assert len(written) == 1 and len(refused) == 5, results
     assert balance(erp, "1003") == Decimal("0.00")
+
+
+# --- ACH payments: numbered apart from card transactions ------------------------------------
+
+
+def test_ach_and_card_receipts_with_one_number_are_two_documents(erp: Erp) -> None:
+    c = erp.connector
+    card = receipt(5701, "C0001", "50.00", app("1001", "50.00"))
+    ach = receipt(5701, "C0001", "25.00", app("1001", "25.00"), source=ACH)
+    card_written = c.write_receipt(card)
+    ach_written = c.write_receipt(ach)
+    assert card_written.created and ach_written.created
+    assert (card_written.source, ach_written.source) == (CARD, ACH)
+    assert card_written.erp_document != ach_written.erp_document
+    assert ach_written.paytrace_transaction_id == 5701
+    # Repeats are read back, each by its own source.
+    assert not c.write_receipt(ach).created and not c.write_receipt(card).created
+    assert c.find_receipt(5701) == card_written.model_copy(update={"created": False})
+    assert c.find_receipt(5701, ACH) == ach_written.model_copy(update={"created": False})
+    assert c.find_document(DocumentKind.RECEIPT, "ach-5701") is not None
+    assert balance(erp, "1001") == Decimal("50.00")  # both applications pending
+    posted = c.post_receipt(5701, ACH)
+    assert (posted.status, posted.source, posted.erp_document) == (
+        ReceiptStatus.POSTED,
+        ACH,
+        ach_written.erp_document,
+    )
+    card_record = c.find_receipt(5701)
+    assert card_record is not None and card_record.status is ReceiptStatus.PENDING
+    assert c.post_receipt(5701).status is ReceiptStatus.POSTED
+    assert c.post_receipt(5701, ACH).status is ReceiptStatus.POSTED  # idempotent
+    # The ERP's own rows: one posted payment tagged "PT 5701", one "PT ACH 5701".
+    assert posted_payments(erp.engine, erp.name, 5701) == 1
+    assert posted_payments(erp.engine, erp.name, 5701, ACH) == 1
+    assert [d.key for d in c.documents_for_transaction(5701)] == ["5701"]
+    assert [d.key for d in c.documents_for_transaction(5701, ACH)] == ["ach-5701"]
+    assert c.find_receipt(5702, ACH) is None
+    with pytest.raises(DocumentNotFoundError):
+        c.post_receipt(5702, ACH)
+
+
+def test_ach_return_reopens_its_invoice_and_leaves_the_card_payment(erp: Erp) -> None:
+    c = erp.connector
+    paid_and_posted(erp, 5711, "C0001", "125.00", app("1001", "125.00"))
+    c.write_receipt(receipt(5711, "C0001", "30.50", app("1002", "30.50"), source=ACH))
+    c.post_receipt(5711, ACH)
+    assert (balance(erp, "1001"), balance(erp, "1002")) == (Decimal("0.00"), Decimal("50.00"))
+    returned = ReceiptReversal(
+        key="ach-return:5711",
+        paytrace_transaction_id=5711,
+        reason=ReversalReason.ACH_RETURN,
+        reversal_date=TODAY,
+        reference="R01 insufficient funds",
+        source=ACH,
+    )
+    written = c.reverse_receipt(returned)
+    assert written.created and normalized(written.applied_to) == {"1002"}
+    assert not c.reverse_receipt(returned).created
+    c.post_document(DocumentKind.REVERSAL, "ach-return:5711")
+    assert (balance(erp, "1001"), balance(erp, "1002")) == (Decimal("0.00"), Decimal("80.50"))
+    card = c.find_receipt(5711)
+    assert card is not None and card.status is ReceiptStatus.POSTED
+    assert [d.kind for d in c.documents_for_transaction(5711)] == [DocumentKind.RECEIPT]
+    assert {d.kind for d in c.documents_for_transaction(5711, ACH)} == {
+        DocumentKind.RECEIPT,
+        DocumentKind.REVERSAL,
+    }
+    # The ACH payment is reversed once; the card payment with its number is not reversed yet.
+    with pytest.raises(ErpBusinessError, match="5711"):
+        c.reverse_receipt(returned.model_copy(update={"key": "ach-return:5711:again"}))
+    void = ReceiptReversal(
+        key="void:5711",
+        paytrace_transaction_id=5711,
+        reason=ReversalReason.VOID,
+        reversal_date=TODAY,
+    )
+    assert normalized(c.reverse_receipt(void).applied_to) == {"1001"}
+    c.post_document(DocumentKind.REVERSAL, "void:5711")
+    assert (balance(erp, "1001"), balance(erp, "1002")) == (Decimal("125.00"), Decimal("80.50"))
+
+
+def test_reversing_an_ach_payment_never_written_is_refused(erp: Erp) -> None:
+    paid_and_posted(erp, 5721, "C0001", "125.00", app("1001", "125.00"))
+    returned = ReceiptReversal(
+        key="ach-return:5721",
+        paytrace_transaction_id=5721,
+        reason=ReversalReason.ACH_RETURN,
+        reversal_date=TODAY,
+        source=ACH,
+    )
+    with pytest.raises(DocumentNotFoundError, match="5721"):
+        erp.connector.reverse_receipt(returned)
+    assert balance(erp, "1001") == Decimal("0.00")
+
+
+# --- a receipt's own cash account -------------------------------------------------------------
+
+
+def test_receipt_cash_account_replaces_the_configured_one(erp: Erp) -> None:
+    c = erp.connector
+    bank, clearing = erp.account("bank"), erp.account("undeposited")
+    own = c.write_receipt(receipt(5731, "C0001", "25.00", app("1001", "25.00"), cash_account=bank))
+    default = c.write_receipt(receipt(5732, "C0001", "25.00", app("1001", "25.00")))
+    assert receipt_cash_accounts(erp.engine, erp.name, own.erp_document) == {bank}
+    assert receipt_cash_accounts(erp.engine, erp.name, default.erp_document) == {clearing}
+    c.post_receipt(5731)
+    assert receipt_cash_accounts(erp.engine, erp.name, own.erp_document) == {bank}
+
+
+def test_receipt_to_a_missing_or_inactive_cash_account_is_refused(erp: Erp) -> None:
+    c = erp.connector
+    with pytest.raises(MissingGlAccountError, match="99999"):
+        c.write_receipt(receipt(5741, "C0001", "25.00", app("1001", "25.00"), cash_account="99999"))
+    bank = erp.account("bank")
+    set_gl_account_active(erp.engine, erp.name, bank, active=False)
+    with pytest.raises(MissingGlAccountError, match=bank):
+        c.write_receipt(receipt(5741, "C0001", "25.00", app("1001", "25.00"), cash_account=bank))
+    assert c.find_receipt(5741) is None
+    assert balance(erp, "1001") == Decimal("125.00")
+    # Blank keeps the configured cash account, which is still fine.
+    assert c.write_receipt(receipt(5741, "C0001", "25.00", app("1001", "25.00"))).created
+
+
+# --- bulk read-back -----------------------------------------------------------------------------
+
+
+def test_documents_by_keys_reads_back_exactly_the_written_ones_in_chunks(erp: Erp) -> None:
+    c = erp.connector
+    written = {
+        "5751": c.write_receipt(receipt(5751, "C0001", "10.00")),
+        "ach-5751": c.write_receipt(receipt(5751, "C0002", "11.00", source=ACH)),
+        "5753": c.write_receipt(receipt(5753, "C0002", "12.00")),
+    }
+    c.post_receipt(5753)
+    keys = [str(900000 + i) for i in range(1200)]
+    keys[0], keys[600], keys[1199] = "5753", "ach-5751", "5751"
+    keys.append("5751")  # asked twice, returned once
+    with captured(erp.engine) as statements:
+        found = c.documents_by_keys(DocumentKind.RECEIPT, keys)
+    assert [d.key for d in found] == ["5753", "ach-5751", "5751"]
+    for doc in found:
+        record = written[doc.key]
+        assert (doc.erp_document, doc.batch, doc.amount, doc.customer_id) == (
+            record.erp_document,
+            record.batch,
+            record.amount,
+            record.customer_id,
+        )
+    assert found[0].status is DocumentStatus.POSTED
+    # 1,200 distinct keys: at least three statements, none with more than IN_CHUNK keys.
+    reads = [s for s in statements if isinstance(s, sa.Select)]
+    assert len(reads) >= 3
+    for stmt in reads:
+        params = stmt.compile().params.values()
+        values = sum(len(v) if isinstance(v, list | tuple) else 1 for v in params)
+        assert values <= IN_CHUNK + 1  # the keys and the kind
+    assert c.documents_by_keys(DocumentKind.CREDIT_MEMO, keys) == []
+    assert c.documents_by_keys(DocumentKind.RECEIPT, []) == []
+
+
+def test_documents_dated_includes_both_ends_in_date_then_key_order(erp: Erp) -> None:
+    c = erp.connector
+    days = {5761: -1, 5762: 0, 5763: 1, 5764: 1, 5765: 2}
+    for pt_id, offset in days.items():
+        c.write_receipt(receipt(pt_id, "C0001", "5.00", receipt_date=TODAY + timedelta(offset)))
+    c.write_receipt(receipt(5760, "C0001", "5.00", receipt_date=TODAY, source=ACH))
+    dated = c.documents_dated(DocumentKind.RECEIPT, TODAY, TODAY + timedelta(1))
+    assert [(d.key, d.document_date) for d in dated] == [
+        ("5762", TODAY),
+        ("ach-5760", TODAY),
+        ("5763", TODAY + timedelta(1)),
+        ("5764", TODAY + timedelta(1)),
+    ]
+    single = c.documents_dated(DocumentKind.RECEIPT, TODAY - timedelta(1), TODAY - timedelta(1))
+    assert [d.key for d in single] == ["5761"]
+    assert c.documents_dated(DocumentKind.RECEIPT, TODAY + timedelta(1), TODAY) == []
+    assert c.documents_dated(DocumentKind.JOURNAL, TODAY - timedelta(9), TODAY + timedelta(9)) == []
+
+
+# --- GL accounts a mapping names ----------------------------------------------------------------
+
+
+def test_gl_account_states_tell_active_inactive_and_missing(erp: Erp) -> None:
+    c = erp.connector
+    fees, bank = erp.account("card_fees"), erp.account("bank")
+    set_gl_account_active(erp.engine, erp.name, fees, active=False)
+    states = c.gl_account_states([bank, fees, "99999", " ", bank])
+    assert states == {
+        bank: AccountState.ACTIVE,
+        fees: AccountState.INACTIVE,
+        "99999": AccountState.MISSING,
+        " ": AccountState.MISSING,
+    }
+    set_gl_account_active(erp.engine, erp.name, fees, active=True)
+    assert c.gl_account_states([fees]) == {fees: AccountState.ACTIVE}
+    assert c.gl_account_states([]) == {}
+
+
+# --- credit memos an ERP user flagged for a card refund -----------------------------------------
+
+
+def user_memo(erp: Erp, number: str, amount: str, day: date, comment: str, **kw: Any) -> None:
+    erp.standin.add_credit_memo(
+        erp.engine,
+        company_id=erp.company,
+        customer_id=kw.pop("customer", "C0001"),
+        number=number,
+        amount=Decimal(amount),
+        memo_date=day,
+        comment=comment,
+        **kw,
+    )
+
+
+def test_flagged_refund_memos(erp: Erp) -> None:
+    c = erp.connector
+    yesterday = TODAY - timedelta(days=1)
+    user_memo(erp, "9101", "10.00", TODAY, "REFUND PT 5801 damaged", apply_to="1001")
+    user_memo(erp, "9102", "5.00", TODAY, "   refund pt 5802", customer="C0002")
+    user_memo(erp, "9103", "7.00", yesterday, "Refund PT 5803")
+    user_memo(erp, "9104", "3.00", TODAY, "goodwill credit, no refund PT")
+    # tracepost's own memo of a PayTrace refund, posted: never an ERP-initiated refund.
+    c.write_credit_memo(
+        CreditMemo(
+            paytrace_transaction_id=5804,
+            customer_id="C0001",
+            amount=Decimal("4.00"),
+            memo_date=TODAY,
+            reference="refund",
+        )
+    )
+    c.post_document(DocumentKind.CREDIT_MEMO, "5804")
+    assert balance(erp, "1001") == Decimal("115.00")  # the user's memo paid part of 1001
+
+    flagged = c.flagged_refund_memos("refund pt", TODAY)
+    assert [(m.customer_id, m.amount, m.memo_date, m.comment) for m in flagged] == [
+        ("C0001", Decimal("10.00"), TODAY, "REFUND PT 5801 damaged"),
+        ("C0002", Decimal("5.00"), TODAY, "refund pt 5802"),
+    ]
+    assert [normalized(m.applied_to) for m in flagged] == [{"1001"}, set()]
+    assert [normalize_invoice_number(m.erp_document) for m in flagged] != []
+    # since is inclusive; order is memo date, then number.
+    earlier = c.flagged_refund_memos("REFUND PT", yesterday)
+    assert [m.comment for m in earlier] == [
+        "Refund PT 5803",
+        "REFUND PT 5801 damaged",
+        "refund pt 5802",
+    ]
+    assert c.flagged_refund_memos("REFUND PT", TODAY + timedelta(days=1)) == []
+    # tracepost's memo comment starts "PT 5804": listed for the marker "PT" only if it were not
+    # tracepost's own; a user's memo starting "PT" is listed.
+    user_memo(erp, "9190", "2.00", TODAY, "PT 5805 typed by a clerk")
+    assert [m.comment for m in c.flagged_refund_memos("PT", TODAY)] == ["PT 5805 typed by a clerk"]
+    with pytest.raises(ErpBusinessError, match="blank"):
+        c.flagged_refund_memos("  ", TODAY)
+
+
+def test_add_credit_memo_refuses_what_an_erp_user_could_not_enter(erp: Erp) -> None:
+    with pytest.raises(ValueError, match="424242"):
+        user_memo(erp, "9201", "1.00", TODAY, "x", apply_to="424242")
+    with pytest.raises(ValueError, match="NOBODY"):
+        user_memo(erp, "9202", "1.00", TODAY, "x", customer="NOBODY")
+    with pytest.raises(ValueError):
+        user_memo(erp, "9203", "0.00", TODAY, "x")
+    paid_and_posted(erp, 5901, "C0001", "80.50", app("1002", "80.50"))
+    with pytest.raises(ValueError, match="not open"):
+        user_memo(erp, "9204", "1.00", TODAY, "x", apply_to="1002")
+    assert erp.connector.flagged_refund_memos("x", TODAY) == []
+    # A memo larger than the invoice pays it off and keeps the rest as open credit.
+    user_memo(erp, "9205", "200.00", TODAY, "REFUND PT 5902", apply_to="1001")
+    assert balance(erp, "1001") == Decimal("0.00")
+    (memo,) = erp.connector.flagged_refund_memos("REFUND PT", TODAY)
+    assert memo.amount == Decimal("200.00") and normalized(memo.applied_to) == {"1001"}
+
+
+def test_racing_card_and_ach_writers_of_one_number_make_two_documents(erp: Erp) -> None:
+    if not is_postgres(erp):
+        pytest.skip("row-lock races need PostgreSQL")
+    c = erp.connector
+    card = receipt(5771, "C0002", "9.00")
+    ach = receipt(5771, "C0002", "8.00", source=ACH)
+    results = race(8, lambda i: c.write_receipt(card if i % 2 else ach))
+    assert not [x for x in results if isinstance(x, BaseException)], results
+    assert sum(1 for x in results if x.created) == 2
+    documents = {(x.source, x.erp_document) for x in results}
+    assert len(documents) == 2 and {s for s, _ in documents} == {CARD, ACH}
+    c.post_receipt(5771)
+    c.post_receipt(5771, ACH)
+    assert posted_payments(erp.engine, erp.name, 5771) == 1
+    assert posted_payments(erp.engine, erp.name, 5771, ACH) == 1

@@ -48,7 +48,7 @@ from domain.erp_documents import (
     SalesOrder,
     SalesOrderLine,
 )
-from domain.models import Application, CashReceipt, ReceiptStatus
+from domain.models import Application, CashReceipt, PaymentSource, ReceiptStatus
 from tests.erp_helpers import captured, race, rows
 
 TODAY = date(2025, 6, 2)
@@ -720,6 +720,39 @@ def test_every_statement_compiles_for_mssql(engine: sa.Engine) -> None:
         erp.open_balance("C0002")
         erp.documents_for_transaction(PT_ID)
         erp.find_receipt(PT_ID)
+        # ACH receipts and returns, a receipt's own bank account, bulk reads, memos, accounts.
+        ach = receipt(("1004", "40.00"), customer="C0002", pt_id=PT_ID).model_copy(
+            update={"source": PaymentSource.ACH, "cash_account": "1000/000000"}
+        )
+        erp.write_receipt(ach)
+        erp.post_receipt(PT_ID, PaymentSource.ACH)
+        erp.reverse_receipt(
+            ReceiptReversal(
+                key="ach-return:1",
+                paytrace_transaction_id=PT_ID,
+                reason=ReversalReason.ACH_RETURN,
+                reversal_date=TODAY,
+                source=PaymentSource.ACH,
+            )
+        )
+        erp.post_document(DocumentKind.REVERSAL, "ach-return:1")
+        erp.find_receipt(PT_ID, PaymentSource.ACH)
+        erp.documents_for_transaction(PT_ID, PaymentSource.ACH)
+        keys = [f"ach-{PT_ID}", *(str(n) for n in range(1200))]
+        assert [d.key for d in erp.documents_by_keys(DocumentKind.RECEIPT, keys)] == keys[:1]
+        assert erp.documents_dated(DocumentKind.RECEIPT, TODAY, TODAY)
+        assert erp.gl_account_states(["1000", "1090/000000", "9999"])
+        STAND_IN.add_credit_memo(
+            engine,
+            company_id="",
+            customer_id="C0002",
+            number="CM1",
+            amount=Decimal("5.00"),
+            memo_date=TODAY,
+            comment="REFUND PT 1",
+            apply_to="1003",
+        )
+        assert len(erp.flagged_refund_memos("refund pt", TODAY)) == 1
     dialect = mssql.dialect()
     compiled = []
     for stmt in statements:
@@ -729,6 +762,13 @@ def test_every_statement_compiles_for_mssql(engine: sa.Engine) -> None:
     for table in ("ARDoc", "ARSetup", "Batch", "tptPaytraceXref", "AR_Balances", "Customer"):
         assert any(f"[{table}] WITH (UPDLOCK, ROWLOCK)" in s for s in locking), table
     assert not any("FOR UPDATE" in s or "LIMIT" in s for s in compiled)
+    assert any("[tptPaytraceXref].[SourceKey] IN" in s for s in compiled)
+    assert any("[tptPaytraceXref].[DocDate] >=" in s for s in compiled)
+    assert any("[tptPaytraceXref].[PaymentSource]" in s for s in compiled)
+    memo_reads = [s for s in compiled if "lower(ltrim([ARDoc].[DocDesc])) LIKE" in s]
+    assert memo_reads and all("NOT (EXISTS" in s for s in memo_reads)
+    assert any("FROM [ARAdjust]" in s and "[ARAdjust].[AdjgRefNbr] IN" in s for s in compiled)
+    assert any("FROM [SubAcct]" in s and "[SubAcct].[Sub] IN" in s for s in compiled)
 
 
 # --- concurrency and faults (PostgreSQL) --------------------------------------------------------

@@ -295,6 +295,7 @@ def test_golden_receipt(engine: sa.Engine) -> None:
         "Status": "pending",
         "CreateDate": NOW,
         "UpdateDate": None,
+        "PaymentSource": "card",
     }
     (setup,) = select(engine, ARSetup)
     assert (setup["LastBatNbr"], setup["LastWORefNbr"], setup["LastRefNbr"]) == (

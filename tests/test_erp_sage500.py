@@ -653,6 +653,7 @@ def test_golden_rows_of_one_receipt(engine: sa.Engine) -> None:
         "Status": "pending",
         "CreateDate": NOW,
         "UpdateDate": None,
+        "PaymentSource": "card",
     }
 
 

@@ -222,6 +222,7 @@ def test_golden_rows_of_a_deposit(engine: sa.Engine) -> None:
         "Status": "pending",
         "CreateDate": NOW,
         "UpdateDate": None,
+        "PaymentSource": None,
     }
 
 

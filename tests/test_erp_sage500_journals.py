@@ -136,6 +136,7 @@ def test_golden_rows_of_a_journal(engine: sa.Engine) -> None:
         "Status": "pending",
         "CreateDate": NOW,
         "UpdateDate": None,
+        "PaymentSource": None,
     }
 
 

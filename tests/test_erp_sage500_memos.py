@@ -195,6 +195,7 @@ def test_golden_rows_of_an_applied_credit_memo(engine: sa.Engine) -> None:
             "Status": "pending",
             "CreateDate": NOW,
             "UpdateDate": None,
+            "PaymentSource": None,
         }
     ]
     # The pending application already lowers what is payable.

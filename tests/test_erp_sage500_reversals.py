@@ -164,6 +164,7 @@ def test_golden_rows_of_a_reversal(engine: sa.Engine) -> None:
             "Status": "pending",
             "CreateDate": NOW,
             "UpdateDate": None,
+            "PaymentSource": "card",
         }
     ]
     # The pending reversal already shows the invoice as owed again.
@@ -250,6 +251,7 @@ def test_reapplication_pays_again_what_is_still_open(engine: sa.Engine) -> None:
             "Status": "pending",
             "CreateDate": NOW,
             "UpdateDate": None,
+            "PaymentSource": "card",
         }
     ]
     assert pmt["TranCmnt"] == "PT 1000123 REAPPLY 0000000001-PA case 77"

@@ -17,6 +17,7 @@ from connectors.erp.errors import ErpUnavailableError
 from connectors.erp.sage500 import STAND_IN, Sage500Connector
 from connectors.erp.sage500.schema import metadata
 from domain.erp_documents import (
+    AccountState,
     CreditMemo,
     CustomerProfile,
     Deposit,
@@ -29,6 +30,7 @@ from domain.erp_documents import (
     SalesOrder,
     SalesOrderLine,
 )
+from domain.models import PaymentSource
 from tests.dbs import PG_URL
 from tests.erp_helpers import captured
 from tests.test_erp_sage500 import NOW, PT_ID, TODAY, receipt
@@ -113,6 +115,52 @@ def every_operation(erp: Sage500Connector) -> None:
         erp.post_document(DocumentKind.SALES_ORDER, "WEB-1")
     erp.find_document(DocumentKind.JOURNAL, JOURNAL.key)
     erp.documents_for_transaction(PT_ID)
+    every_new_operation(erp)
+
+
+ACH_ID = 5000001
+
+
+def every_new_operation(erp: Sage500Connector) -> None:
+    """ACH receipts and returns, a receipt's own cash account, bulk reads, memos, accounts."""
+    ach = receipt(("1002", "80.50"), pt_id=ACH_ID).model_copy(
+        update={"source": PaymentSource.ACH, "cash_account": "1000"}
+    )
+    for _ in range(2):
+        erp.write_receipt(ach)
+        erp.post_receipt(ACH_ID, PaymentSource.ACH)
+        erp.reverse_receipt(
+            ReceiptReversal(
+                key="ach-return:1",
+                paytrace_transaction_id=ACH_ID,
+                reason=ReversalReason.ACH_RETURN,
+                reversal_date=TODAY,
+                source=PaymentSource.ACH,
+            )
+        )
+        erp.post_document(DocumentKind.REVERSAL, "ach-return:1")
+    erp.find_receipt(ACH_ID, PaymentSource.ACH)
+    erp.documents_for_transaction(ACH_ID, PaymentSource.ACH)
+    keys = [f"ach-{ACH_ID}", *(str(n) for n in range(1200))]
+    assert [d.key for d in erp.documents_by_keys(DocumentKind.RECEIPT, keys)] == keys[:1]
+    assert erp.documents_dated(DocumentKind.RECEIPT, TODAY, TODAY)
+    states = erp.gl_account_states(["1000", "6990", "99999"])
+    assert list(states.values()) == [
+        AccountState.ACTIVE,
+        AccountState.INACTIVE,
+        AccountState.MISSING,
+    ]
+    STAND_IN.add_credit_memo(
+        erp._engine,
+        company_id="SOA",
+        customer_id="C0002",
+        number="9001",
+        amount=Decimal("5.00"),
+        memo_date=TODAY,
+        comment="REFUND PT 1000123",
+        apply_to="1004",
+    )
+    assert len(erp.flagged_refund_memos("refund pt", TODAY)) == 1
 
 
 def test_every_statement_of_every_operation_compiles_for_mssql(engine: sa.Engine) -> None:
@@ -142,6 +190,13 @@ def test_every_statement_of_every_operation_compiles_for_mssql(engine: sa.Engine
     assert not any("FOR UPDATE" in s or "LIMIT" in s for s in compiled)
     # Keyset paging becomes TOP on SQL Server.
     assert any("SELECT TOP" in s and "[tarCustomer].[UpdateDate]" in s for s in compiled)
+    # The new reads: bulk read-back, dated documents, flagged memos, account states.
+    assert any("[tptPaytraceXref].[SourceKey] IN" in s for s in compiled)
+    assert any("[tptPaytraceXref].[DocDate] >=" in s for s in compiled)
+    assert any("[tptPaytraceXref].[PaymentSource]" in s for s in compiled)
+    memo_reads = [s for s in compiled if "lower(ltrim([tarInvoice].[TranCmnt])) LIKE" in s]
+    assert memo_reads and all("NOT (EXISTS" in s for s in memo_reads)
+    assert any("FROM [tglAccount]" in s and "[tglAccount].[GLAcctNo] IN" in s for s in compiled)
 
 
 # --- faults (PostgreSQL) -----------------------------------------------------------------------

@@ -22,3 +22,16 @@ def test_the_tag_always_leads(reference: str, suffix: str, width: int, expected:
     text = tagged_text(paytrace_tag(1000123), reference, suffix, width)
     assert text == expected
     assert len(text) <= width
+
+
+def test_an_ach_payment_has_its_own_tag() -> None:
+    from domain.models import PaymentSource
+
+    assert paytrace_tag(5000001, PaymentSource.ACH) == "PT ACH 5000001"
+    assert paytrace_tag(5000001) == "PT 5000001"
+    # The card tag in an ACH reference is text, not the ACH document's tag (and the other way).
+    text = tagged_text(paytrace_tag(5000001, PaymentSource.ACH), "PT 5000001", "", 30)
+    assert text == "PT ACH 5000001 PT 5000001"
+    assert tagged_text(paytrace_tag(5000001), "PT ACH 5000001", "", 30) == (
+        "PT 5000001 PT ACH 5000001"
+    )

@@ -14,12 +14,14 @@ the retryable ``ErpUnavailableError``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from domain.erp_documents import (
+    AccountState,
     CreditMemo,
     CustomerChanges,
     CustomerDetail,
@@ -28,12 +30,13 @@ from domain.erp_documents import (
     DocumentKind,
     ErpDocument,
     FiscalPeriod,
+    FlaggedMemo,
     JournalEntry,
     Reapplication,
     ReceiptReversal,
     SalesOrder,
 )
-from domain.models import CashReceipt, ErpCustomer, OpenInvoice, ReceiptRecord
+from domain.models import CashReceipt, ErpCustomer, OpenInvoice, PaymentSource, ReceiptRecord
 
 
 class PostingStrategy(StrEnum):
@@ -114,22 +117,88 @@ class ErpConnector(Protocol):
         """The fiscal period a date falls in, with whether it is open; None when none covers it."""
         ...
 
-    def find_receipt(self, paytrace_transaction_id: int) -> ReceiptRecord | None:
-        """Read back the cash receipt written for a PayTrace transaction."""
+    def find_receipt(
+        self, paytrace_transaction_id: int, source: PaymentSource = PaymentSource.CARD
+    ) -> ReceiptRecord | None:
+        """Read back the cash receipt written for a PayTrace payment.
+
+        The receipt is the document of kind ``receipt`` keyed ``receipt_key(id, source)``: a card
+        transaction and an ACH check transaction with the same number are two payments.
+        ``ReceiptRecord.source`` says which one was found.
+        """
         ...
 
     def find_document(self, kind: DocumentKind, key: str) -> ErpDocument | None:
         """Read back the document of a kind written for a business key."""
         ...
 
-    def documents_for_transaction(self, paytrace_transaction_id: int) -> list[ErpDocument]:
-        """Every document written for a PayTrace transaction (receipt, memo, reversal, ...)."""
+    def documents_for_transaction(
+        self, paytrace_transaction_id: int, source: PaymentSource = PaymentSource.CARD
+    ) -> list[ErpDocument]:
+        """Every document written for a PayTrace payment (receipt, memo, reversal, ...).
+
+        Oldest first. Only the documents of the ``source`` payment: an ACH payment's receipt and
+        reversal are not listed under the card transaction with the same number, nor the other
+        way round (memos, journals and deposits belong to card transactions).
+        """
+        ...
+
+    def documents_by_keys(self, kind: DocumentKind, keys: Sequence[str]) -> list[ErpDocument]:
+        """Bulk read-back: the documents of a kind written for any of the business keys.
+
+        For reconciling a settlement batch of any size (tens of thousands of keys): keys go to
+        the database in chunks of at most 500. The documents come in the order of the keys;
+        keys nothing was written for are left out; a key given twice is returned once. Like
+        ``find_document``, a document is found whatever company it was written for.
+        """
+        ...
+
+    def documents_dated(self, kind: DocumentKind, start: date, end: date) -> list[ErpDocument]:
+        """The documents of a kind this connector's company wrote, dated start to end inclusive.
+
+        The document date is the receipt, memo, reversal or entry date (``ErpDocument
+        .document_date``). Ordered by date, then business key; empty when ``end < start``.
+        """
+        ...
+
+    # --- configuration checks and ERP-initiated work --------------------------------------------
+
+    def gl_account_states(self, accounts: Sequence[str]) -> dict[str, AccountState]:
+        """Whether each GL account exists and is active in the ERP (``tracepost mapping check``).
+
+        Each string is an account as the ``accounts`` and ``cash_account`` options take it (Sage
+        500 ``GLAcctNo``; Dynamics SL ``Acct`` or ``Acct/Sub``, whose subaccount is checked as
+        well). The result has one entry per distinct string given, keyed by that string:
+        ``MISSING`` when the account (or the subaccount it names) does not exist or the string
+        is blank, ``INACTIVE`` when it exists but cannot take postings, else ``ACTIVE``.
+        """
+        ...
+
+    def flagged_refund_memos(self, marker: str, since: date) -> list[FlaggedMemo]:
+        """Posted credit memos an ERP user flagged for a card refund in PayTrace.
+
+        A memo is flagged when its comment (Sage 500 ``TranCmnt``, Dynamics SL ``DocDesc``)
+        starts with ``marker``, compared case-insensitively after leading blanks. Only memos of
+        the connector's company dated ``since`` or later; memos tracepost wrote itself
+        (cross-referenced in ``tptPaytraceXref``) are never listed. ``amount`` is positive,
+        ``applied_to`` lists the invoices the posted applications credit, ``comment`` is
+        trimmed. Ordered by memo date, then memo number.
+
+        Raises:
+            ErpBusinessError: the marker is blank (it would flag every memo).
+        """
         ...
 
     # --- writes --------------------------------------------------------------------------------
 
     def write_receipt(self, receipt: CashReceipt) -> ReceiptRecord:
-        """Write a pending cash receipt with its applications, on-account rest and write-offs."""
+        """Write a pending cash receipt with its applications, on-account rest and write-offs.
+
+        Exactly once per ``receipt.key`` (card ``1000123``, ACH ``ach-5000001``); the ERP
+        document's comment leads with ``paytrace_tag(id, source)`` (``PT ACH 5000001``). A
+        non-blank ``receipt.cash_account`` replaces the configured cash account for this receipt
+        and is validated the same way (missing or inactive: ``MissingGlAccountError``).
+        """
         ...
 
     def write_credit_memo(self, memo: CreditMemo) -> ErpDocument:
@@ -137,7 +206,13 @@ class ErpConnector(Protocol):
         ...
 
     def reverse_receipt(self, reversal: ReceiptReversal) -> ErpDocument:
-        """Reverse a posted receipt and reopen every invoice it paid."""
+        """Reverse a posted receipt and reopen every invoice it paid.
+
+        The receipt is the one keyed ``receipt_key(reversal.paytrace_transaction_id,
+        reversal.source)`` (an ACH return: ``ReversalReason.ACH_RETURN``, ``source=ACH``); the
+        other source's payment with the same number is left alone. Exactly once per
+        ``reversal.key``; a second reversal of the same payment under another key is refused.
+        """
         ...
 
     def reapply_receipt(self, reapplication: Reapplication) -> ErpDocument:
@@ -156,8 +231,13 @@ class ErpConnector(Protocol):
         """Write a sales order with its lines (eCommerce ``order.paid``)."""
         ...
 
-    def post_receipt(self, paytrace_transaction_id: int) -> ReceiptRecord:
-        """Finish the receipt's batch with the configured posting strategy; idempotent."""
+    def post_receipt(
+        self, paytrace_transaction_id: int, source: PaymentSource = PaymentSource.CARD
+    ) -> ReceiptRecord:
+        """Finish the receipt's batch with the configured posting strategy; idempotent.
+
+        The receipt is the one ``find_receipt(paytrace_transaction_id, source)`` reads back.
+        """
         ...
 
     def post_document(self, kind: DocumentKind, key: str) -> ErpDocument:

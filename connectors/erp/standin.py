@@ -43,7 +43,8 @@ class ConnectorOptions:
         user_id: the user written into audit columns.
         paytrace_id_field: the customer column holding the PayTrace customer id.
         invoice_prefixes: prefixes dropped when normalizing invoice numbers.
-        cash_account: the GL (Sage ``GLAcctNo``) or bank (SL ``Acct``) account of receipts.
+        cash_account: the GL (Sage ``GLAcctNo``) or bank (SL ``Acct``) account of receipts; a
+            receipt's own ``CashReceipt.cash_account`` wins over it.
         accounts: GL account numbers by purpose (``bank``, ``undeposited``, ``ar``,
             ``card_fees``, ``chargeback_fees``, ``write_off``; Dynamics SL also ``refunds`` and
             ``sub``, the default subaccount); missing purposes use the ERP's default.
@@ -153,6 +154,42 @@ class StandIn(Protocol):
         due_date: date,
     ) -> None:
         """Add a posted, open invoice as an ERP user would (tests and demos)."""
+        ...
+
+    def add_credit_memo(
+        self,
+        engine: sa.Engine,
+        *,
+        company_id: str,
+        customer_id: str,
+        number: str,
+        amount: Decimal,
+        memo_date: date,
+        comment: str,
+        apply_to: str = "",
+    ) -> None:
+        """Add a posted credit memo as an ERP user enters and posts it (tests and demos).
+
+        What the ERP's own screens and posting leave: Sage 500 a posted ``tarInvoice`` row of
+        TranType 502 with negative amounts and balance; Dynamics SL a released ``ARDoc`` CM.
+        When ``apply_to`` names an open invoice of the customer, the memo is applied to it (up to
+        its balance) the way posting / release records it, lowering that invoice's balance. The
+        demo uses it for memos flagged ``REFUND PT <id>``.
+
+        Args:
+            engine: the stand-in database.
+            company_id: the company; blank: the demo company.
+            customer_id: the customer credited.
+            number: the memo's number as the user keys it (Sage ``TranNo``, SL ``RefNbr``).
+            amount: the memo amount, positive, whole cents.
+            memo_date: the memo date.
+            comment: the memo's comment (Sage ``TranCmnt``, SL ``DocDesc``), cut to its column.
+            apply_to: the visible number of the invoice it pays, or blank (left open).
+
+        Raises:
+            ValueError: the customer or the invoice does not exist, the invoice is not open, or
+                the amount is not positive.
+        """
         ...
 
     def set_period_open(

@@ -1,13 +1,28 @@
-"""The ``PT <transaction id>`` tag on every ERP document: what a finance user searches by."""
+"""The ``PT <transaction id>`` tag on every ERP document: what a finance user searches by.
+
+ACH payments carry ``PT ACH <check transaction id>``: PayTrace numbers checks apart from card
+transactions, so the two tags never name each other's document.
+"""
 
 from __future__ import annotations
 
 import re
 
+from domain.models import PaymentSource
+from domain.models import paytrace_tag as domain_tag
 
-def paytrace_tag(transaction_id: int) -> str:
-    """``PT 1000123``: the tag of a PayTrace transaction on ERP documents."""
-    return f"PT {transaction_id}"
+
+def paytrace_tag(transaction_id: int, source: PaymentSource = PaymentSource.CARD) -> str:
+    """``PT 1000123`` (card) or ``PT ACH 5000001``: the tag of a payment on ERP documents.
+
+    Args:
+        transaction_id: PayTrace's transaction id, or check transaction id for ACH.
+        source: card or ACH.
+
+    Returns:
+        The tag (``domain.models.paytrace_tag``).
+    """
+    return domain_tag(transaction_id, source)
 
 
 def tagged_text(tag: str, reference: str, suffix: str, width: int) -> str:

@@ -1,26 +1,40 @@
 """tracepost's cross-reference table, kept inside each ERP database.
 
 One row per document tracepost wrote, keyed by ``(DocKind, SourceKey)``: the business key the
-document was written for (a PayTrace transaction id, ``batch:77``, a case id, an order id). The
-row is inserted in the same transaction as the document, so "read back before writing" and the
-primary key together make every write exactly once, also when two workers race.
+document was written for (a PayTrace transaction id, ``ach-5000001``, ``batch:77``, a case id, an
+order id). The row is inserted in the same transaction as the document, so "read back before
+writing" and the primary key together make every write exactly once, also when two workers race.
+
+PayTrace numbers ACH (check) transactions apart from card transactions, so ``PaytraceTranID``
+alone does not say which payment a row belongs to: ``PaymentSource`` (``card``/``ach``) does,
+on the documents of a payment (receipts, reversals, reapplications). NULL means card: rows of
+other kinds, and rows written before the column existed.
+
+Bulk read-backs (``documents_by_keys``, ``documents_dated``) serve the settlement
+reconciliation; key lists go to the database in chunks of ``IN_CHUNK`` (SQL Server accepts
+2,100 parameters in a statement).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from domain.erp_documents import DocumentKind, DocumentStatus, ErpDocument
+from domain.models import PaymentSource
 from domain.money import quantize
 
 XREF_TABLE = "tptPaytraceXref"
 DEPOSIT_LINK_TABLE = "tptPaytraceDepositLink"
 APPLIED_TO_WIDTH = 255
+IN_CHUNK = 500
+"""Most values in one ``IN (...)`` list: well below SQL Server's 2,100 parameters a statement."""
+
+_T = TypeVar("_T")
 
 
 def xref_table(metadata: sa.MetaData) -> sa.Table:
@@ -50,7 +64,10 @@ def xref_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("Status", sa.String(10), nullable=False),
         sa.Column("CreateDate", sa.DateTime, nullable=False),
         sa.Column("UpdateDate", sa.DateTime, nullable=True),
+        sa.Column("PaymentSource", sa.String(4), nullable=True),
         sa.Index(f"ix_{XREF_TABLE}_PaytraceTranID", "PaytraceTranID"),
+        # documents_dated: one kind's documents in a date range.
+        sa.Index(f"ix_{XREF_TABLE}_DocDate", "DocKind", "DocDate"),
     )
 
 
@@ -94,6 +111,7 @@ def xref_row(
     batch_key: int | None = None,
     doc_date: date | None = None,
     applied_to: tuple[str, ...] = (),
+    source: PaymentSource | None = None,
 ) -> dict[str, Any]:
     """The cross-reference row of a newly written (pending) document.
 
@@ -111,6 +129,8 @@ def xref_row(
         batch_key: the batch's surrogate key (Sage 500), if any.
         doc_date: the document date.
         applied_to: invoice numbers it applied to or reopened.
+        source: card or ACH, for the documents of a payment (receipt, reversal,
+            reapplication); None for the other kinds.
 
     Returns:
         The row, ready for ``insert``.
@@ -136,6 +156,7 @@ def xref_row(
         "Status": DocumentStatus.PENDING.value,
         "CreateDate": now,
         "UpdateDate": None,
+        "PaymentSource": source.value if source is not None else None,
     }
 
 
@@ -174,18 +195,143 @@ def read_xref(
     return conn.execute(sa.select(table).where(c.DocKind == kind.value, c.SourceKey == key)).first()
 
 
+def of_source(table: sa.Table, source: PaymentSource) -> sa.ColumnElement[bool]:
+    """The condition "this row belongs to a payment of ``source``" (NULL counts as card).
+
+    Args:
+        table: the ERP schema's ``tptPaytraceXref``.
+        source: card or ACH.
+
+    Returns:
+        A WHERE condition.
+    """
+    column = table.c.PaymentSource
+    if source is PaymentSource.ACH:
+        return column == PaymentSource.ACH.value
+    return sa.or_(column.is_(None), column != PaymentSource.ACH.value)
+
+
+def row_source(row: sa.Row[Any]) -> PaymentSource:
+    """The payment source a cross-reference row records (NULL: card)."""
+    value = row._mapping.get("PaymentSource")
+    return PaymentSource(str(value).strip()) if value else PaymentSource.CARD
+
+
 def rows_for_transaction(
-    conn: sa.Connection, table: sa.Table, paytrace_transaction_id: int
+    conn: sa.Connection,
+    table: sa.Table,
+    paytrace_transaction_id: int,
+    source: PaymentSource = PaymentSource.CARD,
 ) -> list[sa.Row[Any]]:
-    """Every cross-reference row of a PayTrace transaction, oldest first."""
+    """Every cross-reference row of a PayTrace transaction of one source, oldest first.
+
+    Args:
+        conn: a connection.
+        table: the ERP schema's ``tptPaytraceXref``.
+        paytrace_transaction_id: the card transaction id, or ACH check transaction id.
+        source: which of the two numbering ranges the id is from.
+
+    Returns:
+        The rows, by ``CreateDate`` then ``DocKind``.
+    """
     c = table.c
     return list(
         conn.execute(
             sa.select(table)
-            .where(c.PaytraceTranID == paytrace_transaction_id)
+            .where(c.PaytraceTranID == paytrace_transaction_id, of_source(table, source))
             .order_by(c.CreateDate, c.DocKind)
         ).all()
     )
+
+
+def chunked(values: Sequence[_T], size: int = IN_CHUNK) -> Iterator[Sequence[_T]]:
+    """Consecutive slices of at most ``size`` values (for ``IN`` lists).
+
+    Args:
+        values: the values.
+        size: the largest slice, at least 1.
+
+    Yields:
+        The slices, in order.
+
+    Raises:
+        ValueError: if ``size`` is below 1.
+    """
+    if size < 1:
+        raise ValueError(f"chunk size must be at least 1, not {size}")
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def documents_by_keys(
+    conn: sa.Connection,
+    table: sa.Table,
+    erp: str,
+    kind: DocumentKind,
+    keys: Sequence[str],
+) -> list[ErpDocument]:
+    """The documents of a kind written for any of the keys, in the order the keys are given.
+
+    One indexed read (the primary key) per ``IN_CHUNK`` keys. Keys nothing was written for are
+    left out; a key given twice is returned once.
+
+    Args:
+        conn: a connection.
+        table: the ERP schema's ``tptPaytraceXref``.
+        erp: the ERP's short name, for the documents.
+        kind: the document kind.
+        keys: business keys, e.g. receipt keys of a settlement batch (``receipt_key``).
+
+    Returns:
+        The documents found.
+    """
+    wanted = list(dict.fromkeys(keys))
+    c = table.c
+    found: dict[str, ErpDocument] = {}
+    for chunk in chunked(wanted):
+        for row in conn.execute(
+            sa.select(table).where(c.DocKind == kind.value, c.SourceKey.in_(list(chunk)))
+        ):
+            found[str(row.SourceKey)] = to_document(row, erp)
+    return [found[key] for key in wanted if key in found]
+
+
+def documents_dated(
+    conn: sa.Connection,
+    table: sa.Table,
+    erp: str,
+    kind: DocumentKind,
+    start: date,
+    end: date,
+    *,
+    company_id: str,
+) -> list[ErpDocument]:
+    """The documents of a kind a company's connector wrote dated ``start`` to ``end`` inclusive.
+
+    Args:
+        conn: a connection.
+        table: the ERP schema's ``tptPaytraceXref``.
+        erp: the ERP's short name, for the documents.
+        kind: the document kind.
+        start: first document date.
+        end: last document date (an end before the start finds nothing).
+        company_id: the ``CompanyID`` the connector writes (Sage ``CompanyID``, SL ``CpnyID``).
+
+    Returns:
+        The documents by ``DocDate``, then business key.
+    """
+    c = table.c
+    rows = conn.execute(
+        sa.select(table)
+        .where(
+            c.DocKind == kind.value,
+            c.DocDate >= start,
+            c.DocDate <= end,
+            c.CompanyID == company_id,
+        )
+        .order_by(c.DocDate, c.SourceKey)
+    )
+    return [to_document(row, erp) for row in rows]
 
 
 def mark_posted(

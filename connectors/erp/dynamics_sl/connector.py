@@ -9,7 +9,7 @@ modules of this package and only wrapped here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -17,8 +17,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from connectors.erp.dynamics_sl import (
+    account_states,
     codes,
     customers,
+    flagged_memos,
     ledger,
     lookups,
     memos,
@@ -37,8 +39,16 @@ from connectors.erp.guard import erp_guard
 from connectors.erp.locks import lock_rows, write_transaction
 from connectors.erp.procedures import Runner, execute_call, run_autocommit
 from connectors.erp.protocol import PostingStrategy
-from connectors.erp.xref import mark_posted, read_xref, rows_for_transaction, to_document
+from connectors.erp.xref import (
+    documents_by_keys,
+    documents_dated,
+    mark_posted,
+    read_xref,
+    rows_for_transaction,
+    to_document,
+)
 from domain.erp_documents import (
+    AccountState,
     CreditMemo,
     CustomerChanges,
     CustomerDetail,
@@ -48,12 +58,21 @@ from domain.erp_documents import (
     DocumentStatus,
     ErpDocument,
     FiscalPeriod,
+    FlaggedMemo,
     JournalEntry,
     Reapplication,
     ReceiptReversal,
     SalesOrder,
 )
-from domain.models import CashReceipt, ErpCustomer, OpenInvoice, ReceiptRecord, ReceiptStatus
+from domain.models import (
+    CashReceipt,
+    ErpCustomer,
+    OpenInvoice,
+    PaymentSource,
+    ReceiptRecord,
+    ReceiptStatus,
+    receipt_key,
+)
 
 ZERO = Decimal(0)
 AR_KINDS = (
@@ -249,10 +268,13 @@ class DynamicsSlConnector:
         except ValueError:
             return None
 
-    def find_receipt(self, paytrace_transaction_id: int) -> ReceiptRecord | None:
-        """The receipt written for a PayTrace transaction (``tptPaytraceXref``)."""
-        doc = self.find_document(DocumentKind.RECEIPT, str(paytrace_transaction_id))
-        return _record(doc) if doc is not None else None
+    def find_receipt(
+        self, paytrace_transaction_id: int, source: PaymentSource = PaymentSource.CARD
+    ) -> ReceiptRecord | None:
+        """The receipt written for a card or ACH payment (``tptPaytraceXref``)."""
+        key = receipt_key(paytrace_transaction_id, source)
+        doc = self.find_document(DocumentKind.RECEIPT, key)
+        return _record(doc, source) if doc is not None else None
 
     def find_document(self, kind: DocumentKind, key: str) -> ErpDocument | None:
         """The document of a kind written for a business key."""
@@ -260,11 +282,41 @@ class DynamicsSlConnector:
             row = read_xref(conn, tptPaytraceXref, kind, key)
         return to_document(row, codes.ERP_NAME) if row is not None else None
 
-    def documents_for_transaction(self, paytrace_transaction_id: int) -> list[ErpDocument]:
-        """Every document written for a PayTrace transaction, oldest first."""
+    def documents_for_transaction(
+        self, paytrace_transaction_id: int, source: PaymentSource = PaymentSource.CARD
+    ) -> list[ErpDocument]:
+        """Every document written for a card or ACH payment, oldest first."""
         with erp_guard(LABEL, "documents_for_transaction"), self._engine.connect() as conn:
-            rows = rows_for_transaction(conn, tptPaytraceXref, paytrace_transaction_id)
+            rows = rows_for_transaction(conn, tptPaytraceXref, paytrace_transaction_id, source)
         return [to_document(r, codes.ERP_NAME) for r in rows]
+
+    def documents_by_keys(self, kind: DocumentKind, keys: Sequence[str]) -> list[ErpDocument]:
+        """The documents of a kind written for any of the keys, in their order (chunked)."""
+        with erp_guard(LABEL, "documents_by_keys"), self._engine.connect() as conn:
+            return documents_by_keys(conn, tptPaytraceXref, codes.ERP_NAME, kind, keys)
+
+    def documents_dated(self, kind: DocumentKind, start: date, end: date) -> list[ErpDocument]:
+        """The company's documents of a kind dated start to end inclusive, by date then key."""
+        with erp_guard(LABEL, "documents_dated"), self._engine.connect() as conn:
+            return documents_dated(
+                conn, tptPaytraceXref, codes.ERP_NAME, kind, start, end, company_id=self._s.cpny_id
+            )
+
+    # --- configuration checks and ERP-initiated work --------------------------------------------
+
+    def gl_account_states(self, accounts: Sequence[str]) -> dict[str, AccountState]:
+        """Whether each ``Acct`` (and the ``Sub`` of an ``Acct/Sub``) exists and is active."""
+        with erp_guard(LABEL, "gl_account_states"), self._engine.connect() as conn:
+            return account_states.gl_account_states(conn, accounts)
+
+    def flagged_refund_memos(self, marker: str, since: date) -> list[FlaggedMemo]:
+        """Released credit memos (``ARDoc`` CM) an SL user flagged in ``DocDesc``.
+
+        Raises:
+            ErpBusinessError: the marker is blank.
+        """
+        with erp_guard(LABEL, "flagged_refund_memos"), self._engine.connect() as conn:
+            return flagged_memos.flagged_refund_memos(conn, self._s.cpny_id, marker, since)
 
     # --- AR writes -----------------------------------------------------------------------------
 
@@ -280,7 +332,7 @@ class DynamicsSlConnector:
         """
         payment = Payment(
             kind=DocumentKind.RECEIPT,
-            key=str(receipt.paytrace_transaction_id),
+            key=receipt.key,
             paytrace_transaction_id=receipt.paytrace_transaction_id,
             customer_id=receipt.customer_id,
             amount=receipt.amount,
@@ -289,9 +341,12 @@ class DynamicsSlConnector:
             payment_method=receipt.payment_method,
             applications=receipt.applications,
             on_account=receipt.on_account,
+            cash_account=receipt.cash_account,
+            source=receipt.source,
         )
         return _record(
-            self._write(payment.kind, payment.key, lambda c: write_payment(c, payment, self._s))
+            self._write(payment.kind, payment.key, lambda c: write_payment(c, payment, self._s)),
+            receipt.source,
         )
 
     def write_credit_memo(self, memo: CreditMemo) -> ErpDocument:
@@ -348,9 +403,12 @@ class DynamicsSlConnector:
 
     # --- posting -------------------------------------------------------------------------------
 
-    def post_receipt(self, paytrace_transaction_id: int) -> ReceiptRecord:
+    def post_receipt(
+        self, paytrace_transaction_id: int, source: PaymentSource = PaymentSource.CARD
+    ) -> ReceiptRecord:
         """Release the receipt's batch with the configured strategy; idempotent."""
-        return _record(self.post_document(DocumentKind.RECEIPT, str(paytrace_transaction_id)))
+        key = receipt_key(paytrace_transaction_id, source)
+        return _record(self.post_document(DocumentKind.RECEIPT, key), source)
 
     def post_document(self, kind: DocumentKind, key: str) -> ErpDocument:
         """Release (AR) or post (GL) a written document's batch with the strategy; idempotent.
@@ -499,8 +557,8 @@ class DynamicsSlConnector:
             ) from exc
 
 
-def _record(doc: ErpDocument) -> ReceiptRecord:
-    """A receipt document as the ``ReceiptRecord`` the posting workflow uses."""
+def _record(doc: ErpDocument, source: PaymentSource) -> ReceiptRecord:
+    """A receipt document (of a card or ACH payment) as the posting workflow's ``ReceiptRecord``."""
     return ReceiptRecord(
         paytrace_transaction_id=doc.paytrace_transaction_id or 0,
         erp=doc.erp,
@@ -510,4 +568,5 @@ def _record(doc: ErpDocument) -> ReceiptRecord:
         amount=doc.amount,
         status=ReceiptStatus(doc.status.value),
         created=doc.created,
+        source=source,
     )

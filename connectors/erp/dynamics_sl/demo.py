@@ -25,7 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.erp.dynamics_sl import codes, ledger, ledger_schema
+from connectors.erp.dynamics_sl import codes, ledger, ledger_schema, user_memos
 from connectors.erp.dynamics_sl.ar_schema import (
     AR_Balances,
     ARDoc,
@@ -357,6 +357,35 @@ class DynamicsSlStandIn:
             )
             conn.execute(sa.insert(ARDoc), [row])
             _add_balance(conn, company_id or codes.DEFAULT_COMPANY, customer_id, amount, now)
+
+    def add_credit_memo(
+        self,
+        engine: sa.Engine,
+        *,
+        company_id: str,
+        customer_id: str,
+        number: str,
+        amount: Decimal,
+        memo_date: date,
+        comment: str,
+        apply_to: str = "",
+    ) -> None:
+        """Enter and release a credit memo as an SL user would (``user_memos``).
+
+        Raises:
+            ValueError: the customer or the invoice does not exist, the invoice is not open, or
+                the amount is not positive whole cents.
+        """
+        user_memos.add_credit_memo(
+            engine,
+            company_id=company_id,
+            customer_id=customer_id,
+            number=number,
+            amount=amount,
+            memo_date=memo_date,
+            comment=comment,
+            apply_to=apply_to,
+        )
 
     def set_period_open(
         self, engine: sa.Engine, *, company_id: str, day: date, is_open: bool

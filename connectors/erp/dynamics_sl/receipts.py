@@ -6,6 +6,12 @@ payment (``ARDoc`` PA, BankAcct/BankSub, Rlsed 0), one small-balance write-off (
 (``ARTran`` DrCr 'U': CostType = the invoice's DocType, SiteId = its RefNbr). What is not applied
 stays on the payment's ``DocBal`` after release (on account). The cross-reference row commits in
 the same transaction.
+
+An ACH payment is the same document, tagged ``PT ACH <check transaction id>`` in ``DocDesc`` /
+``TranDesc`` and ``ach-<id>`` in ``ExtRefNbr`` (card: ``PT <id>`` and ``<id>``); its ``RefNbr``
+is the check transaction id unless the customer already has a payment of that number (a card
+payment with the same PayTrace number, a check keyed by hand), then the next
+``ARSetup.LastRefNbr`` (``payment_ref``).
 """
 
 from __future__ import annotations
@@ -30,9 +36,10 @@ from connectors.erp.dynamics_sl.rows import (
 )
 from connectors.erp.dynamics_sl.settings import SlSettings
 from connectors.erp.errors import ErpBusinessError
+from connectors.erp.tags import paytrace_tag
 from connectors.erp.xref import read_xref, xref_row
 from domain.erp_documents import DocumentKind
-from domain.models import Application
+from domain.models import Application, PaymentSource, receipt_key
 from domain.money import quantize
 
 ZERO = Decimal(0)
@@ -40,7 +47,13 @@ ZERO = Decimal(0)
 
 @dataclass(frozen=True)
 class Payment:
-    """A payment to write: a PayTrace receipt, or a reversed payment applied again."""
+    """A payment to write: a PayTrace receipt, or a reversed payment applied again.
+
+    Attributes:
+        cash_account: the bank ``Acct`` or ``Acct/Sub`` of this payment; blank: the configured
+            one (``SlSettings.bank``).
+        source: card or ACH: the tag and external reference the payment carries.
+    """
 
     kind: DocumentKind
     key: str
@@ -53,6 +66,8 @@ class Payment:
     applications: tuple[Application, ...]
     on_account: Decimal
     numbered_ref: bool = False
+    cash_account: str = ""
+    source: PaymentSource = PaymentSource.CARD
 
 
 def check_amounts(payment: Payment) -> None:
@@ -151,18 +166,24 @@ def write_payment(conn: sa.Connection, payment: Payment, settings: SlSettings) -
         )
         targets.append(row)
     ctx = settings.context(codes.SCREEN_PAYMENTS)
-    bank = settings.bank(setup)
+    bank = settings.bank(setup, payment.cash_account)
     ar = Account(
         text(customer.ArAcct) or text(setup.ArAcct), text(customer.ArSub) or text(setup.ArSub)
     )
     write_off_acct = settings.account("write_off", setup, "DfltSBWOAcct", "DfltSBWOSub")
-    used = {"the receipts' cash account": bank, f"customer {cust_id}'s AR account": ar}
+    cash_purpose = (
+        "the receipt's own cash account"
+        if payment.cash_account.strip()
+        else "the receipts' cash account"
+    )
+    used = {cash_purpose: bank, f"customer {cust_id}'s AR account": ar}
     if any(app.write_off > ZERO for app in payment.applications):
         used["short-pay write-offs"] = write_off_acct
     validation.check_gl_accounts(conn, used)
     bat_nbr = numbering.next_batch(conn)
     ref_nbr = payment_ref(conn, payment)
-    tag = f"PT {payment.paytrace_transaction_id}"
+    tag = paytrace_tag(payment.paytrace_transaction_id, payment.source)
+    ext_ref = receipt_key(payment.paytrace_transaction_id, payment.source)
     descr = describe(tag, payment.reference, payment.payment_method)
     amount = quantize(payment.amount, 2)
     applied = sum((quantize(a.amount, 2) for a in payment.applications), ZERO)
@@ -200,7 +221,7 @@ def write_payment(conn: sa.Connection, payment: Payment, settings: SlSettings) -
                     descr=descr,
                     adjd_doc_type=text(target.DocType),
                     adjd_ref_nbr=text(target.RefNbr),
-                    ext_ref=str(payment.paytrace_transaction_id),
+                    ext_ref=ext_ref,
                 )
             )
             line += 1
@@ -286,6 +307,7 @@ def write_payment(conn: sa.Connection, payment: Payment, settings: SlSettings) -
             customer_id=cust_id,
             doc_date=payment.day,
             applied_to=tuple(text(t.RefNbr) for t in targets),
+            source=payment.source,
         ),
     )
     return True

@@ -7,7 +7,11 @@ for a void of a released payment and for a chargeback (the reason is in ``DocDes
 still in an unreleased batch is not reversed: that batch is deleted or voided in SL instead.
 
 Applying it again (dispute won) is a new payment (``ARDoc`` PA, RefNbr from
-``ARSetup.LastRefNbr``) applied to what the first one paid, where still open; the rest on account.
+``ARSetup.LastRefNbr``, into the first one's bank account) applied to what the first one paid,
+where still open; the rest on account.
+
+A reversal reverses the payment of its ``source``: an ACH return the ACH receipt
+(``ach-<id>``), never the card payment PayTrace numbered the same (and the other way round).
 """
 
 from __future__ import annotations
@@ -27,29 +31,38 @@ from connectors.erp.dynamics_sl.rows import Account, ardoc_row, artran_row, batc
 from connectors.erp.dynamics_sl.settings import SlSettings
 from connectors.erp.errors import DocumentNotFoundError, ErpBusinessError
 from connectors.erp.locks import lock_rows
+from connectors.erp.tags import paytrace_tag
 from connectors.erp.xref import read_xref, rows_for_transaction, xref_row
 from domain.erp_documents import DocumentKind, Reapplication, ReceiptReversal
-from domain.models import Application
+from domain.models import Application, PaymentSource, receipt_key
 
 ZERO = Decimal(0)
 PAYMENT_KINDS = (DocumentKind.RECEIPT.value, DocumentKind.REAPPLICATION.value)
 
 
-def _latest_payment(conn: sa.Connection, pt_id: int) -> lookups.AnyRow:
-    """The receipt or reapplication of a PayTrace transaction that is still in force.
+def _latest_payment(
+    conn: sa.Connection, pt_id: int, source: PaymentSource = PaymentSource.CARD
+) -> lookups.AnyRow:
+    """The receipt or reapplication of a PayTrace payment that is still in force.
 
     A transaction has its receipt and, after each won dispute, a reapplication; the one to
     reverse is the payment no released-or-pending NS reversal has reversed yet (the newest when
-    several qualify, the newest overall when all are reversed).
+    several qualify, the newest overall when all are reversed). Only the documents of the
+    payment's source count (``tptPaytraceXref.PaymentSource``).
 
     Raises:
         DocumentNotFoundError: when none was written.
     """
     rows: list[lookups.AnyRow] = [
-        r for r in rows_for_transaction(conn, tptPaytraceXref, pt_id) if r.DocKind in PAYMENT_KINDS
+        r
+        for r in rows_for_transaction(conn, tptPaytraceXref, pt_id, source)
+        if r.DocKind in PAYMENT_KINDS
     ]
     if not rows:
-        raise DocumentNotFoundError(f"no receipt was written for PayTrace transaction {pt_id}")
+        raise DocumentNotFoundError(
+            f"no receipt was written for PayTrace transaction {pt_id}"
+            f" ({paytrace_tag(pt_id, source)})"
+        )
     rows.sort(key=lambda r: (r.CreateDate, r.DocKind == DocumentKind.REAPPLICATION.value))
     d = ARDoc.c
     candidate: lookups.AnyRow
@@ -140,7 +153,7 @@ def write_reversal(conn: sa.Connection, reversal: ReceiptReversal, settings: SlS
     if read_xref(conn, tptPaytraceXref, kind, reversal.key) is not None:
         return False
     pt_id = reversal.paytrace_transaction_id
-    original = _latest_payment(conn, pt_id)
+    original = _latest_payment(conn, pt_id, reversal.source)
     posting = validation.open_posting(conn, reversal.reversal_date)
     doc = _payment_doc(conn, original)
     numbering.lock_setup(conn)
@@ -155,7 +168,8 @@ def write_reversal(conn: sa.Connection, reversal: ReceiptReversal, settings: SlS
     amount = money(doc.OrigDocAmt)
     ref_nbr = text(doc.RefNbr)
     cust_id = text(doc.CustId)
-    descr = describe(f"PT {pt_id}", reversal.reference, reversal.reason.value.replace("_", " "))
+    tag = paytrace_tag(pt_id, reversal.source)
+    descr = describe(tag, reversal.reference, reversal.reason.value.replace("_", " "))
     bank = Account(text(doc.BankAcct), text(doc.BankSub))
     line = artran_row(
         ctx,
@@ -169,7 +183,7 @@ def write_reversal(conn: sa.Connection, reversal: ReceiptReversal, settings: SlS
         amount=amount,
         drcr=codes.DRCR_CREDIT,
         descr=descr,
-        ext_ref=str(pt_id),
+        ext_ref=receipt_key(pt_id, reversal.source),
     )
     reopened = tuple(ref for (_, ref) in sorted(paid_by(conn, doc)))
     insert_ar_batch(
@@ -214,6 +228,7 @@ def write_reversal(conn: sa.Connection, reversal: ReceiptReversal, settings: SlS
             customer_id=cust_id,
             doc_date=reversal.reversal_date,
             applied_to=reopened,
+            source=reversal.source,
         ),
     )
     return True
@@ -275,5 +290,6 @@ def write_reapplication(
         applications=tuple(applications),
         on_account=remaining,
         numbered_ref=True,
+        cash_account=f"{text(doc.BankAcct)}/{text(doc.BankSub)}" if text(doc.BankAcct) else "",
     )
     return write_payment(conn, payment, settings)

@@ -60,13 +60,14 @@ class SlSettings:
             accounts=dict(self.accounts),
         )
 
-    def bank(self, setup: sa.Row[tuple[object, ...]]) -> Account:
-        """The cash account of card receipts.
+    def bank(self, setup: sa.Row[tuple[object, ...]], override: str = "") -> Account:
+        """The cash (bank) account of a receipt.
 
-        ``cash_account``, else the ``undeposited`` (card clearing) account, else
-        ``ARSetup.ChkAcct/ChkSub``; a blank subaccount takes ``accounts['sub']`` or ``ChkSub``.
+        ``override`` (the receipt's own ``cash_account``), else ``cash_account``, else the
+        ``undeposited`` (card clearing) account, else ``ARSetup.ChkAcct/ChkSub``; a blank
+        subaccount takes ``accounts['sub']`` or ``ChkSub``.
         """
-        configured = self.cash_account or self.accounts.get("undeposited", "")
+        configured = override.strip() or self.cash_account or self.accounts.get("undeposited", "")
         if configured:
             account = split_account(configured)
             sub = account.sub or self.accounts.get("sub", "") or text(setup._mapping["ChkSub"])

@@ -8,7 +8,7 @@ way Sage's entry screens do; a posting strategy finishes them (see ``docs/erp/sa
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -16,9 +16,12 @@ import sqlalchemy as sa
 
 from connectors.erp.protocol import PostingStrategy
 from connectors.erp.sage500 import (
+    account_states,
     codes,
     customers,
     deposits,
+    documents,
+    flagged_memos,
     journals,
     lookups,
     memos,
@@ -27,14 +30,11 @@ from connectors.erp.sage500 import (
     reversals,
     sales_orders,
 )
-from connectors.erp.sage500.documents import (
-    documents_for_transaction,
-    find_document,
-    post_document,
-)
+from connectors.erp.sage500.documents import find_document, post_document
 from connectors.erp.sage500.settings import DEFAULT_ACCOUNTS, SageSettings, local_now
 from connectors.erp.xref import to_document
 from domain.erp_documents import (
+    AccountState,
     CreditMemo,
     CustomerChanges,
     CustomerDetail,
@@ -43,12 +43,20 @@ from domain.erp_documents import (
     DocumentKind,
     ErpDocument,
     FiscalPeriod,
+    FlaggedMemo,
     JournalEntry,
     Reapplication,
     ReceiptReversal,
     SalesOrder,
 )
-from domain.models import CashReceipt, ErpCustomer, OpenInvoice, ReceiptRecord
+from domain.models import (
+    CashReceipt,
+    ErpCustomer,
+    OpenInvoice,
+    PaymentSource,
+    ReceiptRecord,
+    receipt_key,
+)
 
 
 class Sage500Connector:
@@ -187,17 +195,43 @@ class Sage500Connector:
         """The fiscal period a date falls in, with whether it is open; None when none covers it."""
         return reads.fiscal_period(self._engine, self._s, day)
 
-    def find_receipt(self, paytrace_transaction_id: int) -> ReceiptRecord | None:
-        """Read back what was written for a PayTrace transaction (``tptPaytraceXref``)."""
-        return reads.find_receipt(self._engine, paytrace_transaction_id)
+    def find_receipt(
+        self, paytrace_transaction_id: int, source: PaymentSource = PaymentSource.CARD
+    ) -> ReceiptRecord | None:
+        """Read back the receipt of a card or ACH payment (``tptPaytraceXref``)."""
+        return reads.find_receipt(self._engine, paytrace_transaction_id, source)
 
     def find_document(self, kind: DocumentKind, key: str) -> ErpDocument | None:
         """Read back the document of a kind written for a business key."""
         return find_document(self._engine, kind, key)
 
-    def documents_for_transaction(self, paytrace_transaction_id: int) -> list[ErpDocument]:
-        """Every document written for a PayTrace transaction, oldest first."""
-        return documents_for_transaction(self._engine, paytrace_transaction_id)
+    def documents_for_transaction(
+        self, paytrace_transaction_id: int, source: PaymentSource = PaymentSource.CARD
+    ) -> list[ErpDocument]:
+        """Every document written for a card or ACH payment, oldest first."""
+        return documents.documents_for_transaction(self._engine, paytrace_transaction_id, source)
+
+    def documents_by_keys(self, kind: DocumentKind, keys: Sequence[str]) -> list[ErpDocument]:
+        """The documents of a kind written for any of the keys, in their order (chunked)."""
+        return documents.documents_by_keys(self._engine, kind, keys)
+
+    def documents_dated(self, kind: DocumentKind, start: date, end: date) -> list[ErpDocument]:
+        """The company's documents of a kind dated start to end inclusive, by date then key."""
+        return documents.documents_dated(self._engine, self._s, kind, start, end)
+
+    # --- configuration checks and ERP-initiated work --------------------------------------------
+
+    def gl_account_states(self, accounts: Sequence[str]) -> dict[str, AccountState]:
+        """Whether each ``GLAcctNo`` exists in the company and is active (``tglAccount``)."""
+        return account_states.gl_account_states(self._engine, self._s, accounts)
+
+    def flagged_refund_memos(self, marker: str, since: date) -> list[FlaggedMemo]:
+        """Posted credit memos (TranType 502) a Sage user flagged in ``TranCmnt``.
+
+        Raises:
+            ErpBusinessError: the marker is blank.
+        """
+        return flagged_memos.flagged_refund_memos(self._engine, self._s, marker, since)
 
     # --- writes --------------------------------------------------------------------------------
 
@@ -237,7 +271,9 @@ class Sage500Connector:
         """Write a sales order with its lines (eCommerce ``order.paid``)."""
         return sales_orders.write_sales_order(self._engine, self._s, order)
 
-    def post_receipt(self, paytrace_transaction_id: int) -> ReceiptRecord:
+    def post_receipt(
+        self, paytrace_transaction_id: int, source: PaymentSource = PaymentSource.CARD
+    ) -> ReceiptRecord:
         """Finish the receipt's batch with the configured posting strategy; idempotent.
 
         Raises:
@@ -246,9 +282,8 @@ class Sage500Connector:
             InvoiceNotOpenError: posting would take an invoice below zero.
             ErpUnavailableError: the database could not be reached (retryable).
         """
-        row = post_document(
-            self._engine, self._s, DocumentKind.RECEIPT, str(paytrace_transaction_id)
-        )
+        key = receipt_key(paytrace_transaction_id, source)
+        row = post_document(self._engine, self._s, DocumentKind.RECEIPT, key)
         return lookups.to_record(row)
 
     def post_document(self, kind: DocumentKind, key: str) -> ErpDocument:

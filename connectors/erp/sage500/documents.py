@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,8 +19,11 @@ from connectors.erp.sage500.posting_memo import post_memo_batch
 from connectors.erp.sage500.sales_orders import finish_sales_order
 from connectors.erp.sage500.schema import tptPaytraceXref
 from connectors.erp.sage500.settings import ERP_LABEL, SageSettings
+from connectors.erp.xref import documents_by_keys as xref_documents_by_keys
+from connectors.erp.xref import documents_dated as xref_documents_dated
 from connectors.erp.xref import rows_for_transaction, to_document
 from domain.erp_documents import DocumentKind, ErpDocument
+from domain.models import PaymentSource
 
 # The emulated poster of each document kind.
 POSTERS: dict[DocumentKind, Poster] = {
@@ -43,11 +48,33 @@ def find_document(engine: sa.Engine, kind: DocumentKind, key: str) -> ErpDocumen
     return to_document(row, ERP_NAME) if row is not None else None
 
 
-def documents_for_transaction(engine: sa.Engine, paytrace_transaction_id: int) -> list[ErpDocument]:
-    """Every document written for a PayTrace transaction, oldest first."""
+def documents_for_transaction(
+    engine: sa.Engine,
+    paytrace_transaction_id: int,
+    source: PaymentSource = PaymentSource.CARD,
+) -> list[ErpDocument]:
+    """Every document written for a card or ACH payment, oldest first."""
     with erp_guard(ERP_LABEL, "documents_for_transaction"), engine.connect() as conn:
-        rows = rows_for_transaction(conn, tptPaytraceXref, paytrace_transaction_id)
+        rows = rows_for_transaction(conn, tptPaytraceXref, paytrace_transaction_id, source)
     return [to_document(r, ERP_NAME) for r in rows]
+
+
+def documents_by_keys(
+    engine: sa.Engine, kind: DocumentKind, keys: Sequence[str]
+) -> list[ErpDocument]:
+    """The documents of a kind written for any of the keys, in their order (chunked reads)."""
+    with erp_guard(ERP_LABEL, "documents_by_keys"), engine.connect() as conn:
+        return xref_documents_by_keys(conn, tptPaytraceXref, ERP_NAME, kind, keys)
+
+
+def documents_dated(
+    engine: sa.Engine, settings: SageSettings, kind: DocumentKind, start: date, end: date
+) -> list[ErpDocument]:
+    """The company's documents of a kind dated start to end inclusive, by date then key."""
+    with erp_guard(ERP_LABEL, "documents_dated"), engine.connect() as conn:
+        return xref_documents_dated(
+            conn, tptPaytraceXref, ERP_NAME, kind, start, end, company_id=settings.company_id
+        )
 
 
 def post_document(

@@ -19,10 +19,17 @@ from connectors.erp.sage500.schema import (
     tarPendCustPmtAppl,
     tptPaytraceXref,
 )
-from connectors.erp.xref import read_xref
+from connectors.erp.xref import read_xref, row_source
 from domain.erp_documents import DocumentKind
 from domain.matching import normalize_invoice_number
-from domain.models import ErpCustomer, OpenInvoice, ReceiptRecord, ReceiptStatus
+from domain.models import (
+    ErpCustomer,
+    OpenInvoice,
+    PaymentSource,
+    ReceiptRecord,
+    ReceiptStatus,
+    receipt_key,
+)
 from domain.money import quantize
 
 ERP_NAME = "sage500"
@@ -175,13 +182,18 @@ def find_customer_row(
     return None
 
 
-def read_receipt_xref(conn: sa.Connection, paytrace_transaction_id: int) -> AnyRow | None:
-    """The cross-reference row of a PayTrace transaction's receipt, if any."""
-    return read_xref(conn, tptPaytraceXref, DocumentKind.RECEIPT, str(paytrace_transaction_id))
+def read_receipt_xref(
+    conn: sa.Connection,
+    paytrace_transaction_id: int,
+    source: PaymentSource = PaymentSource.CARD,
+) -> AnyRow | None:
+    """The cross-reference row of a payment's receipt (``receipt_key(id, source)``), if any."""
+    key = receipt_key(paytrace_transaction_id, source)
+    return read_xref(conn, tptPaytraceXref, DocumentKind.RECEIPT, key)
 
 
 def to_record(row: AnyRow, *, created: bool = False) -> ReceiptRecord:
-    """Turn a receipt's tptPaytraceXref row into the domain record."""
+    """Turn a receipt's tptPaytraceXref row into the domain record (source included)."""
     return ReceiptRecord(
         paytrace_transaction_id=int(row.PaytraceTranID),
         erp=ERP_NAME,
@@ -191,6 +203,7 @@ def to_record(row: AnyRow, *, created: bool = False) -> ReceiptRecord:
         amount=quantize(dec(row.Amount), 2),
         status=ReceiptStatus(row.Status),
         created=created,
+        source=row_source(row),
     )
 
 

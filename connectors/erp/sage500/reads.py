@@ -13,7 +13,7 @@ from connectors.erp.sage500.periods import read_period
 from connectors.erp.sage500.schema import tarCustomer, tarInvoice
 from connectors.erp.sage500.settings import ERP_LABEL, SageSettings
 from domain.erp_documents import FiscalPeriod
-from domain.models import ErpCustomer, OpenInvoice, ReceiptRecord
+from domain.models import ErpCustomer, OpenInvoice, PaymentSource, ReceiptRecord
 from domain.money import quantize
 
 ZERO = Decimal(0)
@@ -93,8 +93,10 @@ def fiscal_period(engine: sa.Engine, s: SageSettings, day: date) -> FiscalPeriod
         return read_period(conn, s.company_id, day)
 
 
-def find_receipt(engine: sa.Engine, paytrace_transaction_id: int) -> ReceiptRecord | None:
-    """The receipt written for a PayTrace transaction (``tptPaytraceXref``), or None."""
+def find_receipt(
+    engine: sa.Engine, paytrace_transaction_id: int, source: PaymentSource = PaymentSource.CARD
+) -> ReceiptRecord | None:
+    """The receipt written for a card or ACH payment (``tptPaytraceXref``), or None."""
     with erp_guard(ERP_LABEL, "find_receipt"), engine.connect() as conn:
-        row = lookups.read_receipt_xref(conn, paytrace_transaction_id)
+        row = lookups.read_receipt_xref(conn, paytrace_transaction_id, source)
     return lookups.to_record(row) if row is not None else None

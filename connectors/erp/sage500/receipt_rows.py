@@ -16,7 +16,7 @@ from connectors.erp.sage500.periods import midnight
 from connectors.erp.tags import paytrace_tag, tagged_text
 from connectors.erp.xref import xref_row
 from domain.erp_documents import DocumentKind
-from domain.models import CashReceipt
+from domain.models import CashReceipt, PaymentSource
 from domain.money import quantize
 
 ZERO3 = Decimal("0.000")
@@ -68,7 +68,12 @@ class ReceiptRows:
         return str(self.pend_cust_pmt["TranID"])
 
 
-def tagged_comment(paytrace_transaction_id: int, reference: str, suffix: str = "") -> str:
+def tagged_comment(
+    paytrace_transaction_id: int,
+    reference: str,
+    suffix: str = "",
+    source: PaymentSource = PaymentSource.CARD,
+) -> str:
     """A comment starting with ``PT <id>``: what a Sage user searches receipts and memos by.
 
     The tag leads even when the reference carries it further back (a long reference would cut
@@ -78,17 +83,21 @@ def tagged_comment(paytrace_transaction_id: int, reference: str, suffix: str = "
         paytrace_transaction_id: the document's PayTrace transaction id.
         reference: free text that follows the tag (its own copy of the tag is dropped).
         suffix: appended after the reference, e.g. ``"(VISA)"``.
+        source: card (``PT 1000123``) or ACH (``PT ACH 5000001``).
 
     Returns:
         At most 50 characters.
     """
-    return tagged_text(paytrace_tag(paytrace_transaction_id), reference, suffix, COMMENT_WIDTH)
+    tag = paytrace_tag(paytrace_transaction_id, source)
+    return tagged_text(tag, reference, suffix, COMMENT_WIDTH)
 
 
 def receipt_comment(receipt: CashReceipt) -> str:
-    """The comment a Sage user sees on the receipt: ``PT <id> <reference> (<method>)``."""
+    """The comment a Sage user sees on the receipt: ``PT [ACH] <id> <reference> (<method>)``."""
     method = f"({receipt.payment_method})" if receipt.payment_method else ""
-    return tagged_comment(receipt.paytrace_transaction_id, receipt.reference, method)
+    return tagged_comment(
+        receipt.paytrace_transaction_id, receipt.reference, method, receipt.source
+    )
 
 
 def build_receipt_rows(
@@ -205,7 +214,7 @@ def build_receipt_rows(
         )
     xref = xref_row(
         kind=DocumentKind.RECEIPT,
-        key=str(receipt.paytrace_transaction_id),
+        key=receipt.key,
         company_id=company_id,
         doc_no=tran_id,
         batch_id=batch_id,
@@ -217,5 +226,6 @@ def build_receipt_rows(
         batch_key=keys.batch_key,
         doc_date=receipt.receipt_date,
         applied_to=tuple(t.number for t in targets),
+        source=receipt.source,
     )
     return ReceiptRows(batch_log, batch, pend_cust_pmt, pend_appls, xref)

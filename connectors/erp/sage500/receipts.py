@@ -49,8 +49,12 @@ def write_receipt(engine: sa.Engine, settings: SageSettings, receipt: CashReceip
 
     Returns:
         The record; ``created`` is False when it already existed.
+
+    The business key is ``receipt.key`` (card ``1000123``, ACH ``ach-5000001``). A non-blank
+    ``receipt.cash_account`` (a ``GLAcctNo``) replaces the configured cash account for this
+    receipt's batch and payment, checked like it (``validation.cash_acct_key``).
     """
-    key = str(receipt.paytrace_transaction_id)
+    key = receipt.key
 
     def write(conn: sa.Connection) -> bool:
         return _write(conn, settings, receipt)
@@ -67,10 +71,11 @@ def _write(conn: sa.Connection, s: SageSettings, receipt: CashReceipt) -> bool:
     )
     wanted, invoice_keys = _lock_invoices(conn, s, receipt)
     # The invoice locks may have waited for a racing writer of this same payment.
-    if lookups.read_receipt_xref(conn, receipt.paytrace_transaction_id) is not None:
+    again = lookups.read_receipt_xref(conn, receipt.paytrace_transaction_id, receipt.source)
+    if again is not None:
         return False
     targets = _check_invoices(conn, s, receipt, customer, wanted, invoice_keys)
-    cash_key = cash_acct_key(conn, s.company_id, s.cash_account)
+    cash_key = cash_acct_key(conn, s.company_id, receipt_cash_account(s, receipt))
     if any(app.write_off > 0 for app in receipt.applications):
         check_write_off_account(conn, s.company_id, s.account("write_off"))
     batch_no, batch_type_id = next_batch_no(conn, s.company_id, codes.BATCH_TYPE_CASH_RECEIPT)
@@ -99,6 +104,11 @@ def _write(conn: sa.Connection, s: SageSettings, receipt: CashReceipt) -> bool:
         conn, rows.batch_log, rows.batch, rows.pend_cust_pmt, rows.pend_appls, rows.xref
     )
     return True
+
+
+def receipt_cash_account(s: SageSettings, receipt: CashReceipt) -> str:
+    """The ``GLAcctNo`` a receipt is deposited to: its own ``cash_account``, else the configured."""
+    return receipt.cash_account.strip() or s.cash_account
 
 
 def insert_cash_batch(

@@ -17,6 +17,7 @@ from typing import Any
 from connectors.erp.sage500 import codes
 from connectors.erp.sage500.lookups import dec
 from connectors.erp.sage500.receipt_rows import COMMENT_WIDTH
+from connectors.erp.tags import paytrace_tag
 from connectors.erp.xref import xref_row
 from domain.erp_documents import DocumentKind, ReceiptReversal
 from domain.money import quantize
@@ -49,11 +50,9 @@ class ReversalRows:
 
 
 def reversal_comment(reversal: ReceiptReversal, original_tran_id: str) -> str:
-    """``REV <original TranID> <reason> PT <id> <reference>``, at most 50 characters."""
-    text = (
-        f"REV {original_tran_id} {reversal.reason.value} PT {reversal.paytrace_transaction_id}"
-        f" {reversal.reference.strip()}"
-    )
+    """``REV <original TranID> <reason> PT [ACH] <id> <reference>``, at most 50 characters."""
+    tag = paytrace_tag(reversal.paytrace_transaction_id, reversal.source)
+    text = f"REV {original_tran_id} {reversal.reason.value} {tag} {reversal.reference.strip()}"
     return text.strip()[:COMMENT_WIDTH]
 
 
@@ -182,5 +181,6 @@ def build_reversal_rows(
         batch_key=keys.batch_key,
         doc_date=reversal.reversal_date,
         applied_to=invoice_numbers,
+        source=reversal.source,
     )
     return ReversalRows(batch_log, batch, pend_cust_pmt, pend_appls, xref)

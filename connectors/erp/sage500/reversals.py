@@ -35,9 +35,10 @@ from connectors.erp.sage500.schema import (
     tptPaytraceXref,
 )
 from connectors.erp.sage500.settings import SageSettings
-from connectors.erp.xref import read_xref, to_document, xref_row
+from connectors.erp.tags import paytrace_tag
+from connectors.erp.xref import of_source, read_xref, to_document, xref_row
 from domain.erp_documents import DocumentKind, ErpDocument, Reapplication, ReceiptReversal
-from domain.models import Application, CashReceipt
+from domain.models import Application, CashReceipt, PaymentSource
 from domain.money import quantize
 
 ZERO = Decimal(0)
@@ -46,6 +47,9 @@ CENT = Decimal("0.01")
 
 def reverse_receipt(engine: sa.Engine, s: SageSettings, reversal: ReceiptReversal) -> ErpDocument:
     """Reverse a posted receipt and reopen every invoice it paid, exactly once.
+
+    The receipt is the one of ``reversal.source`` (card, or ACH for a return): an earlier
+    reversal of the other source's payment with the same number does not count.
 
     Raises:
         DocumentNotFoundError: no receipt was written for the transaction, or it is not posted.
@@ -86,12 +90,15 @@ def reapply_receipt(
 # --- shared ------------------------------------------------------------------------------------
 
 
-def _locked_original(conn: sa.Connection, pt_id: int, what: str) -> dict[str, Any]:
+def _locked_original(
+    conn: sa.Connection, pt_id: int, what: str, source: PaymentSource = PaymentSource.CARD
+) -> dict[str, Any]:
     """The posted original payment, locked; refuses one never written or never posted."""
-    receipt = lookups.read_receipt_xref(conn, pt_id)
+    receipt = lookups.read_receipt_xref(conn, pt_id, source)
     if receipt is None:
         raise DocumentNotFoundError(
             f"cannot {what}: no receipt was written for PayTrace transaction {pt_id}"
+            f" ({paytrace_tag(pt_id, source)})"
         )
     pmt = tarCustPmt.c
     row = conn.execute(
@@ -131,12 +138,22 @@ def _require_posted_reversal(conn: sa.Connection, pt_id: int, reversal: lookups.
 
 
 def _other_document(
-    conn: sa.Connection, kind: DocumentKind, pt_id: int, key: str
+    conn: sa.Connection,
+    kind: DocumentKind,
+    pt_id: int,
+    key: str,
+    source: PaymentSource = PaymentSource.CARD,
 ) -> lookups.AnyRow | None:
+    """A document of a kind written for the same payment (id and source) under another key."""
     x = tptPaytraceXref.c
     return conn.execute(
         sa.select(x.SourceKey, x.DocNo, x.BatchKey, x.BatchID)
-        .where(x.DocKind == kind.value, x.PaytraceTranID == pt_id, x.SourceKey != key)
+        .where(
+            x.DocKind == kind.value,
+            x.PaytraceTranID == pt_id,
+            x.SourceKey != key,
+            of_source(tptPaytraceXref, source),
+        )
         .order_by(x.CreateDate)
     ).first()
 
@@ -182,15 +199,15 @@ def _cust_id(conn: sa.Connection, cust_key: int) -> str:
 
 def _reverse(conn: sa.Connection, s: SageSettings, reversal: ReceiptReversal) -> bool:
     pt_id = reversal.paytrace_transaction_id
-    original = _locked_original(conn, pt_id, "reverse")
+    original = _locked_original(conn, pt_id, "reverse", reversal.source)
     if read_xref(conn, tptPaytraceXref, DocumentKind.REVERSAL, reversal.key) is not None:
         return False  # a racing writer of this key committed while we waited for the lock
-    earlier = _other_document(conn, DocumentKind.REVERSAL, pt_id, reversal.key)
+    earlier = _other_document(conn, DocumentKind.REVERSAL, pt_id, reversal.key, reversal.source)
     if earlier is not None:
         raise ErpBusinessError(
-            f"receipt {str(original['TranID']).strip()} of PayTrace transaction {pt_id} was"
-            f" already reversed ({str(earlier.DocNo).strip()}, key {earlier.SourceKey});"
-            " refusing a second reversal"
+            f"receipt {str(original['TranID']).strip()} of PayTrace transaction {pt_id}"
+            f" ({paytrace_tag(pt_id, reversal.source)}) was already reversed"
+            f" ({str(earlier.DocNo).strip()}, key {earlier.SourceKey}); refusing a second reversal"
         )
     require_open(conn, s.company_id, reversal.reversal_date)
     appls = _original_appls(conn, original)
@@ -302,6 +319,7 @@ def _reapply(conn: sa.Connection, s: SageSettings, again: Reapplication) -> bool
         batch_key=keys.batch_key,
         doc_date=again.reapply_date,
         applied_to=tuple(t.number for t in targets),
+        source=PaymentSource.CARD,
     )
     insert_cash_batch(conn, rows.batch_log, rows.batch, rows.pend_cust_pmt, rows.pend_appls, xref)
     return True

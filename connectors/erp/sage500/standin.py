@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from connectors.erp.locks import write_transaction
 from connectors.erp.protocol import ErpConnector
-from connectors.erp.sage500 import codes, customers
+from connectors.erp.sage500 import codes, customers, user_memos
 from connectors.erp.sage500.connector import Sage500Connector
 from connectors.erp.sage500.demo import (
     DEFAULT_COMPANY,
@@ -163,6 +163,35 @@ class Sage500StandIn:
                     )
                     .values(NextTranNo=int(number) + 1)
                 )
+
+    def add_credit_memo(
+        self,
+        engine: sa.Engine,
+        *,
+        company_id: str,
+        customer_id: str,
+        number: str,
+        amount: Decimal,
+        memo_date: date,
+        comment: str,
+        apply_to: str = "",
+    ) -> None:
+        """Add a posted TranType 502 memo as a Sage user enters and posts it (``user_memos``).
+
+        Raises:
+            ValueError: the customer or the invoice does not exist, the invoice is not open, or
+                the amount is not positive whole cents.
+        """
+        user_memos.add_credit_memo(
+            engine,
+            company_id=company_id,
+            customer_id=customer_id,
+            number=number,
+            amount=amount,
+            memo_date=memo_date,
+            comment=comment,
+            apply_to=apply_to,
+        )
 
     def set_period_open(
         self, engine: sa.Engine, *, company_id: str, day: date, is_open: bool
