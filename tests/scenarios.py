@@ -35,7 +35,7 @@ async def parked(stack: Stack, workflow_id: str, seconds: float = 30) -> Attenti
     """Wait until a workflow waits for an operator; what it waits for."""
     handle: WorkflowHandle[Any, Any] = stack.client.get_workflow_handle(workflow_id)
     for _ in range(int(seconds * 10)):
-        info = await handle.query("attention", result_type=AttentionInfo)
+        info: AttentionInfo | None = await handle.query("attention", result_type=AttentionInfo)
         if info is not None:
             return info
         await asyncio.sleep(0.1)
@@ -44,10 +44,10 @@ async def parked(stack: Stack, workflow_id: str, seconds: float = 30) -> Attenti
 
 async def resolve(stack: Stack, workflow_id: str, action: ResolutionAction, **kw: Any) -> str:
     handle = stack.client.get_workflow_handle(workflow_id)
-    answer: str = await handle.execute_update(
+    answer = await handle.execute_update(
         "resolve", Resolution(action=action, operator="test", **kw), result_type=str
     )
-    return answer
+    return str(answer)
 
 
 def today_for(stack: Stack) -> date:
@@ -57,4 +57,4 @@ def today_for(stack: Stack) -> date:
 
 def company(stack: Stack) -> str:
     assert stack.standin is not None
-    return stack.standin.default_company
+    return str(stack.standin.default_company)

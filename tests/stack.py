@@ -24,7 +24,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from activities.starter import start_workflow
 from connectors.erp.protocol import ErpConnector
-from connectors.erp.standin import StandIn, stand_in
+from connectors.erp.standin import stand_in
 from connectors.paytrace.client import PaytraceClient
 from connectors.paytrace.models import BankAccount, CheckSaleRequest, CreditCard, KeyedSaleRequest
 from connectors.paytrace.simulator import SimulatorConfig, create_app
@@ -57,7 +57,7 @@ class Stack:
     erp_engine: sa.Engine
     store: Store
     simulator: Any = None
-    standin: StandIn | None = None
+    standin: Any = None
     clock: list[datetime] | None = None
     started: list[str] = field(default_factory=list)
 

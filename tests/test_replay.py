@@ -52,7 +52,10 @@ def test_every_workflow_has_a_recorded_history():
         events = json.loads(path.read_text())["events"]
         started = events[0]["workflowExecutionStartedEventAttributes"]
         recorded.add(started["workflowType"]["name"])
-    assert {w.__temporal_workflow_definition.name for w in ALL_WORKFLOWS} <= recorded
+    from temporalio.workflow import _Definition
+
+    defined = {_Definition.must_from_class(w).name for w in ALL_WORKFLOWS}
+    assert defined <= recorded
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
@@ -90,7 +93,7 @@ async def test_a_changed_workflow_is_caught(monkeypatch):
 async def test_the_alerts_patch_is_what_keeps_older_parked_payments_replaying(monkeypatch):
     """Without ``workflow.patched(ALERTS_PATCH)`` the new park (alert + SLA) would meet a history
     recorded before it and break every payment that was waiting when the change deployed."""
-    from workflows import attention
+    from temporalio import workflow
 
     path = next(p for p in HISTORIES if p.stem == "payment_posting_parked_then_applied")
     history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
@@ -102,6 +105,6 @@ async def test_the_alerts_patch_is_what_keeps_older_parked_payments_replaying(mo
     assert (
         await replayer.replay_workflow(history, raise_on_replay_failure=False)
     ).replay_failure is None
-    monkeypatch.setattr(attention.workflow, "patched", lambda _id: True)
+    monkeypatch.setattr(workflow, "patched", lambda _id: True)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is not None

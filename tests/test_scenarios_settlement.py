@@ -93,9 +93,11 @@ async def test_a_receipt_of_a_voided_sale_is_a_discrepancy_and_raises_an_alert(
         voided = await posted(stack, "40.00", "1004")
         await stack.void(voided)  # and nobody ran the lookback sweep that reverses it
         batch = await stack.settle()
+        assert batch is not None
         result = await settle_batch(stack, batch)
         assert result.outcome is SettlementOutcome.DISCREPANCIES and result.discrepancies == 1
         report = stack.store.settlement_report(batch)
+        assert report is not None
         (stray,) = report.discrepancies
         assert stray.transaction_id == voided and "VOID" in stray.note
         assert stray.status is SettlementLineStatus.IN_ERP_NOT_IN_PAYTRACE
@@ -116,11 +118,14 @@ async def test_a_refund_only_batch_moves_money_out_of_the_bank(
         await stack.settle()
         await stack.refund(sale, "25.00")
         batch = await stack.settle()
+        assert batch is not None
+        assert batch is not None
         result = await settle_batch(stack, batch)  # starts the refund's credit memo first
         assert result.outcome is SettlementOutcome.RECONCILED and result.started_postings == 1
         entry = stack.erp.find_document(DocumentKind.JOURNAL, f"deposit:batch:{batch}")
         assert entry is not None and entry.amount == Decimal("25.00")
         report = stack.store.settlement_report(batch)
+        assert report is not None
         assert report.deposit_amount == Decimal("-25.00") and report.refund_count == 1
 
 
@@ -160,4 +165,5 @@ async def test_a_late_evening_pacific_sale_lands_in_the_next_days_batch_and_peri
             deposit.document_date
         )
         report = stack.store.settlement_report(batch_info.number)
+        assert report is not None
         assert report.deposit_date == date(2026, 12, 1)

@@ -49,7 +49,8 @@ async def list_attention(client: Client) -> list[ParkedWorkflow]:
 async def attention_of(client: Client, workflow_id: str) -> AttentionInfo | None:
     """What a workflow waits for (its ``attention`` query), or None when it does not wait."""
     handle = client.get_workflow_handle(workflow_id)
-    answer: AttentionInfo | None = await handle.query("attention", result_type=AttentionInfo | None)
+    # A null answer decodes to None whatever the result type says.
+    answer: AttentionInfo | None = await handle.query("attention", result_type=AttentionInfo)
     return answer
 
 
