@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from temporalio import activity
@@ -18,6 +18,20 @@ from domain.mapping import DocumentAction, DocumentsMap, StatusesMap
 from domain.models import PaytraceTransaction
 from domain.settlement import BatchInfo
 from domain.settlement_io import BatchQuery
+
+
+def local_days(lookback: SweepLookback | BatchQuery, tz: ZoneInfo) -> tuple[date, date]:
+    """The merchant-local calendar days a lookback covers: ``days`` back up to ``until``.
+
+    Args:
+        lookback: up to when, and how many days back.
+        tz: the merchant's time zone.
+
+    Returns:
+        (first day, last day), both included.
+    """
+    last_day = lookback.until.astimezone(tz).date()
+    return last_day - timedelta(days=lookback.days), last_day
 
 
 class PaytraceActivities:
@@ -127,8 +141,7 @@ class PaytraceActivities:
         action = self._documents.action("VOID")
         if action is DocumentAction.IGNORE:
             return []
-        last_day = lookback.until.astimezone(self._tz).date()
-        first_day = last_day - timedelta(days=lookback.days)
+        first_day, last_day = local_days(lookback, self._tz)
         try:
             records = await self._client.export_by_date_range(
                 first_day, last_day, transaction_type="VOID"
@@ -154,8 +167,7 @@ class PaytraceActivities:
         Returns:
             Each batch's summary; ``settled_at`` is merchant-local time.
         """
-        last_day = query.until.astimezone(self._tz).date()
-        first_day = last_day - timedelta(days=query.days)
+        first_day, last_day = local_days(query, self._tz)
         try:
             batches = await self._client.export_batches(first_day, last_day)
         except PaytraceError as exc:

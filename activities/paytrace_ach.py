@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from temporalio import activity
@@ -10,6 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import names
 from activities.errors import to_application_error
+from activities.paytrace import local_days
 from connectors.paytrace.client import PaytraceClient
 from connectors.paytrace.errors import PaytraceError
 from domain.activity_io import SweepLookback, SweepWindow, SweptTransaction
@@ -105,8 +106,7 @@ class AchActivities:
         """
         if self._documents.ach_return is DocumentAction.IGNORE:
             return []
-        last_day = lookback.until.astimezone(self._tz).date()
-        first_day = last_day - timedelta(days=lookback.days)
+        first_day, last_day = local_days(lookback, self._tz)
         try:
             checks = await self._client.export_checks(first_day, last_day)
         except PaytraceError as exc:

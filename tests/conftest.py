@@ -10,8 +10,15 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from connectors.erp.standin import ERP_NAMES
 from tests.dbs import db_url
 from tests.temporal_envs import start_dev_server, start_time_skipping
+
+
+@pytest.fixture(params=ERP_NAMES)
+def erp_name(request: pytest.FixtureRequest) -> str:
+    """Each ERP stand-in in turn (Sage 500, Dynamics SL)."""
+    return str(request.param)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -26,7 +26,7 @@ from domain.activity_io import InvoiceAmount, Resolution, ResolutionAction
 from domain.models import PaymentSource
 from domain.settlement_io import SettlementInput, SettlementSweepInput
 from domain.start_io import StartKind
-from tests.scenarios import company, parked, sweep, today_for
+from tests.scenarios import company, parked, posted, sweep, today_for
 from tests.stack import Stack, running_stack
 from tests.temporal_envs import start_dev_server
 from workflows import ErpRefundSweep, SettlementSweep, SettlementSync
@@ -34,13 +34,6 @@ from workflows.erp_refund_sweep import ErpRefundSweepInput
 
 HISTORIES = Path(__file__).parent / "histories"
 Recorder = Callable[[Stack], Awaitable[dict[str, str]]]
-
-
-async def _posted(stack: Stack, amount: str, invoice: str) -> int:
-    txn = await stack.sale(amount, invoice=invoice)
-    await start_payment_posting(stack.client, stack.settings.task_queue, txn, "silent_post")
-    await stack.handle(txn).result()
-    return txn
 
 
 async def payments(stack: Stack) -> dict[str, str]:
@@ -66,8 +59,8 @@ async def payments(stack: Stack) -> dict[str, str]:
 
 async def reversals(stack: Stack) -> dict[str, str]:
     """A void of a posted sale; a void while the payment waits; an ACH return."""
-    posted = await _posted(stack, "125.00", "1001")
-    await stack.void(posted)
+    voided = await posted(stack, "125.00", "1001")
+    await stack.void(voided)
     waiting = await stack.sale("10.00", invoice="INV-404")
     await start_payment_posting(stack.client, stack.settings.task_queue, waiting, "sweep")
     await parked(stack, f"payment-{waiting}")
@@ -76,10 +69,10 @@ async def reversals(stack: Stack) -> dict[str, str]:
     await (await stack.start(StartKind.PAYMENT, check, method=PaymentSource.ACH)).result()
     await stack.return_check(check)
     lookback_id = await _sweep_id(stack, mode="lookback")
-    for workflow_id in (f"void-{posted}", f"void-{waiting}", f"ach-return-{check}"):
+    for workflow_id in (f"void-{voided}", f"void-{waiting}", f"ach-return-{check}"):
         await stack.client.get_workflow_handle(workflow_id).result()
     return {
-        "void_reversal_reversed": f"void-{posted}",
+        "void_reversal_reversed": f"void-{voided}",
         "void_reversal_while_parked": f"void-{waiting}",
         "payment_posting_voided_while_parked": f"payment-{waiting}",
         "void_reversal_ach_return": f"ach-return-{check}",
@@ -89,12 +82,12 @@ async def reversals(stack: Stack) -> dict[str, str]:
 
 async def refunds(stack: Stack) -> dict[str, str]:
     """A refund's credit memo; an ERP memo refunded; the refund tracepost made, recognised."""
-    sale = await _posted(stack, "100.00", "1001")
+    sale = await posted(stack, "100.00", "1001")
     await stack.settle()
     refund = await stack.refund(sale, "40.00")
     window_id = await _sweep_id(stack)
     await stack.client.get_workflow_handle(f"refund-{refund}").result()
-    other = await _posted(stack, "125.00", "1003")
+    other = await posted(stack, "125.00", "1003")
     await stack.settle()
     assert stack.standin is not None
     number = f"CM{random.randrange(10**6, 10**7)}"
@@ -132,7 +125,7 @@ async def refunds(stack: Stack) -> dict[str, str]:
 
 async def settlements(stack: Stack) -> dict[str, str]:
     """A batch with an unannounced sale, fees and a deposit; the daily sweep that starts it."""
-    await _posted(stack, "125.00", "1001")
+    await posted(stack, "125.00", "1001")
     await stack.sale("80.50", invoice="1002")
     batch = await stack.settle()
     assert batch is not None

@@ -15,6 +15,17 @@ from tests.stack import Stack
 from workflows.transaction_sweep import SweepInput, SweepResult, TransactionSweep
 
 
+async def posted(stack: Stack, amount: str, invoice: str) -> int:
+    """A card sale, announced and posted; its transaction id."""
+    from activities.starter import start_payment_posting
+    from domain.activity_io import PostingOutcome
+
+    txn = await stack.sale(amount, invoice=invoice)
+    await start_payment_posting(stack.client, stack.settings.task_queue, txn, "test")
+    assert (await stack.handle(txn).result()).outcome is PostingOutcome.POSTED
+    return txn
+
+
 async def sweep(stack: Stack, workflow_id: str = "", **request: Any) -> SweepResult:
     """Run one TransactionSweep and return what it found and started."""
     result: SweepResult = await stack.client.execute_workflow(

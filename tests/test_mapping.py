@@ -97,11 +97,6 @@ def test_structural_problems_need_no_erp():
     assert ("warning", "accounts.bank") in wheres
 
 
-@pytest.fixture(params=ERP_NAMES)
-def erp_name(request):
-    return request.param
-
-
 def connector(erp_name, erp_url):
     engine = sa.create_engine(erp_url)
     standin = stand_in(erp_name)

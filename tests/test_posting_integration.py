@@ -8,17 +8,11 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 
 from activities.starter import start_payment_posting
-from connectors.erp.standin import ERP_NAMES
 from domain.activity_io import PostingOutcome, Resolution, ResolutionAction
 from tests.stack import running_stack
 from workers.attention import list_attention, parse_invoice, resolve
 from workflows import PaymentPosting, TransactionSweep
 from workflows.transaction_sweep import SweepInput
-
-
-@pytest.fixture(params=ERP_NAMES)
-def erp_name(request):
-    return request.param
 
 
 async def wait_until(predicate, seconds=30):

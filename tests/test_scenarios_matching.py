@@ -5,19 +5,11 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import pytest
-
 from activities.starter import start_payment_posting
-from connectors.erp.standin import ERP_NAMES
 from domain.activity_io import PostingOutcome
 from domain.erp_documents import DocumentKind
 from tests.scenarios import sweep
 from tests.stack import running_stack
-
-
-@pytest.fixture(params=ERP_NAMES)
-def erp_name(request):
-    return request.param
 
 
 async def test_a_payment_for_two_invoices_is_allocated_oldest_due_first(

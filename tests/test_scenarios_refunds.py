@@ -6,31 +6,17 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import pytest
-
-from activities.starter import start_payment_posting
-from connectors.erp.standin import ERP_NAMES
-from domain.activity_io import PostingOutcome, ResolutionAction
+from domain.activity_io import ResolutionAction
 from domain.erp_documents import DocumentKind
 from domain.matching import normalize_invoice_number
 from domain.refund_io import MemoRefundInput, MemoRefundOutcome, RefundOutcome
 from domain.start_io import StartKind
-from tests.scenarios import company, parked, resolve, result_of, sweep, today_for
+from tests.scenarios import company, parked, posted, resolve, result_of, sweep, today_for
 from tests.stack import running_stack
 from workflows import CreditMemoRefund, ErpRefundSweep, RefundToCreditMemo
 from workflows.erp_refund_sweep import ErpRefundSweepInput
 
-
-@pytest.fixture(params=ERP_NAMES)
-def erp_name(request):
-    return request.param
-
-
-async def posted_sale(stack, amount, invoice):
-    txn = await stack.sale(amount, invoice=invoice)
-    await start_payment_posting(stack.client, stack.settings.task_queue, txn, "test")
-    assert (await stack.handle(txn).result()).outcome is PostingOutcome.POSTED
-    return txn
+ERP_REFUNDS = {"refunds": {"from_erp": True}}
 
 
 def refunds_in_paytrace(records, sale_invoice):
@@ -41,7 +27,7 @@ async def test_a_refund_becomes_a_credit_memo_applied_to_its_open_invoice(
     dev_env, tmp_path, erp_url, erp_name
 ):
     async with running_stack(dev_env.client, tmp_path, erp_url, erp_name=erp_name) as stack:
-        sale = await posted_sale(stack, "100.00", "1001")  # 25.00 of 1001 stays open
+        sale = await posted(stack, "100.00", "1001")  # 25.00 of 1001 stays open
         assert await stack.settle() is not None
         refund = await stack.refund(sale, "40.00")
         swept = await sweep(stack)
@@ -64,7 +50,7 @@ async def test_a_refund_of_a_paid_invoice_is_left_open_on_account(
     dev_env, tmp_path, erp_url, erp_name
 ):
     async with running_stack(dev_env.client, tmp_path, erp_url, erp_name=erp_name) as stack:
-        sale = await posted_sale(stack, "40.00", "1004")
+        sale = await posted(stack, "40.00", "1004")
         await stack.settle()
         refund = await stack.refund(sale)
         handle = await stack.start(StartKind.REFUND, refund)
@@ -124,9 +110,16 @@ async def test_with_the_current_period_policy_a_late_refund_is_dated_today(
         assert stack.store.dead_letters() == []
 
 
+def flagged_memos(stack):
+    return stack.erp.flagged_refund_memos("REFUND PT", today_for(stack) - timedelta(days=1))
+
+
 async def flag_memo(stack, txn, amount):
-    """An AR clerk's credit memo flagged for a card refund; numbers are unique per test run
-    (memo workflow ids are global on the shared dev server)."""
+    """An AR clerk's credit memo flagged for a card refund, found by one ERP sweep run.
+
+    Memo numbers are unique per test run: memo workflow ids are global on the shared dev server.
+    """
+    before = {m.erp_document for m in flagged_memos(stack)}
     stack.standin.add_credit_memo(
         stack.erp_engine,
         company_id=company(stack),
@@ -136,6 +129,10 @@ async def flag_memo(stack, txn, amount):
         memo_date=today_for(stack),
         comment=f"REFUND PT {txn}",
     )
+    swept = await erp_sweep(stack)
+    assert swept.started == 1
+    (memo,) = [m for m in flagged_memos(stack) if m.erp_document not in before]
+    return memo
 
 
 async def erp_sweep(stack):
@@ -158,16 +155,12 @@ async def paytrace_refunds(stack, invoice):
 async def test_an_erp_memo_flagged_for_refund_is_refunded_in_paytrace_once(
     dev_env, tmp_path, erp_url, erp_name
 ):
-    mapping = {"refunds": {"from_erp": True}}
     async with running_stack(
-        dev_env.client, tmp_path, erp_url, erp_name=erp_name, mapping=mapping
+        dev_env.client, tmp_path, erp_url, erp_name=erp_name, mapping=ERP_REFUNDS
     ) as stack:
-        sale = await posted_sale(stack, "125.00", "1001")
+        sale = await posted(stack, "125.00", "1001")
         await stack.settle()
-        await flag_memo(stack, sale, "25.00")
-        first = await erp_sweep(stack)
-        assert (first.found, first.started) == (1, 1)
-        (memo,) = stack.erp.flagged_refund_memos("REFUND PT", today_for(stack) - timedelta(days=1))
+        memo = await flag_memo(stack, sale, "25.00")
         workflow_id = f"memo-refund-{memo.erp_document}"
         result = await result_of(stack, CreditMemoRefund.run, workflow_id)
         assert result.outcome is MemoRefundOutcome.REFUNDED
@@ -198,14 +191,11 @@ async def test_an_erp_memo_flagged_for_refund_is_refunded_in_paytrace_once(
 async def test_a_full_refund_asked_before_settlement_becomes_a_void(
     dev_env, tmp_path, erp_url, erp_name
 ):
-    mapping = {"refunds": {"from_erp": True}}
     async with running_stack(
-        dev_env.client, tmp_path, erp_url, erp_name=erp_name, mapping=mapping
+        dev_env.client, tmp_path, erp_url, erp_name=erp_name, mapping=ERP_REFUNDS
     ) as stack:
-        sale = await posted_sale(stack, "125.00", "1001")
-        await flag_memo(stack, sale, "125.00")
-        await erp_sweep(stack)
-        (memo,) = stack.erp.flagged_refund_memos("REFUND PT", today_for(stack) - timedelta(days=1))
+        sale = await posted(stack, "125.00", "1001")
+        memo = await flag_memo(stack, sale, "125.00")
         result = await result_of(stack, CreditMemoRefund.run, f"memo-refund-{memo.erp_document}")
         assert result.outcome is MemoRefundOutcome.VOIDED and result.refund_transaction_id is None
         record = await stack.paytrace.export_by_id(sale)
@@ -216,15 +206,12 @@ async def test_a_full_refund_asked_before_settlement_becomes_a_void(
 async def test_a_memo_asking_more_than_is_left_parks_and_refunds_nothing(
     dev_env, tmp_path, erp_url, erp_name
 ):
-    mapping = {"refunds": {"from_erp": True}}
     async with running_stack(
-        dev_env.client, tmp_path, erp_url, erp_name=erp_name, mapping=mapping
+        dev_env.client, tmp_path, erp_url, erp_name=erp_name, mapping=ERP_REFUNDS
     ) as stack:
-        sale = await posted_sale(stack, "125.00", "1001")
+        sale = await posted(stack, "125.00", "1001")
         await stack.settle()
-        await flag_memo(stack, sale, "200.00")
-        await erp_sweep(stack)
-        (memo,) = stack.erp.flagged_refund_memos("REFUND PT", today_for(stack) - timedelta(days=1))
+        memo = await flag_memo(stack, sale, "200.00")
         workflow_id = f"memo-refund-{memo.erp_document}"
         info = await parked(stack, workflow_id)
         assert info.reason_kind == "memo_amount" and "125.00 left to refund" in info.reason
@@ -237,21 +224,15 @@ async def test_a_memo_asking_more_than_is_left_parks_and_refunds_nothing(
 async def test_partial_refunds_of_one_payment_add_up_to_at_most_the_payment(
     dev_env, tmp_path, erp_url, erp_name
 ):
-    mapping = {"refunds": {"from_erp": True}}
     async with running_stack(
-        dev_env.client, tmp_path, erp_url, erp_name=erp_name, mapping=mapping
+        dev_env.client, tmp_path, erp_url, erp_name=erp_name, mapping=ERP_REFUNDS
     ) as stack:
-        sale = await posted_sale(stack, "125.00", "1001")
+        sale = await posted(stack, "125.00", "1001")
         await stack.settle()
-        await flag_memo(stack, sale, "60.00")
-        await erp_sweep(stack)
-        (first,) = stack.erp.flagged_refund_memos("REFUND PT", today_for(stack) - timedelta(days=1))
+        first = await flag_memo(stack, sale, "60.00")
         done = await result_of(stack, CreditMemoRefund.run, f"memo-refund-{first.erp_document}")
         assert done.outcome is MemoRefundOutcome.REFUNDED
-        await flag_memo(stack, sale, "70.00")  # 65.00 is left
-        await erp_sweep(stack)
-        memos = stack.erp.flagged_refund_memos("REFUND PT", today_for(stack) - timedelta(days=1))
-        (second,) = [m for m in memos if m.erp_document != first.erp_document]
+        second = await flag_memo(stack, sale, "70.00")  # 65.00 is left
         info = await parked(stack, f"memo-refund-{second.erp_document}")
         assert info.reason_kind == "memo_amount" and "65.00 left to refund" in info.reason
         assert [r.amount for r in await paytrace_refunds(stack, "1001")] == [Decimal("60.00")]
@@ -260,16 +241,13 @@ async def test_partial_refunds_of_one_payment_add_up_to_at_most_the_payment(
 async def test_a_refund_whose_answer_was_lost_is_found_by_reading_back_not_sent_again(
     dev_env, tmp_path, erp_url, erp_name
 ):
-    mapping = {"refunds": {"from_erp": True}}
     async with running_stack(
-        dev_env.client, tmp_path, erp_url, erp_name=erp_name, mapping=mapping
+        dev_env.client, tmp_path, erp_url, erp_name=erp_name, mapping=ERP_REFUNDS
     ) as stack:
-        sale = await posted_sale(stack, "125.00", "1001")
+        sale = await posted(stack, "125.00", "1001")
         await stack.settle()
-        await flag_memo(stack, sale, "25.00")
         await stack.fault(kind="lost_response", path="/v1/transactions/refund", count=1)
-        await erp_sweep(stack)
-        (memo,) = stack.erp.flagged_refund_memos("REFUND PT", today_for(stack) - timedelta(days=1))
+        memo = await flag_memo(stack, sale, "25.00")
         result = await result_of(stack, CreditMemoRefund.run, f"memo-refund-{memo.erp_document}")
         assert result.outcome is MemoRefundOutcome.REFUNDED
         (refund,) = await paytrace_refunds(stack, "1001")

@@ -3,10 +3,7 @@ payments and bank returns reverse them."""
 
 from decimal import Decimal
 
-import pytest
-
 from activities.starter import start_payment_posting
-from connectors.erp.standin import ERP_NAMES
 from domain.activity_io import PostingOutcome
 from domain.erp_documents import DocumentKind
 from domain.models import PaymentSource
@@ -16,11 +13,6 @@ from domain.store_io import AlertKind
 from tests.scenarios import parked, result_of, sweep
 from tests.stack import running_stack
 from workflows import PaymentPosting, VoidReversal
-
-
-@pytest.fixture(params=ERP_NAMES)
-def erp_name(request):
-    return request.param
 
 
 async def test_a_void_before_settlement_reverses_the_receipt_and_reopens_the_invoice(

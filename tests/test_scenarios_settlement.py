@@ -5,33 +5,16 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-import pytest
-
-from activities.starter import start_payment_posting
-from connectors.erp.standin import ERP_NAMES
-from domain.activity_io import PostingOutcome
 from domain.erp_documents import DocumentKind
 from domain.settlement_io import SettlementInput, SettlementOutcome, SettlementSweepInput
 from domain.store_io import AlertKind, SettlementLineStatus
-from tests.scenarios import result_of
+from tests.scenarios import posted, result_of
 from tests.stack import running_stack
 from workflows import SettlementSweep, SettlementSync
 
 FEES = {
     "settlement": {"fees": "daily", "fee_percent": "2.9", "fee_per_transaction": "0.30"},
 }
-
-
-@pytest.fixture(params=ERP_NAMES)
-def erp_name(request):
-    return request.param
-
-
-async def posted(stack, amount, invoice):
-    txn = await stack.sale(amount, invoice=invoice)
-    await start_payment_posting(stack.client, stack.settings.task_queue, txn, "test")
-    assert (await stack.handle(txn).result()).outcome is PostingOutcome.POSTED
-    return txn
 
 
 async def settle_batch(stack, batch):

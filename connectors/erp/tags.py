@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from connectors.erp.errors import ErpBusinessError
 from domain.models import PaymentSource
 from domain.models import paytrace_tag as domain_tag
 
@@ -43,3 +44,23 @@ def tagged_text(tag: str, reference: str, suffix: str, width: int) -> str:
     own_tag = re.compile(rf"(?<!\S){re.escape(tag)}(?!\S)")
     rest = " ".join(own_tag.sub(" ", reference).split())
     return " ".join(part for part in (tag, rest, suffix.strip()) if part)[:width]
+
+
+def refund_flag(marker: str) -> str:
+    """The flag a credit memo's comment must start with to ask for a card refund.
+
+    Args:
+        marker: the configured flag, e.g. ``REFUND PT``; leading blanks are ignored.
+
+    Returns:
+        The flag without leading blanks.
+
+    Raises:
+        ErpBusinessError: the flag is blank (it would flag every memo).
+    """
+    flag = marker.lstrip()
+    if not flag:
+        raise ErpBusinessError(
+            "flagged_refund_memos: the marker is blank; it would flag every memo"
+        )
+    return flag

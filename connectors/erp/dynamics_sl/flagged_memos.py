@@ -22,7 +22,7 @@ from connectors.erp.dynamics_sl import codes
 from connectors.erp.dynamics_sl.ar_schema import ARAdjust, ARDoc
 from connectors.erp.dynamics_sl.base import money, pad, text, tptPaytraceXref
 from connectors.erp.dynamics_sl.rows import day
-from connectors.erp.errors import ErpBusinessError
+from connectors.erp.tags import refund_flag
 from connectors.erp.xref import chunked
 from domain.erp_documents import DocumentKind, FlaggedMemo
 
@@ -46,11 +46,7 @@ def flagged_refund_memos(
     Raises:
         ErpBusinessError: the marker is blank.
     """
-    flag = marker.lstrip()
-    if not flag:
-        raise ErpBusinessError(
-            "flagged_refund_memos: the marker is blank; it would flag every memo"
-        )
+    flag = refund_flag(marker)
     d = ARDoc.c
     x = tptPaytraceXref.c
     written_by_tracepost = (

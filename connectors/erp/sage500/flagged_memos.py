@@ -18,13 +18,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.erp.errors import ErpBusinessError
 from connectors.erp.guard import erp_guard
 from connectors.erp.sage500 import codes
 from connectors.erp.sage500.lookups import dec
 from connectors.erp.sage500.periods import as_date, midnight
 from connectors.erp.sage500.schema import tarCustomer, tarCustPmtAppl, tarInvoice, tptPaytraceXref
 from connectors.erp.sage500.settings import ERP_LABEL, SageSettings
+from connectors.erp.tags import refund_flag
 from connectors.erp.xref import chunked
 from domain.erp_documents import FlaggedMemo
 from domain.money import quantize
@@ -49,11 +49,7 @@ def flagged_refund_memos(
     Raises:
         ErpBusinessError: the marker is blank.
     """
-    flag = marker.lstrip()
-    if not flag:
-        raise ErpBusinessError(
-            "flagged_refund_memos: the marker is blank; it would flag every memo"
-        )
+    flag = refund_flag(marker)
     inv = tarInvoice.c
     x = tptPaytraceXref.c
     written_by_tracepost = (
