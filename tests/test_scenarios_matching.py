@@ -2,13 +2,14 @@
 the dev server, the PayTrace simulator behind the real client, the sweep, the store."""
 
 import asyncio
+import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from activities.starter import start_payment_posting
 from domain.activity_io import PostingOutcome
 from domain.erp_documents import DocumentKind
-from tests.scenarios import sweep
+from tests.scenarios import company, parked, sweep
 from tests.stack import running_stack
 
 
@@ -118,3 +119,62 @@ async def test_a_backfill_reads_its_window_and_leaves_the_cursor_alone(
         assert stack.store.sweep_cursor("backfill-cursor") is None
         again = await sweep(stack, since=now - timedelta(days=2), until=now + timedelta(minutes=1))
         assert (again.found, again.started, again.already) == (1, 0, 1)
+
+
+async def test_the_customer_rules_exact_balance_short_pay_over_pay_and_ambiguity(
+    dev_env, tmp_path, erp_url, erp_name
+):
+    """Payments that name no invoice, only the customer (PayTrace customer_reference_id)."""
+    mapping = {"matching": {"tolerance": "0.05"}}
+    async with running_stack(
+        dev_env.client, tmp_path, erp_url, erp_name=erp_name, mapping=mapping
+    ) as stack:
+        standin, engine = stack.standin, stack.erp_engine
+        today = datetime.now(UTC).date()
+        suffix = random.randrange(10**5, 10**6)
+        for customer, invoices in (
+            ("C9001", (("A", "50.00"), ("B", "75.00"))),
+            ("C9002", (("C", "20.00"),)),
+            ("C9003", (("D", "30.00"), ("E", "30.00"))),
+        ):
+            standin.add_customer(
+                engine, company_id=company(stack), customer_id=customer, name=f"Rules {customer}"
+            )
+            for letter, amount in invoices:
+                standin.add_invoice(
+                    engine,
+                    company_id=company(stack),
+                    customer_id=customer,
+                    number=f"{suffix}{letter}"[-10:]
+                    if erp_name == "sage500"
+                    else f"{letter}{suffix}",
+                    amount=Decimal(amount),
+                    invoice_date=today - timedelta(days=30),
+                    due_date=today,
+                )
+
+        async def pay(amount, customer):
+            txn = await stack.sale(amount, customer=customer)
+            await start_payment_posting(stack.client, stack.settings.task_queue, txn, "test")
+            return txn
+
+        exact = await pay("75.00", "C9001")
+        assert (await stack.handle(exact).result()).rule == "exact_balance"
+        short = await pay("49.97", "C9001")  # 0.03 short of A, within 0.05
+        result = await stack.handle(short).result()
+        assert result.rule == "short_pay" and "written off" in result.reason
+        over = await pay("25.00", "C9002")  # its only open invoice is 20.00
+        result = await stack.handle(over).result()
+        assert result.rule == "over_pay" and "5.00 left on account" in result.reason
+        assert stack.erp.open_invoices("C9001") == [] and stack.erp.open_invoices("C9002") == []
+        unclear = await pay("10.00", "C9001")  # C9001 has nothing open any more
+        info = await parked(stack, f"payment-{unclear}")
+        assert info.reason_kind == "match_customer" and "no open invoices" in info.reason
+        tie = await pay("30.00", "C9003")  # two open invoices of 30.00: never a guess
+        info = await parked(stack, f"payment-{tie}")
+        assert info.reason_kind == "match_ambiguous", info.reason
+        assert len(info.candidates) == 2
+        decisions = {d.paytrace_transaction_id: d for d in stack.store.decisions()}
+        assert decisions[short].written_off == Decimal("0.03")
+        assert decisions[over].on_account == Decimal("5.00")
+        assert decisions[unclear].outcome == "needs_attention"
