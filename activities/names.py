@@ -10,7 +10,7 @@ FETCH_CHECK = "paytrace.fetch_check"
 EXPORT_SWEEP_WINDOW = "paytrace.export_sweep_window"
 EXPORT_VOIDS = "paytrace.export_voids"
 EXPORT_CHECKS_WINDOW = "paytrace.export_checks_window"
-EXPORT_RETURNED_CHECKS = "paytrace.export_returned_checks"
+EXPORT_CHECK_REVERSALS = "paytrace.export_check_reversals"
 SETTLED_BATCHES = "paytrace.settled_batches"
 
 # PayTrace money (read back before any retry)

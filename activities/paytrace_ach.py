@@ -93,16 +93,16 @@ class AchActivities:
             )
         return sorted(found, key=lambda t: t.transaction_id)
 
-    @activity.defn(name=names.EXPORT_RETURNED_CHECKS)
-    async def export_returned_checks(self, lookback: SweepLookback) -> list[SweptTransaction]:
-        """List the ACH debits of the last days that the bank returned.
+    @activity.defn(name=names.EXPORT_CHECK_REVERSALS)
+    async def export_check_reversals(self, lookback: SweepLookback) -> list[SweptTransaction]:
+        """List the ACH debits of the last days that the bank returned or that were voided.
 
         Args:
             lookback: up to when, and how many merchant-local days back (returns come days
                 after the debit).
 
         Returns:
-            The returned debits, oldest first; none when the mapping ignores returns.
+            The returned or voided debits, oldest first; none when the mapping ignores returns.
         """
         if self._documents.ach_return is DocumentAction.IGNORE:
             return []
@@ -111,17 +111,17 @@ class AchActivities:
             checks = await self._client.export_checks(first_day, last_day)
         except PaytraceError as exc:
             raise to_application_error(exc) from None
-        returned = [
+        reversed_ = [
             SweptTransaction(
                 transaction_id=c.check_transaction_id,
-                transaction_type="RETURN",
+                transaction_type="RETURN" if c.returned else "VOID",
                 action=DocumentAction.REVERSAL.value,
                 method=PaymentSource.ACH,
             )
             for c in checks
-            if c.returned
+            if c.returned or c.transaction_type.upper() == "VOID"
         ]
-        return sorted(returned, key=lambda t: t.transaction_id)
+        return sorted(reversed_, key=lambda t: t.transaction_id)
 
     def _as_utc(self, local: datetime) -> datetime:
         return local.replace(tzinfo=self._tz, fold=1).astimezone(UTC)

@@ -6,8 +6,10 @@ the ERP in bulk).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -18,7 +20,7 @@ from connectors.erp.errors import ErpError
 from connectors.erp.protocol import ErpConnector
 from connectors.paytrace.client import PaytraceClient
 from connectors.paytrace.errors import PaytraceError
-from connectors.paytrace.models import APPROVED_PAYMENT_CODES, ExportedTransaction, parse_timestamp
+from connectors.paytrace.models import ExportedTransaction, parse_timestamp
 from connectors.store import Store
 from domain.erp_documents import (
     Deposit,
@@ -46,15 +48,22 @@ class SettlementActivities:
         erp: the ERP connector.
         store: tracepost's store (reports, ERP-requested refunds).
         mapping: the deployment's mapping (documents, settlement, accounts).
+        timezone: the merchant's time zone (PayTrace's settlement times are local and zone-less).
     """
 
     def __init__(
-        self, client: PaytraceClient, erp: ErpConnector, store: Store, mapping: Mapping
+        self,
+        client: PaytraceClient,
+        erp: ErpConnector,
+        store: Store,
+        mapping: Mapping,
+        timezone: str = "America/New_York",
     ) -> None:
         self._client = client
         self._erp = erp
         self._store = store
         self._mapping = mapping
+        self._tz = ZoneInfo(timezone)
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -139,7 +148,7 @@ class SettlementActivities:
         """
         info, lines = await self._batch(batch_number)
         try:
-            documents = self._documents(lines)
+            documents = await asyncio.to_thread(self._documents, lines)
         except ErpError as exc:
             raise to_application_error(exc) from None
         missing = []
@@ -171,7 +180,7 @@ class SettlementActivities:
         """
         info, lines = await self._batch(batch_number)
         try:
-            documents = self._documents(lines)
+            documents = await asyncio.to_thread(self._documents, lines)
             strays = await self._strays(info, {line.transaction_id for line in lines})
         except ErpError as exc:
             raise to_application_error(exc) from None
@@ -182,10 +191,15 @@ class SettlementActivities:
             if line.action is DocumentAction.RECEIPT
             and (DocumentKind.RECEIPT, str(line.transaction_id)) in documents
         ]
-        plan = self._plan(report, info, receipts)
+        has_sales = any(line.action is DocumentAction.RECEIPT for line in lines)
+        plan = self._plan(report, info, receipts, has_sales=has_sales)
         status = "discrepancies" if plan.discrepancies else report.status
-        self._store.save_settlement_report(
-            report.model_copy(update={"notes": plan.notes, "status": status})
+        settled = report.settled_at.replace(tzinfo=self._tz, fold=1) if report.settled_at else None
+        await asyncio.to_thread(
+            self._store.save_settlement_report,
+            report.model_copy(
+                update={"notes": plan.notes, "status": status, "settled_at": settled}
+            ),
         )
         return plan
 
@@ -194,7 +208,9 @@ class SettlementActivities:
         day = info.deposit_date
         if day is None:
             return []
-        dated = self._erp.documents_dated(DocumentKind.RECEIPT, day - timedelta(days=1), day)
+        dated = await asyncio.to_thread(
+            self._erp.documents_dated, DocumentKind.RECEIPT, day - timedelta(days=1), day
+        )
         candidates = [
             d
             for d in dated
@@ -207,14 +223,14 @@ class SettlementActivities:
         except PaytraceError as exc:
             raise to_application_error(exc) from None
         by_id = {r.transaction_id: r for r in records}
-        reversed_keys = {
-            d.key
-            for d in self._erp.documents_by_keys(DocumentKind.REVERSAL, [d.key for d in candidates])
-        }
+        reversals = await asyncio.to_thread(
+            self._erp.documents_by_keys, DocumentKind.REVERSAL, [d.key for d in candidates]
+        )
+        reversed_keys = {d.key for d in reversals}
         strays = []
         for doc in candidates:
             record = by_id.get(int(doc.key))
-            if record is not None and _money_in(record):
+            if record is not None and self._money_in(record):
                 continue  # settled in another batch, or pending for the next one
             strays.append(
                 StrayReceipt(
@@ -225,11 +241,26 @@ class SettlementActivities:
             )
         return strays
 
+    def _money_in(self, record: ExportedTransaction) -> bool:
+        """An approved sale or capture (by the mapping's codes): its receipt is right."""
+        return (
+            record.transaction_type.upper() in ("SALE", "CAPTURE", "FORCESALE")
+            and record.status_code in self._mapping.statuses.approved
+        )
+
     # -- the deposit ----------------------------------------------------------------------
 
     def _plan(
-        self, report: SettlementReport, info: BatchInfo, receipts: list[int]
+        self, report: SettlementReport, info: BatchInfo, receipts: list[int], *, has_sales: bool
     ) -> ReconcilePlan:
+        """The bank movement and fee entry that complete a batch's settlement.
+
+        With receipts in the ERP: a deposit linking them, for the batch's whole net. With no
+        sales at all (refunds only): a journal moving the net back from the bank. With sales
+        whose receipts are not in the ERP yet: nothing now; the report says the deposit waits
+        for them (rerun the settlement once they are posted), so the bank movement is never
+        written in two forms.
+        """
         accounts = self._mapping.accounts
         notes = list(report.notes)
         day = report.deposit_date
@@ -246,6 +277,12 @@ class SettlementActivities:
                     receipt_transaction_ids=tuple(receipts),
                     reference=reference,
                 )
+            elif has_sales:
+                notes.append(
+                    f"none of the receipts of batch {info.number} is in the ERP yet: the deposit"
+                    f" of {report.deposit_amount} waits for them; resolve the waiting postings,"
+                    f" then run: tracepost settlement run --batch {info.number} --again"
+                )
             elif accounts.bank and accounts.undeposited:
                 journal = _transfer(
                     f"deposit:batch:{info.number}",
@@ -257,7 +294,7 @@ class SettlementActivities:
                 )
             else:
                 notes.append(
-                    f"no receipt of batch {info.number} is in the ERP and accounts.bank /"
+                    f"batch {info.number} holds refunds only and accounts.bank /"
                     " accounts.undeposited are not set: the bank movement of"
                     f" {report.deposit_amount} was not written"
                 )
@@ -289,14 +326,6 @@ class SettlementActivities:
             fee_entry=fee_entry,
             summary=summary,
         )
-
-
-def _money_in(record: ExportedTransaction) -> bool:
-    """An approved sale or capture in PayTrace: its receipt is right, whatever its batch."""
-    return (
-        record.transaction_type.upper() in ("SALE", "CAPTURE", "FORCESALE")
-        and record.status_code in APPROVED_PAYMENT_CODES
-    )
 
 
 def _transfer(

@@ -9,7 +9,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities import names
 from connectors.store import Store
@@ -69,6 +71,11 @@ def decision_from_audit(event: AuditEvent) -> DecisionRecord | None:
         applications=tuple(Application.model_validate(a) for a in detail.get("applications", [])),
         at=event.at,
     )
+
+
+def _invariant(message: str) -> ApplicationError:
+    """A store record that contradicts another: no retry can fix it, a person must look."""
+    return ApplicationError(message, type="store_invariant", non_retryable=True)
 
 
 class StoreActivities:
@@ -226,14 +233,30 @@ class StoreActivities:
     @activity.defn(name=names.REQUEST_CARD_REFUND)
     def request_card_refund(self, intent: CardRefundIntent) -> CardRefundIntent:
         """Record the intent to refund a memo before anything is sent; returns what is stored."""
-        return self._store.request_card_refund(intent)
+        try:
+            return self._store.request_card_refund(intent)
+        except IntegrityError as exc:
+            raise _invariant(f"memo {intent.memo_key}: {exc.orig}") from None
 
     @activity.defn(name=names.FINISH_CARD_REFUND)
     def finish_card_refund(self, intent: CardRefundIntent) -> CardRefundIntent:
-        """Record how a memo's refund ended (its status and PayTrace refund id)."""
-        return self._store.finish_card_refund(
-            intent.memo_key, intent.status, intent.refund_transaction_id
-        )
+        """Record how a memo's refund ended (its status and PayTrace refund id).
+
+        Raises:
+            ApplicationError: ``store_invariant`` (non-retryable, the workflow parks) when no
+                intent was recorded for the memo, or another memo already claims the refund.
+        """
+        try:
+            return self._store.finish_card_refund(
+                intent.memo_key, intent.status, intent.refund_transaction_id
+            )
+        except KeyError as exc:
+            raise _invariant(str(exc.args[0])) from None
+        except IntegrityError:
+            raise _invariant(
+                f"PayTrace refund {intent.refund_transaction_id} is already recorded for another"
+                f" memo than {intent.memo_key}; check both memos before resolving"
+            ) from None
 
     @activity.defn(name=names.CARD_REFUNDS_OF)
     def card_refunds_of(self, original_transaction_id: int) -> list[CardRefundIntent]:

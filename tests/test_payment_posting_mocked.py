@@ -336,7 +336,8 @@ async def test_a_parked_payment_alerts_then_escalates_after_its_sla(own_skipping
         assert [e.level for e in backend.escalations] == [1, 2]
         info = await handle.query("attention", result_type=AttentionInfo)
         assert info.escalations == 2 and info.reason_kind == "match_invoice_number"
-        assert ResolutionAction.POST_TODAY in info.allowed
+        assert ResolutionAction.POST_TODAY not in info.allowed  # nothing to date yet
+        assert ResolutionAction.APPLY_TO in info.allowed
         await handle.execute_update(
             PaymentPosting.resolve,
             Resolution(action=ResolutionAction.MARK_HANDLED, note="paid by phone", operator="o"),

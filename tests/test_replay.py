@@ -24,6 +24,8 @@ def test_histories_are_committed():
         "payment_posting_parked_then_applied",
         "payment_posting_declined",
     }
+    # recorded by the sweep of payments only, before every transaction type (SWEEP_PATCH)
+    assert "transaction_sweep_payments_v1" in names
     # _v1: recorded before strict approval (declined/status_code); the others before the
     # needs-attention alerts (ALERTS_PATCH): they must keep replaying
     assert older | {f"{n}_v1" for n in older} <= names
@@ -108,3 +110,21 @@ async def test_the_alerts_patch_is_what_keeps_older_parked_payments_replaying(mo
     monkeypatch.setattr(workflow, "patched", lambda _id: True)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is not None
+
+
+async def test_the_sweep_patch_is_what_keeps_older_sweeps_replaying(monkeypatch):
+    """A sweep that runs while tracepost is upgraded replays through its old branch."""
+    from temporalio import workflow
+
+    path = next(p for p in HISTORIES if p.stem == "transaction_sweep_payments_v1")
+    history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
+    replayer = Replayer(
+        workflows=ALL_WORKFLOWS,
+        data_converter=pydantic_data_converter,
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+    ok = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert ok.replay_failure is None
+    monkeypatch.setattr(workflow, "patched", lambda _id: True)
+    broken = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert broken.replay_failure is not None

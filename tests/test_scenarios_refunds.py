@@ -1,6 +1,7 @@
 """Refund scenarios on both ERP stand-ins: PayTrace refunds become credit memos, and ERP credit
 memos flagged for a card refund are refunded in PayTrace exactly once."""
 
+import asyncio
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -252,3 +253,59 @@ async def test_a_refund_whose_answer_was_lost_is_found_by_reading_back_not_sent_
         assert result.outcome is MemoRefundOutcome.REFUNDED
         (refund,) = await paytrace_refunds(stack, "1001")
         assert refund.transaction_id == result.refund_transaction_id
+
+
+async def faults_left(stack):
+    """The simulator's fault rules still armed (one whose count ran out is gone)."""
+    return (await stack.sim("GET", "/_sim/faults")).json()["faults"]
+
+
+async def test_a_void_that_lost_the_race_with_settlement_becomes_a_refund_on_retry(
+    dev_env, tmp_path, erp_url, erp_name
+):
+    async with running_stack(
+        dev_env.client, tmp_path, erp_url, erp_name=erp_name, mapping=ERP_REFUNDS
+    ) as stack:
+        sale = await posted(stack, "125.00", "1001")
+        path = "/v1/transactions/void"
+        await stack.fault(kind="http_error", status=503, path=path, count=1)
+        memo = await flag_memo(stack, sale, "125.00")  # all of it, before settlement: a void
+        for _ in range(300):
+            if not await faults_left(stack):
+                break  # the first void attempt got its 503
+            await asyncio.sleep(0.05)
+        await stack.settle()  # the batch closes before the void is tried again
+        workflow_id = f"memo-refund-{memo.erp_document}"
+        info = await parked(stack, workflow_id)
+        assert info.reason_kind == "paytrace_validation" and "void" in info.reason
+        await resolve(stack, workflow_id, ResolutionAction.RETRY)
+        result = await result_of(stack, CreditMemoRefund.run, workflow_id)
+        assert result.outcome is MemoRefundOutcome.REFUNDED, result.reason
+        assert [r.amount for r in await paytrace_refunds(stack, "1001")] == [Decimal("125.00")]
+
+
+async def test_a_refund_paytrace_refuses_cancels_its_intent_when_handled(
+    dev_env, tmp_path, erp_url, erp_name
+):
+    async with running_stack(
+        dev_env.client, tmp_path, erp_url, erp_name=erp_name, mapping=ERP_REFUNDS
+    ) as stack:
+        sale = await posted(stack, "125.00", "1001")
+        await stack.settle()
+        await stack.refund(sale)  # refunded in full at the virtual terminal, unknown to the ERP
+        memo = await flag_memo(stack, sale, "25.00")
+        workflow_id = f"memo-refund-{memo.erp_document}"
+        info = await parked(stack, workflow_id)
+        assert info.reason_kind == "paytrace_validation" and "nothing was refunded" in info.reason
+        await resolve(stack, workflow_id, ResolutionAction.MARK_HANDLED, note="already refunded")
+        result = await result_of(stack, CreditMemoRefund.run, workflow_id)
+        assert result.outcome is MemoRefundOutcome.HANDLED
+        (intent,) = stack.store.card_refunds_of(sale)
+        assert intent.status.value == "cancelled"  # it no longer counts, nor is it waited for
+        rerun = await stack.client.execute_workflow(
+            CreditMemoRefund.run,
+            MemoRefundInput(memo=memo),
+            id=f"{workflow_id}-rerun",
+            task_queue=stack.settings.task_queue,
+        )
+        assert rerun.outcome is MemoRefundOutcome.ALREADY_DONE and "operator" in rerun.reason

@@ -1,18 +1,22 @@
 """Reversal scenarios on both ERP stand-ins: voids reopen invoices, ACH payments post like card
 payments and bank returns reverse them."""
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from pydantic import SecretStr
+
 from activities.starter import start_payment_posting
-from domain.activity_io import PostingOutcome
+from connectors.paytrace.models import CreditCard, KeyedSaleRequest
+from domain.activity_io import PostingOutcome, ResolutionAction
 from domain.erp_documents import DocumentKind
 from domain.models import PaymentSource
 from domain.reversal_io import ReversalOutcome
 from domain.start_io import StartKind
 from domain.store_io import AlertKind
-from tests.scenarios import parked, result_of, sweep
-from tests.stack import running_stack
-from workflows import PaymentPosting, VoidReversal
+from tests.scenarios import parked, posted, resolve, result_of, sweep
+from tests.stack import TEST_CARD, running_stack
+from workflows import PaymentPosting, RefundToCreditMemo, VoidReversal
 
 
 async def test_a_void_before_settlement_reverses_the_receipt_and_reopens_the_invoice(
@@ -96,4 +100,72 @@ async def test_an_ach_debit_not_processed_is_not_posted(dev_env, tmp_path, erp_u
         await sweep(stack)
         posting = await result_of(stack, PaymentPosting.run, f"payment-ach-{check}")
         assert posting.outcome is PostingOutcome.DECLINED
+        assert stack.balance("1004") == Decimal("40.00")
+
+
+async def test_a_voided_ach_debit_reverses_its_receipt(dev_env, tmp_path, erp_url, erp_name):
+    async with running_stack(dev_env.client, tmp_path, erp_url, erp_name=erp_name) as stack:
+        check = await stack.check_sale("40.00", invoice="1004")
+        await sweep(stack)
+        await result_of(stack, PaymentPosting.run, f"payment-ach-{check}")
+        assert stack.balance("1004") == Decimal("0.00")
+        await stack.paytrace.check_void(check)
+        looked = await sweep(stack, mode="lookback")
+        assert looked.started == 1
+        result = await result_of(stack, VoidReversal.run, f"ach-return-{check}")
+        assert result.outcome is ReversalOutcome.REVERSED
+        assert stack.balance("1004") == Decimal("40.00")
+        assert stack.store.alerts(kind=AlertKind.NOTICE) == []  # a void is no bank return
+
+
+async def test_a_voided_refund_whose_memo_was_posted_waits_for_a_person(
+    dev_env, tmp_path, erp_url, erp_name
+):
+    async with running_stack(dev_env.client, tmp_path, erp_url, erp_name=erp_name) as stack:
+        sale = await posted(stack, "100.00", "1001")
+        await stack.settle()
+        refund = await stack.refund(sale, "40.00")
+        await sweep(stack)
+        memo = await result_of(stack, RefundToCreditMemo.run, f"refund-{refund}")
+        await stack.void(refund)  # the refund had not settled yet
+        await sweep(stack, mode="lookback")
+        info = await parked(stack, f"void-{refund}")
+        assert info.reason_kind == "refund_voided" and memo.erp_document in info.reason
+        assert [a.value for a in info.allowed] == ["mark_handled"]
+        await resolve(stack, f"void-{refund}", ResolutionAction.MARK_HANDLED, note="memo deleted")
+        result = await result_of(stack, VoidReversal.run, f"void-{refund}")
+        assert result.outcome is ReversalOutcome.HANDLED
+
+
+async def test_a_capture_voided_days_after_its_authorization_is_still_reversed(
+    dev_env, tmp_path, erp_url, erp_name
+):
+    """A void keeps its transaction's date: the authorization's, up to 8 days before."""
+    now = datetime.now(UTC)
+    clock = [now - timedelta(days=6)]
+    async with running_stack(
+        dev_env.client,
+        tmp_path,
+        erp_url,
+        erp_name=erp_name,
+        clock=clock,
+        demo_today=(now - timedelta(days=10)).date(),
+    ) as stack:
+        request = KeyedSaleRequest(
+            amount=Decimal("40.00"),
+            credit_card=CreditCard(
+                number=SecretStr(TEST_CARD), expiration_month="12", expiration_year="2030"
+            ),
+            invoice_id="1004",
+        )
+        auth = (await stack.paytrace.authorize_keyed(request)).transaction_id
+        clock[0] = now
+        await stack.paytrace.capture(auth)
+        await start_payment_posting(stack.client, stack.settings.task_queue, auth, "test")
+        assert (await stack.handle(auth).result()).outcome is PostingOutcome.POSTED
+        await stack.void(auth)
+        looked = await sweep(stack, mode="lookback")
+        assert looked.started == 1
+        result = await result_of(stack, VoidReversal.run, f"void-{auth}")
+        assert result.outcome is ReversalOutcome.REVERSED
         assert stack.balance("1004") == Decimal("40.00")

@@ -109,3 +109,14 @@ def test_dev_banner_hides_database_passwords():
 
     text = banner(Settings(erp_url="postgresql+psycopg://tp:s3cr3t-pw@db/erp"))
     assert "s3cr3t-pw" not in text
+
+
+def test_settings_moved_into_the_mapping_are_refused_with_their_new_key(monkeypatch):
+    monkeypatch.setenv("TRACEPOST_ERP_COMPANY_ID", "ACM")
+    with pytest.raises(ValidationError, match="TRACEPOST_ERP_COMPANY_ID → company"):
+        Settings()
+
+
+def test_a_real_erp_needs_a_company_in_the_mapping():
+    with pytest.raises(ValidationError, match="names no company"):
+        Settings(erp_url="mssql+pyodbc://u:p@host/db", erp_posting_strategy="manual")

@@ -9,22 +9,60 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import functools
 import os
 import sys
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import SQLAlchemyError
+from temporalio.client import WorkflowFailureError
+from temporalio.service import RPCError
+
+from connectors.erp.errors import ErpError
 from domain.money import MoneyError
 from workers.cli_common import settings_or_exit
 
 ACTIONS = ["retry", "apply_to", "post_on_account", "post_today", "mark_handled"]
+Command = Callable[[argparse.Namespace], int]
+
+
+def operator_command(name: str) -> Callable[[Command], Command]:
+    """Turn what an operator's environment can get wrong into one line and exit status 1.
+
+    Temporal unreachable, the ERP or the store unreachable, a workflow that failed or does not
+    exist: the operator reads the reason, not a traceback.
+
+    Args:
+        name: the command as typed, for the message (``attention list``).
+
+    Returns:
+        The decorator.
+    """
+
+    def wrap(command: Command) -> Command:
+        @functools.wraps(command)
+        def run(args: argparse.Namespace) -> int:
+            try:
+                return command(args)
+            except WorkflowFailureError as exc:
+                print(f"tracepost {name}: the workflow failed: {exc.cause or exc}", file=sys.stderr)
+            except (RPCError, ErpError, SQLAlchemyError, RuntimeError, OSError) as exc:
+                print(f"tracepost {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+
+        return run
+
+    return wrap
 
 
 # -- needs-attention ----------------------------------------------------------------------
 
 
+@operator_command("attention list")
 def cmd_attention_list(_: argparse.Namespace) -> int:
     """List every workflow waiting in needs-attention."""
     from workers.attention import list_attention
@@ -52,6 +90,7 @@ def cmd_attention_list(_: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+@operator_command("attention show")
 def cmd_attention_show(args: argparse.Namespace) -> int:
     """Show one parked workflow: why, candidates, what can be done, its audit trail."""
     from connectors.store import Store
@@ -108,6 +147,7 @@ def _send(workflow_id: str, resolution: Any, verb: str) -> int:
     return asyncio.run(run())
 
 
+@operator_command("attention retry")
 def cmd_attention_retry(args: argparse.Namespace) -> int:
     """Retry a parked workflow (shortcut for ``resolve --action retry``)."""
     from domain.activity_io import Resolution, ResolutionAction
@@ -117,6 +157,7 @@ def cmd_attention_retry(args: argparse.Namespace) -> int:
     return _send(args.workflow_id, resolution, "retry")
 
 
+@operator_command("attention resolve")
 def cmd_attention_resolve(args: argparse.Namespace) -> int:
     """Resolve a needs-attention item with the workflow's ``resolve`` update."""
     from domain.activity_io import Resolution, ResolutionAction
@@ -139,6 +180,7 @@ def cmd_attention_resolve(args: argparse.Namespace) -> int:
 # -- mapping ------------------------------------------------------------------------------
 
 
+@operator_command("mapping check")
 def cmd_mapping_check(args: argparse.Namespace) -> int:
     """Validate the mapping file and check it against the ERP; explain every problem."""
     from workers.composition import Components
@@ -201,6 +243,7 @@ def backfill_window(
     return since, min(until, now)
 
 
+@operator_command("sweep")
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Backfill: sweep PayTrace for the days given; workflows already run are not run again."""
     from workers.temporal_client import connect
@@ -236,6 +279,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 # -- settlements --------------------------------------------------------------------------
 
 
+@operator_command("settlement run")
 def cmd_settlement_run(args: argparse.Namespace) -> int:
     """Settle one batch now (``--batch``), or every batch of the last days."""
     from temporalio.common import WorkflowIDReusePolicy
@@ -276,19 +320,17 @@ def cmd_settlement_run(args: argparse.Namespace) -> int:
         )
         return 0
 
-    try:
-        return asyncio.run(run())
-    except Exception as exc:  # noqa: BLE001 - printed for the operator, the command fails
-        print(f"tracepost settlement run: {exc}", file=sys.stderr)
-        return 1
+    return asyncio.run(run())
 
 
+@operator_command("settlement report")
 def cmd_settlement_report(args: argparse.Namespace) -> int:
     """Print a batch's reconciliation report, or write it as CSV."""
     from connectors.store import Store
     from workers.composition import make_engine
 
     settings = settings_or_exit()
+    tz = ZoneInfo(settings.paytrace_timezone)
     store = Store(make_engine(settings.store_url))
     try:
         report = store.settlement_report(args.batch)
@@ -324,7 +366,7 @@ def cmd_settlement_report(args: argparse.Namespace) -> int:
             )
         return 0
     print(
-        f"batch {report.batch_number} settled {report.settled_at:%Y-%m-%d %H:%M}"
+        f"batch {report.batch_number} settled {report.settled_at.astimezone(tz):%Y-%m-%d %H:%M}"
         if report.settled_at
         else f"batch {report.batch_number}"
     )

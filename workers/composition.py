@@ -172,7 +172,7 @@ class Components:
             paytrace.settled_batches,
             ach.fetch_check,
             ach.export_checks_window,
-            ach.export_returned_checks,
+            ach.export_check_reversals,
             money.charge_customer,
             money.refund_transaction,
             money.void_transaction,
@@ -201,7 +201,9 @@ class Components:
         mapping = self.settings.mapping
         erp = ErpActivities(self.erp, mapping, self.settings.paytrace_timezone)
         documents = ErpDocumentActivities(self.erp, mapping)
-        settlement = SettlementActivities(self.paytrace, self.erp, self.store, mapping)
+        settlement = SettlementActivities(
+            self.paytrace, self.erp, self.store, mapping, self.settings.paytrace_timezone
+        )
         return [
             erp.load_match_input,
             erp.invoices_by_number,

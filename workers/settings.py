@@ -5,6 +5,7 @@ Defaults are those of the embedded stack (``tracepost dev``). docs/configuration
 
 from __future__ import annotations
 
+import os
 from datetime import time
 from pathlib import Path
 from typing import Self
@@ -23,6 +24,16 @@ from workers.mapping_file import load_mapping, starter_path
 from workflows.options import erp_queue
 
 SUPPORTED_ERPS = ("sage500", "dynamics_sl")
+MOVED_TO_MAPPING = {
+    "TRACEPOST_ERP_COMPANY_ID": "company",
+    "TRACEPOST_ERP_PAYTRACE_ID_FIELD": "customers.paytrace_id_field",
+    "TRACEPOST_ERP_CASH_ACCOUNT": "receipts.card_cash_account",
+    "TRACEPOST_ERP_ACCOUNTS": "[accounts]",
+    "TRACEPOST_MATCH_TOLERANCE": "matching.tolerance",
+    "TRACEPOST_MATCH_ALLOCATE_OLDEST_FIRST": "matching.allocate_oldest_first",
+    "TRACEPOST_INVOICE_PREFIXES": "invoices.prefixes",
+}
+"""Settings that moved into the mapping file: a process refuses to start while one is set."""
 ERP_LABELS = {"sage500": "Sage 500", "dynamics_sl": "Dynamics SL"}
 PAYTRACE_PRODUCTION_HOST = "api.paytrace.com"
 DEV_SILENT_POST_SECRET = "dev-silent-post-secret"  # noqa: S105 - the embedded stack only
@@ -91,7 +102,7 @@ class Settings(BaseSettings):
     sweep_first_lookback_days: int = Field(1, ge=0)
     sweep_ach: bool = True
     lookback_interval_seconds: int = Field(300, ge=10)
-    void_lookback_days: int = Field(3, ge=1, le=30)
+    void_lookback_days: int = Field(10, ge=1, le=30)
     return_lookback_days: int = Field(10, ge=1, le=120)
     erp_refund_sweep_interval_seconds: int = Field(60, ge=10)
     # settlement
@@ -147,11 +158,23 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _load_mapping(self) -> Self:
+        moved = sorted(name for name in MOVED_TO_MAPPING if name in os.environ)
+        if moved:
+            where = ", ".join(f"{name} → {MOVED_TO_MAPPING[name]}" for name in moved)
+            raise ValueError(
+                f"these settings moved into the mapping file (docs/mapping.md): {where}; set"
+                " them there and unset the variables"
+            )
         path = self.mapping_file or starter_path(self.erp)
         mapping = load_mapping(path)
         if mapping.erp != self.erp:
             raise ValueError(
                 f"mapping file {path} is for {mapping.erp!r} but TRACEPOST_ERP is {self.erp!r}"
+            )
+        if not mapping.company and self.erp_url and _backend(self.erp_url) == "mssql":
+            raise ValueError(
+                f"mapping file {path} names no company: on a real ERP (mssql+pyodbc) set"
+                " `company` (Sage CompanyID, SL CpnyID); blank means the stand-in's demo company"
             )
         self._mapping = mapping
         return self

@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from activities import names
     from domain.activity_io import RefundRequest, RefundResult, VoidResult
     from domain.erp_documents import FlaggedMemo
-    from domain.models import PaytraceTransaction, ReceiptRecord
+    from domain.models import PaytraceTransaction, ReceiptRecord, TransactionType
     from domain.refund_io import (
         FlaggedMemoQuery,
         MemoRefundInput,
@@ -56,6 +56,14 @@ class _Recheck(Exception):
     """An operator asked to retry a check: read the memo again and start the checks over."""
 
 
+class _PaymentGone(Exception):
+    """The payment stopped being money received (voided) before it could be refunded."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def original_transaction(comment: str, flag: str) -> int | None:
     """The PayTrace transaction a flagged memo's comment names, e.g. ``REFUND PT 1000123``.
 
@@ -79,6 +87,8 @@ class CreditMemoRefund(AttentionWorkflow):
         super().__init__()
         self._memo: FlaggedMemo | None = None
         self._result: MemoRefundResult | None = None
+        self._intent: CardRefundIntent | None = None
+        self._uncertain = False
 
     @workflow.query
     def status(self) -> MemoRefundResult | None:
@@ -101,14 +111,42 @@ class CreditMemoRefund(AttentionWorkflow):
         try:
             result = await self._refund(request)
         except Handled as handled:
-            result = self._finish(MemoRefundOutcome.HANDLED, reason=handled.note)
+            note = await self._close_intent()
+            result = self._finish(MemoRefundOutcome.HANDLED, reason=handled.note + note)
         except _Cancelled:
+            await self._close_intent()
             result = self._finish(
                 MemoRefundOutcome.CANCELLED,
                 reason="the memo is no longer flagged for a card refund in the ERP",
             )
+        except _PaymentGone as gone:
+            await self._close_intent()
+            result = self._finish(MemoRefundOutcome.CANCELLED, reason=gone.reason)
         await self._audit("finished", result.model_dump(mode="json"))
         return result
+
+    async def _close_intent(self) -> str:
+        """Cancel the recorded intent when no money can have moved; say so when it may have.
+
+        A cancelled intent no longer counts against what is left to refund, and no PayTrace
+        refund is taken for it any more. After a lost answer the outcome is not known: the
+        intent stays open, so it keeps counting and keeps being recognised.
+        """
+        intent = self._intent
+        if intent is None or intent.status is not CardRefundStatus.REQUESTED:
+            return ""
+        if self._uncertain:
+            return (
+                "; a refund or void may have reached PayTrace (its answer was lost): the"
+                " memo's refund intent stays open, check PayTrace"
+            )
+        self._intent = await self._call(
+            names.FINISH_CARD_REFUND,
+            intent.model_copy(update={"status": CardRefundStatus.CANCELLED}),
+            CardRefundIntent,
+            options.STORE,
+        )
+        return ""
 
     async def _refund(self, request: MemoRefundInput) -> MemoRefundResult:
         while True:
@@ -123,14 +161,16 @@ class CreditMemoRefund(AttentionWorkflow):
         original_id = await self._original_id(request)
         self._transaction_id = original_id
         workflow.upsert_search_attributes([PAYTRACE_TXN_ID.value_set(str(original_id))])
-        original = await self._approved_payment(original_id)
-        await self._check_customer(original_id)
         earlier: list[CardRefundIntent] = await self._call(
             names.CARD_REFUNDS_OF, original_id, list[CardRefundIntent], options.STORE
         )
         mine = next((i for i in earlier if i.memo_key == memo.erp_document), None)
         if mine is not None and mine.status in DONE:
-            return self._done(mine, MemoRefundOutcome.ALREADY_DONE, "refunded before")
+            return self._done(mine, MemoRefundOutcome.ALREADY_DONE, f"{mine.status.value} before")
+        if mine is not None and mine.status is CardRefundStatus.CANCELLED:
+            return self._done(mine, MemoRefundOutcome.ALREADY_DONE, "closed before by an operator")
+        original = await self._approved_payment(original_id)
+        await self._check_customer(original_id)
         others = [i for i in earlier if i.memo_key != memo.erp_document]
         taken = sum((i.amount for i in others if i.status is not CardRefundStatus.CANCELLED), ZERO)
         await self._check_amount(original, taken)
@@ -150,12 +190,18 @@ class CreditMemoRefund(AttentionWorkflow):
             CardRefundIntent,
             options.STORE,
         )
-        if intent.status in DONE:
-            return self._done(intent, MemoRefundOutcome.ALREADY_DONE, "refunded before")
+        if intent.status in DONE or intent.status is CardRefundStatus.CANCELLED:
+            return self._done(
+                intent, MemoRefundOutcome.ALREADY_DONE, f"{intent.status.value} before"
+            )
+        self._intent = intent
         await self._audit("intent", {"original": original_id, "amount": str(memo.amount)})
         asked_before = intent.requested_at < workflow.info().start_time
-        if original.settled_at is None and memo.amount == original.amount and taken == ZERO:
-            return await self._void(intent)
+        if original.settled_at is None and intent.amount == original.amount and taken == ZERO:
+            voided = await self._void(intent)
+            if voided is not None:
+                return voided
+            original = await self._fetch(original_id)  # it settled while the void failed
         original = await self._settled(original)
         return await self._send_refund(intent, taken, others, asked_before)
 
@@ -191,10 +237,14 @@ class CreditMemoRefund(AttentionWorkflow):
                 return candidate
         raise _Cancelled
 
-    async def _approved_payment(self, transaction_id: int) -> PaytraceTransaction:
+    async def _fetch(self, transaction_id: int) -> PaytraceTransaction:
         txn: PaytraceTransaction = await self._call(
             names.FETCH_TRANSACTION, transaction_id, PaytraceTransaction, options.PAYTRACE
         )
+        return txn
+
+    async def _approved_payment(self, transaction_id: int) -> PaytraceTransaction:
+        txn = await self._fetch(transaction_id)
         if txn.money_received:
             return txn
         await self._park(
@@ -262,18 +312,19 @@ class CreditMemoRefund(AttentionWorkflow):
             self._set_stage("awaiting_settlement")
             await workflow.sleep(SETTLEMENT_POLL)
             waited += SETTLEMENT_POLL
-            original = await self._call(
-                names.FETCH_TRANSACTION,
-                original.transaction_id,
-                PaytraceTransaction,
-                options.PAYTRACE,
-            )
+            original = await self._fetch(original.transaction_id)
+            if not original.money_received:
+                raise _PaymentGone(
+                    f"payment {original.transaction_id} became {original.transaction_type.value}"
+                    " in PayTrace while the refund waited for settlement: nothing to refund"
+                )
         self._set_stage("processing")
         return original
 
     # -- money ----------------------------------------------------------------------------
 
-    async def _void(self, intent: CardRefundIntent) -> MemoRefundResult:
+    async def _void(self, intent: CardRefundIntent) -> MemoRefundResult | None:
+        """Void the unsettled payment; None when it settled meanwhile (then it is refunded)."""
         while True:
             try:
                 voided: VoidResult = await workflow.execute_activity(
@@ -286,7 +337,17 @@ class CreditMemoRefund(AttentionWorkflow):
             except ActivityError as err:
                 reraise_cancellation(err)
                 kind, reason = describe(err)
+                self._uncertain = self._uncertain or kind not in _MONEY_REJECTIONS
                 await self._park(kind, f"void: {reason}", (), RETRY_OR_HANDLED)
+                original = await self._fetch(intent.original_transaction_id)
+                if original.transaction_type is TransactionType.VOID:
+                    voided = VoidResult(
+                        transaction_id=intent.original_transaction_id, already_void=True
+                    )
+                    break
+                if original.settled_at is not None:
+                    await self._audit("settled_meanwhile", {"original": original.transaction_id})
+                    return None
         done = await self._record(intent, CardRefundStatus.VOIDED, None)
         note = "already void" if voided.already_void else "voided before settlement"
         return self._done(done, MemoRefundOutcome.VOIDED, note)
@@ -320,6 +381,7 @@ class CreditMemoRefund(AttentionWorkflow):
             except ActivityError as err:
                 reraise_cancellation(err)
                 kind, reason = describe(err)
+                self._uncertain = self._uncertain or kind not in _MONEY_REJECTIONS
                 hint = (
                     " (PayTrace refused it; nothing was refunded)"
                     if kind in _MONEY_REJECTIONS

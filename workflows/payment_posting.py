@@ -62,6 +62,8 @@ AUTH_WAIT = timedelta(days=8)
 ZERO = Decimal("0.00")
 CLOSED_PERIOD = "erp_closed_period"
 VOIDED_REASON = "PayTrace voided the transaction before it was posted"
+# Nothing to date yet while the match itself is undecided: post_today is for refused writes.
+MATCH_ACTIONS = tuple(a for a in ALL_ACTIONS if a is not ResolutionAction.POST_TODAY)
 
 
 @workflow.defn(name="PaymentPosting")
@@ -252,7 +254,7 @@ class PaymentPosting(AttentionWorkflow):
         while True:
             if decision.outcome is MatchOutcome.NEEDS_ATTENTION:
                 resolution = await self._park(
-                    f"match_{decision.rule}", decision.reason, decision.candidates, ALL_ACTIONS
+                    f"match_{decision.rule}", decision.reason, decision.candidates, MATCH_ACTIONS
                 )
                 decision = await self._resolve_decision(txn, decision, resolution)
                 continue

@@ -39,13 +39,21 @@ with workflow.unsafe.imports_passed_through():
         RETRY_OR_HANDLED,
         AttentionWorkflow,
         Handled,
+        Interrupted,
         describe,
         reraise_cancellation,
     )
 
+VOIDED_REASON = "PayTrace voided the refund before its credit memo was written"
 INTENT_POLL = timedelta(minutes=1)
 INTENT_WAIT = timedelta(hours=2)
 CLOSED_PERIOD = "erp_closed_period"
+CUSTOMER_ACTIONS = (
+    ResolutionAction.RETRY,
+    ResolutionAction.APPLY_TO,
+    ResolutionAction.POST_ON_ACCOUNT,
+    ResolutionAction.MARK_HANDLED,
+)
 MEMO_ACTIONS = (
     ResolutionAction.RETRY,
     ResolutionAction.APPLY_TO,
@@ -70,6 +78,11 @@ class RefundToCreditMemo(AttentionWorkflow):
         """The result once finished; None while it runs (see ``attention`` when it waits)."""
         return self._result
 
+    @workflow.signal
+    def transaction_voided(self) -> None:
+        """PayTrace voided the refund: a memo not yet written is not written."""
+        self._interrupted = VOIDED_REASON
+
     @workflow.run
     async def run(self, request: RefundInput) -> RefundPostingResult:
         """Write and post the credit memo; park for an operator on anything undecidable."""
@@ -84,6 +97,8 @@ class RefundToCreditMemo(AttentionWorkflow):
             result = await self._post(request.refund_transaction_id)
         except Handled as handled:
             result = self._finish(RefundOutcome.HANDLED, reason=handled.note)
+        except Interrupted as interrupted:
+            result = self._finish(RefundOutcome.NOT_A_REFUND, reason=interrupted.reason)
         await self._audit("finished", result.model_dump(mode="json"))
         return result
 
@@ -221,7 +236,9 @@ class RefundToCreditMemo(AttentionWorkflow):
             )
             self._closed_periods = context.closed_periods
             if context.customer is None:
-                resolution = await self._park("refund_customer", context.reason, (), MEMO_ACTIONS)
+                resolution = await self._park(
+                    "refund_customer", context.reason, (), CUSTOMER_ACTIONS
+                )
                 customer_choice, invoice_choice = self._choices(
                     resolution, customer_choice, invoice_choice
                 )
@@ -234,6 +251,8 @@ class RefundToCreditMemo(AttentionWorkflow):
                 and invoice.customer_id == context.customer.customer_id
                 else ""
             )
+            if self._interrupted:
+                raise Interrupted(self._interrupted)
             memo = CreditMemo(
                 paytrace_transaction_id=txn.transaction_id,
                 customer_id=context.customer.customer_id,
@@ -265,6 +284,8 @@ class RefundToCreditMemo(AttentionWorkflow):
         if resolution.action is ResolutionAction.POST_ON_ACCOUNT:
             return resolution.customer_id or customer, ""
         if resolution.action is ResolutionAction.APPLY_TO:
+            # A credit memo applies to one invoice, for the refund's amount: the first invoice
+            # the operator named is the one; the amounts typed are not used.
             return resolution.customer_id, resolution.invoices[0].invoice_number
         return customer, invoice
 

@@ -149,11 +149,7 @@ class SettlementSync(AttentionWorkflow):
             "reconciled",
             {"status": plan.status, "discrepancies": plan.discrepancies, "summary": plan.summary},
         )
-        deposit_doc = ""
-        if plan.deposit is not None:
-            deposit_doc = await self._deposit(plan.deposit)
-        elif plan.deposit_journal is not None:
-            deposit_doc = await self._journal(plan.deposit_journal)
+        deposit_doc = await self._bank_movement(batch_number, plan)
         fee_doc = await self._journal(plan.fee_entry) if plan.fee_entry is not None else ""
         status = "discrepancies" if plan.discrepancies else "deposited"
         await self._call(
@@ -210,12 +206,34 @@ class SettlementSync(AttentionWorkflow):
             poll = min(poll * 2, POLL_MAX)
         await self._audit("postings_still_open", {"waited_minutes": inspection.wait_minutes})
 
+    async def _bank_movement(self, batch_number: int, plan: ReconcilePlan) -> str:
+        """The batch's one bank movement: read back in either form before anything is written.
+
+        A deposit (receipts in the ERP) and a refunds-only journal are two document kinds; a
+        rerun must find the one an earlier run wrote, whichever it was, and write nothing more.
+        """
+        for query, kind in (
+            (DocumentQuery(kind=DocumentKind.DEPOSIT, key=str(batch_number)), "deposit"),
+            (
+                DocumentQuery(kind=DocumentKind.JOURNAL, key=f"deposit:batch:{batch_number}"),
+                "journal",
+            ),
+        ):
+            found: ErpDocument | None = await self._call_erp(
+                names.FIND_DOCUMENT, query, ErpDocument | None
+            )
+            if found is not None:
+                await self._audit("read_back", {"erp_document": found.erp_document})
+                return await self._posted(found, query, kind)
+        if plan.deposit is not None:
+            return await self._deposit(plan.deposit)
+        if plan.deposit_journal is not None:
+            return await self._journal(plan.deposit_journal, read_back=False)
+        return ""
+
     async def _deposit(self, deposit: Deposit) -> str:
-        key = str(deposit.batch_number)
-        query = DocumentQuery(kind=DocumentKind.DEPOSIT, key=key)
-        found: ErpDocument | None = await self._call_erp(
-            names.FIND_DOCUMENT, query, ErpDocument | None
-        )
+        query = DocumentQuery(kind=DocumentKind.DEPOSIT, key=str(deposit.batch_number))
+        found: ErpDocument | None = None
         while found is None:
             try:
                 found = await workflow.execute_activity(
@@ -228,11 +246,11 @@ class SettlementSync(AttentionWorkflow):
                 )
         return await self._posted(found, query, "deposit")
 
-    async def _journal(self, entry: JournalEntry) -> str:
+    async def _journal(self, entry: JournalEntry, *, read_back: bool = True) -> str:
         query = DocumentQuery(kind=DocumentKind.JOURNAL, key=entry.key)
-        found: ErpDocument | None = await self._call_erp(
-            names.FIND_DOCUMENT, query, ErpDocument | None
-        )
+        found: ErpDocument | None = None
+        if read_back:
+            found = await self._call_erp(names.FIND_DOCUMENT, query, ErpDocument | None)
         while found is None:
             try:
                 found = await workflow.execute_activity(

@@ -25,6 +25,8 @@ with workflow.unsafe.imports_passed_through():
     from activities import names
     from domain.activity_io import (
         CursorUpdate,
+        StartPostingsRequest,
+        StartPostingsResult,
         SweepCursor,
         SweepLookback,
         SweepWindow,
@@ -38,6 +40,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import options
 
+SWEEP_PATCH = "sweep-every-type"
+"""Sweeps recorded before it read card payments only and started them by id; they replay so."""
+PAYMENT_TYPES = ("SALE", "CAPTURE", "FORCESALE", "AUTHORIZATION")
 START_CHUNK = 500
 ACTION_KINDS = {
     "receipt": StartKind.PAYMENT,
@@ -58,7 +63,7 @@ class SweepInput(BaseModel):
     since: datetime | None = Field(None, description="explicit window start: a backfill")
     until: datetime | None = Field(None, description="explicit window end (default: now)")
     ach: bool = Field(True, description="sweep ACH checks too")
-    void_lookback_days: int = Field(3, ge=1, le=30)
+    void_lookback_days: int = Field(10, ge=1, le=30)
     return_lookback_days: int = Field(10, ge=1, le=120)
 
 
@@ -137,9 +142,48 @@ class TransactionSweep:
     @workflow.run
     async def run(self, request: SweepInput) -> SweepResult:
         """Read PayTrace, start the workflows it calls for, move the cursor."""
+        if not workflow.patched(SWEEP_PATCH):
+            return await self._payments_only(request)
         if request.mode == "lookback":
             return await self._lookback(request)
         return await self._window(request)
+
+    async def _payments_only(self, request: SweepInput) -> SweepResult:
+        """The sweep as it ran before every transaction type (kept for runs started then)."""
+        state: SweepCursor = await workflow.execute_activity(
+            names.GET_SWEEP_CURSOR, request.cursor_name, result_type=SweepCursor, **options.STORE
+        )
+        window = sweep_window(
+            state.cursor, workflow.now(), request.overlap_minutes, request.first_lookback_days
+        )
+        found: list[SweptTransaction] = await workflow.execute_activity(
+            names.EXPORT_SWEEP_WINDOW,
+            window.model_copy(update={"transaction_types": PAYMENT_TYPES}),
+            result_type=list[SweptTransaction],
+            **options.PAYTRACE,
+        )
+        started = StartPostingsResult()
+        if found:
+            started = await workflow.execute_activity(
+                names.START_PAYMENT_POSTINGS,
+                StartPostingsRequest(
+                    transaction_ids=tuple(t.transaction_id for t in found), source="sweep"
+                ),
+                result_type=StartPostingsResult,
+                **options.STARTER,
+            )
+        await workflow.execute_activity(
+            names.SAVE_SWEEP_CURSOR,
+            CursorUpdate(name=request.cursor_name, cursor=window.until),
+            **options.STORE,
+        )
+        return SweepResult(
+            since=window.since,
+            until=window.until,
+            found=len(found),
+            started=started.started,
+            already=started.already,
+        )
 
     async def _window(self, request: SweepInput) -> SweepResult:
         backfill = request.since is not None
@@ -201,7 +245,7 @@ class TransactionSweep:
         returns: list[SweptTransaction] = []
         if request.ach:
             returns = await workflow.execute_activity(
-                names.EXPORT_RETURNED_CHECKS,
+                names.EXPORT_CHECK_REVERSALS,
                 SweepLookback(until=now, days=request.return_lookback_days),
                 result_type=list[SweptTransaction],
                 **options.PAYTRACE,

@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.search_attributes import ERP_CUSTOMER_ID, ERP_DOCUMENT, PAYTRACE_TXN_ID
     from domain.start_io import WorkflowsOpenRequest, WorkflowsOpenResult
     from domain.store_io import AlertKind, AlertRequest, DocumentRecordRequest
-    from domain.workflow_ids import payment_workflow_id
+    from domain.workflow_ids import payment_workflow_id, refund_workflow_id
     from workflows import options
     from workflows.attention import (
         RETRY_OR_HANDLED,
@@ -85,7 +85,7 @@ class VoidReversal(AttentionWorkflow):
         self._transaction_id = request.transaction_id
         self._method = request.method
         tag = paytrace_tag(request.transaction_id, request.method)
-        self._subject = f"{'ACH return' if self._ach else 'void'} of {tag}"
+        self._subject = f"reversal of {tag}"
         workflow.upsert_search_attributes([PAYTRACE_TXN_ID.value_set(str(request.transaction_id))])
         self._set_stage("processing")
         await self._audit("received", {"source": request.source, "method": request.method.value})
@@ -109,12 +109,13 @@ class VoidReversal(AttentionWorkflow):
             "confirmed",
             {"transaction_type": txn.transaction_type.value, "return": txn.return_reason},
         )
-        await self._wait_for_posting(request.transaction_id)
+        await self._wait_for_postings(request.transaction_id)
         query = ReceiptQuery(transaction_id=request.transaction_id, method=self._method)
         receipt: ReceiptRecord | None = await self._call_erp(
             names.FIND_RECEIPT_OF, query, ReceiptRecord | None
         )
         if receipt is None:
+            await self._no_voided_memo(request.transaction_id)
             return self._finish(
                 ReversalOutcome.NOTHING_POSTED,
                 reason="no receipt was posted for it, so there is nothing to reverse",
@@ -148,7 +149,7 @@ class VoidReversal(AttentionWorkflow):
                 ERP_DOCUMENT.value_set(document.erp_document),
             ]
         )
-        if self._ach:
+        if txn.returned:
             await self._alert_return(txn, document)
         outcome = (
             ReversalOutcome.REVERSED
@@ -175,42 +176,50 @@ class VoidReversal(AttentionWorkflow):
     def _not_reversed(self, txn: PaytraceTransaction) -> str:
         """Why PayTrace's answer does not call for a reversal, or ``""`` when it does."""
         if self._ach:
-            if txn.returned:
+            if txn.returned or txn.transaction_type is TransactionType.VOID:
                 return ""
-            return "the bank has not returned this ACH debit; its receipt stands"
+            return "the bank has not returned this ACH debit, nor was it voided; its receipt stands"
         if txn.transaction_type is TransactionType.VOID:
             return ""
         return f"PayTrace shows it as {txn.transaction_type.value}, not voided; its receipt stands"
 
-    async def _wait_for_posting(self, transaction_id: int) -> None:
-        """Let the payment's PaymentPosting finish (told of the void) before reading back."""
-        posting_id = payment_workflow_id(transaction_id, self._method)
-        signalled = False
+    async def _wait_for_postings(self, transaction_id: int) -> None:
+        """Let the transaction's own workflows finish (told of the void) before reading back.
+
+        A voided card transaction is a voided sale (PaymentPosting) or a voided refund
+        (RefundToCreditMemo); PayTrace no longer says which, so both are told and awaited.
+        """
+        ids = [payment_workflow_id(transaction_id, self._method)]
+        if not self._ach:
+            ids.append(refund_workflow_id(transaction_id))
+        told: set[str] = set()
         waited = timedelta()
         poll = POSTING_POLL_FIRST
         while True:
             state: WorkflowsOpenResult = await self._call(
                 names.WORKFLOWS_OPEN,
-                WorkflowsOpenRequest(workflow_ids=(posting_id,)),
+                WorkflowsOpenRequest(workflow_ids=tuple(ids)),
                 WorkflowsOpenResult,
                 options.STORE,
             )
-            if posting_id not in state.running:
+            if not state.running:
                 return
-            if not signalled:
+            for workflow_id in state.running:
+                if workflow_id in told:
+                    continue
                 try:
-                    await workflow.get_external_workflow_handle(posting_id).signal(
+                    await workflow.get_external_workflow_handle(workflow_id).signal(
                         "transaction_voided"
                     )
                 except FailureError:
-                    continue  # it closed in between: read its state again
-                await self._audit("told_posting", {"workflow_id": posting_id})
-                signalled = True
+                    continue  # it closed in between: its state is read again below
+                await self._audit("told_posting", {"workflow_id": workflow_id})
+                told.add(workflow_id)
             if waited >= POSTING_WAIT:
                 await self._park(
                     "reversal_waiting",
-                    f"{posting_id} is still running a day after it was told the payment is void;"
-                    " look at it (it may wait for an operator), then retry",
+                    f"{', '.join(state.running)} still running a day after being told the"
+                    " transaction is void; look at it (it may wait for an operator), then retry",
                     (),
                     RETRY_OR_HANDLED,
                 )
@@ -220,6 +229,26 @@ class VoidReversal(AttentionWorkflow):
             await workflow.sleep(poll)
             waited += poll
             poll = min(poll * 2, POSTING_POLL_MAX)
+
+    async def _no_voided_memo(self, transaction_id: int) -> None:
+        """A voided refund whose credit memo was posted: the ERP user must take the memo back."""
+        if self._ach:
+            return
+        query = DocumentQuery(kind=DocumentKind.CREDIT_MEMO, key=str(transaction_id))
+        memo: ErpDocument | None = await self._call_erp(
+            names.FIND_DOCUMENT, query, ErpDocument | None
+        )
+        if memo is None:
+            return
+        await self._park(
+            "refund_voided",
+            f"PayTrace voided refund {transaction_id} after its credit memo {memo.erp_document}"
+            f" ({memo.amount}, customer {memo.customer_id}) was written: the customer got no"
+            " money back; reverse or delete that memo in the ERP, then mark_handled",
+            (),
+            (ResolutionAction.MARK_HANDLED,),
+            {"erp_document": memo.erp_document},
+        )
 
     async def _write(
         self, receipt: ReceiptRecord, txn: PaytraceTransaction, key: str
@@ -252,7 +281,7 @@ class VoidReversal(AttentionWorkflow):
             reversal = ReceiptReversal(
                 key=key,
                 paytrace_transaction_id=receipt.paytrace_transaction_id,
-                reason=ReversalReason.ACH_RETURN if self._ach else ReversalReason.VOID,
+                reason=ReversalReason.ACH_RETURN if txn.returned else ReversalReason.VOID,
                 reversal_date=today,
                 reference=self._reference(txn),
                 source=self._method,
@@ -268,7 +297,7 @@ class VoidReversal(AttentionWorkflow):
                     today = None
 
     def _reference(self, txn: PaytraceTransaction) -> str:
-        if self._ach:
+        if txn.returned:
             return f"ACH return {txn.return_reason}".strip()
         return "void"
 
