@@ -5,11 +5,13 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+from domain.activity_io import ResolutionAction
 from domain.erp_documents import DocumentKind
 from domain.settlement_io import SettlementInput, SettlementOutcome, SettlementSweepInput
 from domain.store_io import AlertKind, SettlementLineStatus
-from tests.scenarios import posted, result_of
+from tests.scenarios import parked, posted, resolve, result_of
 from tests.stack import running_stack
+from workers.attention import parse_invoice
 from workflows import SettlementSweep, SettlementSync
 
 FEES = {
@@ -150,3 +152,35 @@ async def test_a_late_evening_pacific_sale_lands_in_the_next_days_batch_and_peri
         report = stack.store.settlement_report(batch_info.number)
         assert report is not None
         assert report.deposit_date == date(2026, 12, 1)
+
+
+async def test_a_deposit_waits_for_its_receipts_and_is_written_once(
+    dev_env, tmp_path, erp_url, erp_name
+):
+    mapping = {"settlement": {"wait_minutes": 0}}
+    async with running_stack(
+        dev_env.client, tmp_path, erp_url, erp_name=erp_name, mapping=mapping
+    ) as stack:
+        txn = await stack.sale("80.50", invoice="INV-77")  # parks: no such invoice
+        batch = await stack.settle()
+        assert batch is not None
+        first = await settle_batch(stack, batch)  # starts the posting, which parks
+        assert first.outcome is SettlementOutcome.DISCREPANCIES and first.deposit_document == ""
+        report = stack.store.settlement_report(batch)
+        assert report is not None and "waits for them" in report.notes[0]
+        assert stack.erp.find_document(DocumentKind.DEPOSIT, str(batch)) is None
+        await parked(stack, f"payment-{txn}")
+        await resolve(
+            stack,
+            f"payment-{txn}",
+            ResolutionAction.APPLY_TO,
+            invoices=(parse_invoice("1002=80.50"),),
+        )
+        await stack.handle(txn).result()
+        second = await settle_batch(stack, batch)
+        assert second.outcome is SettlementOutcome.RECONCILED and second.deposit_document
+        third = await settle_batch(stack, batch)
+        assert third.deposit_document == second.deposit_document
+        deposit = stack.erp.find_document(DocumentKind.DEPOSIT, str(batch))
+        assert deposit is not None and deposit.amount == Decimal("80.50")
+        assert stack.erp.find_document(DocumentKind.JOURNAL, f"deposit:batch:{batch}") is None
