@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -99,7 +100,15 @@ def test_transient_classification_of_sql_server_errors() -> None:
     assert not is_transient(constraint)
 
 
-def test_pyodbc_is_imported_only_for_sql_server_urls() -> None:
+def company_mapping(tmp_path: Path, erp: str) -> str:
+    """A mapping naming a company: a real ERP (mssql) is refused without one."""
+    path = tmp_path / f"{erp}.toml"
+    path.write_text(f'erp = "{erp}"\ncompany = "ACM"\n')
+    return str(path)
+
+
+def test_pyodbc_is_imported_only_for_sql_server_urls(tmp_path: Path) -> None:
+    mapping = company_mapping(tmp_path, "sage500")
     script = (
         "import sys, sqlalchemy as sa\n"
         "from workers.composition import make_erp_engine\n"
@@ -107,7 +116,8 @@ def test_pyodbc_is_imported_only_for_sql_server_urls() -> None:
         "engine = make_erp_engine(Settings(erp_url='sqlite:///:memory:'))\n"
         "engine.connect().close()\n"
         "assert 'pyodbc' not in sys.modules, 'pyodbc imported for SQLite'\n"
-        "make_erp_engine(Settings(erp_url='mssql+pyodbc://u:p@h/db', erp_posting_strategy='manual'))\n"
+        "make_erp_engine(Settings(erp_url='mssql+pyodbc://u:p@h/db', erp_posting_strategy='manual',"
+        f" mapping_file={mapping!r}))\n"
         "assert 'pyodbc' in sys.modules\n"
         "import os; os._exit(0)\n"
     )
@@ -134,9 +144,10 @@ def test_unsafe_erp_settings_are_refused(settings: dict[str, str], message: str)
         Settings(**settings)  # type: ignore[arg-type]
 
 
-def test_sql_server_settings_are_accepted() -> None:
+def test_sql_server_settings_are_accepted(tmp_path: Path) -> None:
     settings = Settings(
         erp="dynamics_sl",
+        mapping_file=company_mapping(tmp_path, "dynamics_sl"),
         erp_url="mssql+pyodbc://tp:secret@sql/SLAPP",
         erp_posting_strategy=PostingStrategy.PROCEDURES,
         erp_odbc_driver="ODBC Driver 18 for SQL Server",
