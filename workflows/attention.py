@@ -298,11 +298,6 @@ def describe(err: ActivityError) -> tuple[str, str]:
     return "activity_failed", str(err)
 
 
-def error_kind(err: ActivityError) -> str:
-    """Just the kind of a failed activity's error (``erp_closed_period`` …)."""
-    return describe(err)[0]
-
-
 __all__ = [
     "ALL_ACTIONS",
     "RETRY_OR_HANDLED",
@@ -311,6 +306,5 @@ __all__ = [
     "Interrupted",
     "describe",
     "erp_options",
-    "error_kind",
     "reraise_cancellation",
 ]
