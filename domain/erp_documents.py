@@ -30,6 +30,7 @@ class DocumentKind(StrEnum):
     JOURNAL = "journal"
     DEPOSIT = "deposit"
     SALES_ORDER = "sales_order"
+    WRITE_OFF = "write_off"
 
 
 class DocumentStatus(StrEnum):
@@ -97,6 +98,12 @@ class CustomerDetail(_Frozen):
     terms: str = ""
     paytrace_customer_id: str = ""
     updated_at: datetime | None = None
+    autopay: bool = Field(
+        False, description="enrolled in autopay (the ERP's autopay user field says Y/YES/1/...)"
+    )
+    card_on_file: str = Field(
+        "", description="the masked card and expiry PayTrace holds, e.g. 'x1111 12/2028'"
+    )
 
 
 class CustomerChanges(_Frozen):
@@ -235,3 +242,19 @@ class FlaggedMemo(_Frozen):
     memo_date: date
     comment: str = Field(description="the memo's comment as the ERP holds it, trimmed")
     applied_to: tuple[str, ...] = Field((), description="invoice numbers it was applied to")
+
+
+class InvoiceWriteOff(_Frozen):
+    """Write off (part of) an open invoice's balance to the write-off account (chargeback lost).
+
+    Exactly once per ``key``; the amount must be positive and at most the invoice's payable
+    balance.
+    """
+
+    key: str = Field(description="business key, e.g. 'cb-77-w1-1001'")
+    invoice_number: str = Field(description="the invoice's visible number")
+    customer_id: str
+    amount: Decimal
+    write_off_date: date
+    reference: str = ""
+    paytrace_transaction_id: int | None = None

@@ -186,6 +186,11 @@ class CashReceipt(_Frozen):
         description="the cash (Sage GL) or bank (SL) account of this receipt; blank: the"
         " connector's configured cash account",
     )
+    sales_order: str = Field(
+        "",
+        description="the store's order id (as written by write_sales_order): the payment is a"
+        " prepayment of that order, wholly unapplied",
+    )
 
     @property
     def key(self) -> str:

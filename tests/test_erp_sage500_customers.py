@@ -268,6 +268,8 @@ def test_upsert_creates_customer_address_and_contact_golden(engine: sa.Engine) -
         "terms": "NET15",
         "paytrace_customer_id": "willow-creek",
         "updated_at": LATER,
+        "autopay": False,
+        "card_on_file": "",
     }
 
 

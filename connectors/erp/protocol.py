@@ -31,6 +31,7 @@ from domain.erp_documents import (
     ErpDocument,
     FiscalPeriod,
     FlaggedMemo,
+    InvoiceWriteOff,
     JournalEntry,
     Reapplication,
     ReceiptReversal,
@@ -94,7 +95,54 @@ class ErpConnector(Protocol):
         ...
 
     def customers_changed_since(self, cursor: str, limit: int = 500) -> CustomerChanges:
-        """Customers whose ERP-owned fields changed after the cursor, oldest change first."""
+        """Customers whose ERP-owned fields changed after the cursor, oldest change first.
+
+        Writing the card on file (``set_card_on_file``, PayTrace-owned) does not count as a
+        change.
+        """
+        ...
+
+    def set_credit_hold(self, customer_id: str, on_hold: bool) -> CustomerDetail:
+        """Put a customer on credit hold or release the hold (idempotent).
+
+        Sage 500 ``tarCustomer.Hold`` 1/0; Dynamics SL ``Customer.Status`` ``H`` / ``A`` (an
+        administrative hold ``R`` is an SL user's and is left alone). Returns the customer as it
+        stands after the call (``on_hold`` reflects it).
+
+        Raises:
+            CustomerNotUsableError: the customer does not exist (Dynamics SL: or is inactive and
+                a hold is asked for).
+        """
+        ...
+
+    def autopay_customers(self) -> list[CustomerDetail]:
+        """Active customers of the company enrolled in autopay, by customer id.
+
+        Enrolled: the configured autopay user field holds Y, YES, 1, TRUE or AUTOPAY (any case,
+        blanks trimmed). Customers on credit hold are active and listed (``on_hold`` says so).
+        """
+        ...
+
+    def set_autopay(self, customer_id: str, on: bool) -> CustomerDetail:
+        """Enroll a customer in autopay (writes ``Y``) or take it out (blank); idempotent.
+
+        Raises:
+            CustomerNotUsableError: the customer does not exist.
+        """
+        ...
+
+    def set_card_on_file(self, customer_id: str, text: str) -> CustomerDetail:
+        """Write the masked card and expiry (``x1111 12/2028``) to the card user field.
+
+        Idempotent; blank clears it. PayTrace-owned: it is written without the change stamp
+        ``customers_changed_since`` pages by.
+
+        Raises:
+            CustomerNotUsableError: the customer does not exist.
+            ErpBusinessError: the text holds 5 or more consecutive digits once spaces and dashes
+                (also slashes, dots) are removed, a trailing expiry ``MM/YY(YY)`` aside (it
+                could be a card number), or does not fit the column.
+        """
         ...
 
     # --- open documents ------------------------------------------------------------------------
@@ -137,7 +185,9 @@ class ErpConnector(Protocol):
     ) -> list[ErpDocument]:
         """Every document written for a PayTrace payment (receipt, memo, reversal, ...).
 
-        Oldest first. Only the documents of the ``source`` payment: an ACH payment's receipt and
+        Oldest first, also within one second (a dispute's reversals and reapplications, in the
+        order they were written; write-offs carrying the id are listed too). Only the documents
+        of the ``source`` payment: an ACH payment's receipt and
         reversal are not listed under the card transaction with the same number, nor the other
         way round (memos, journals and deposits belong to card transactions).
         """
@@ -198,6 +248,12 @@ class ErpConnector(Protocol):
         document's comment leads with ``paytrace_tag(id, source)`` (``PT ACH 5000001``). A
         non-blank ``receipt.cash_account`` replaces the configured cash account for this receipt
         and is validated the same way (missing or inactive: ``MissingGlAccountError``).
+
+        A non-blank ``receipt.sales_order`` (the store's order id ``write_sales_order`` wrote)
+        makes it a prepayment of that order, wholly unapplied (Dynamics SL ``ARDoc`` PP; Sage
+        500 an unapplied receipt naming the order): applications are refused
+        (``ErpBusinessError``), an order never written is ``DocumentNotFoundError``. It is read
+        back by ``receipt.key`` like any receipt.
         """
         ...
 
@@ -206,17 +262,47 @@ class ErpConnector(Protocol):
         ...
 
     def reverse_receipt(self, reversal: ReceiptReversal) -> ErpDocument:
-        """Reverse a posted receipt and reopen every invoice it paid.
+        """Reverse the payment in force and reopen every invoice it paid.
 
-        The receipt is the one keyed ``receipt_key(reversal.paytrace_transaction_id,
+        The payment is the one keyed ``receipt_key(reversal.paytrace_transaction_id,
         reversal.source)`` (an ACH return: ``ReversalReason.ACH_RETURN``, ``source=ACH``); the
-        other source's payment with the same number is left alone. Exactly once per
-        ``reversal.key``; a second reversal of the same payment under another key is refused.
+        other source's payment with the same number is left alone. A payment cycles (dispute
+        flips): receipt, reversal, reapplication, reversal, reapplication ... The payment in
+        force is the receipt, or the latest reapplication; a reversal reverses what it applied
+        (invoices reopen, its on-account rest is taken back too).
+
+        Exactly once per ``reversal.key`` (the same key again reads back, ``created`` False).
+        Refused (``ErpBusinessError``) while the payment is reversed, i.e. its latest reversal
+        is not followed by a reapplication: a second reversal under another key of a payment
+        never reapplied is refused.
         """
         ...
 
     def reapply_receipt(self, reapplication: Reapplication) -> ErpDocument:
-        """Apply a reversed payment again to what it first paid, the rest on account."""
+        """Apply a reversed payment again to what it first paid where still open, rest on account.
+
+        Exactly once per ``reapplication.key``. Refused (``ErpBusinessError``) unless the payment
+        is currently reversed (never reversed, or already reapplied since its latest reversal);
+        the latest reversal must be posted first (Sage 500 ``DocumentNotFoundError``, Dynamics SL
+        ``ErpBusinessError``).
+        """
+        ...
+
+    def write_off_invoice(self, write_off: InvoiceWriteOff) -> ErpDocument:
+        """Write off (part of) an open invoice's balance to the write-off account, exactly once.
+
+        The account is ``accounts["write_off"]``, else the ERP default receipt write-offs use.
+        Sage 500: a type-506 (Write Offs) batch whose pending application writes the amount off
+        the invoice; Dynamics SL: a small-balance ``SB`` document applied to the invoice. Read
+        back with ``find_document(WRITE_OFF, key)``, posted with ``post_document``; posting
+        lowers the invoice's balance. A customer on credit hold is accepted.
+
+        Raises:
+            ErpBusinessError: the amount is not positive whole cents, or the key is unusable.
+            InvoiceNotOpenError: the invoice is missing, another customer's, or owes less.
+            ClosedPeriodError: the write-off date's period is closed or missing.
+            MissingGlAccountError: the write-off account is missing or inactive.
+        """
         ...
 
     def write_journal(self, entry: JournalEntry) -> ErpDocument:

@@ -42,6 +42,11 @@ class ConnectorOptions:
         strategy: how written batches get posted.
         user_id: the user written into audit columns.
         paytrace_id_field: the customer column holding the PayTrace customer id.
+        autopay_field: the customer user field holding the autopay enrollment (blank: Sage
+            ``UserFld2``, Dynamics SL ``User5``; another free user field when that one holds
+            the PayTrace id).
+        card_field: the customer user field holding the masked card on file (blank: Sage
+            ``UserFld3``, Dynamics SL ``User2``; likewise).
         invoice_prefixes: prefixes dropped when normalizing invoice numbers.
         cash_account: the GL (Sage ``GLAcctNo``) or bank (SL ``Acct``) account of receipts; a
             receipt's own ``CashReceipt.cash_account`` wins over it.
@@ -55,6 +60,8 @@ class ConnectorOptions:
     strategy: PostingStrategy = PostingStrategy.EMULATED
     user_id: str = "tracepost"
     paytrace_id_field: str = ""
+    autopay_field: str = ""
+    card_field: str = ""
     invoice_prefixes: tuple[str, ...] = ()
     cash_account: str = ""
     accounts: dict[str, str] = field(default_factory=dict)

@@ -232,15 +232,36 @@ def rows_for_transaction(
         source: which of the two numbering ranges the id is from.
 
     Returns:
-        The rows, by ``CreateDate`` then ``DocKind``.
+        The rows, oldest first: by ``CreateDate``, then (rows stamped in the same second, e.g. a
+        reversal and its reapplication) by the order the ERP numbered their batches in
+        (``write_order``).
     """
     c = table.c
-    return list(
-        conn.execute(
-            sa.select(table)
-            .where(c.PaytraceTranID == paytrace_transaction_id, of_source(table, source))
-            .order_by(c.CreateDate, c.DocKind)
-        ).all()
+    rows = conn.execute(
+        sa.select(table).where(
+            c.PaytraceTranID == paytrace_transaction_id, of_source(table, source)
+        )
+    ).all()
+    return sorted(rows, key=write_order)
+
+
+def write_order(row: sa.Row[Any]) -> tuple[Any, ...]:
+    """Sort key putting cross-reference rows in the order they were written.
+
+    ``CreateDate`` first; within one timestamp the batch's surrogate key (Sage 500
+    ``BatchKey``, taken from one counter for every batch), else its number (Dynamics SL
+    ``BatNbr``, zero-padded counters: shorter numbers first), then ``DocKind``. Documents
+    without a batch (sales orders) come first within their timestamp.
+    """
+    batch_id = str(row.BatchID or "").strip()
+    batch_key = row.BatchKey
+    return (
+        row.CreateDate,
+        batch_key is not None,
+        int(batch_key) if batch_key is not None else 0,
+        len(batch_id),
+        batch_id,
+        str(row.DocKind),
     )
 
 

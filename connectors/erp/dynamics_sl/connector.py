@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from connectors.erp.dynamics_sl import (
     account_states,
     codes,
+    customer_flags,
     customers,
     flagged_memos,
     ledger,
@@ -27,13 +28,14 @@ from connectors.erp.dynamics_sl import (
     procedures,
     reversals,
     sales_orders,
+    write_offs,
 )
 from connectors.erp.dynamics_sl.ar_schema import ARDoc
 from connectors.erp.dynamics_sl.base import Batch, fiscal_period, pad, text, tptPaytraceXref
 from connectors.erp.dynamics_sl.ledger_checks import read_setup
 from connectors.erp.dynamics_sl.receipts import Payment, write_payment
 from connectors.erp.dynamics_sl.release import is_released, lock_batch, release_batch
-from connectors.erp.dynamics_sl.settings import SlSettings, local_now
+from connectors.erp.dynamics_sl.settings import SlSettings, detail, local_now
 from connectors.erp.errors import DocumentNotFoundError, ErpBusinessError
 from connectors.erp.guard import erp_guard
 from connectors.erp.locks import lock_rows, write_transaction
@@ -59,6 +61,7 @@ from domain.erp_documents import (
     ErpDocument,
     FiscalPeriod,
     FlaggedMemo,
+    InvoiceWriteOff,
     JournalEntry,
     Reapplication,
     ReceiptReversal,
@@ -80,6 +83,7 @@ AR_KINDS = (
     DocumentKind.CREDIT_MEMO,
     DocumentKind.REVERSAL,
     DocumentKind.REAPPLICATION,
+    DocumentKind.WRITE_OFF,
 )
 LABEL = codes.ERP_LABEL
 
@@ -94,6 +98,10 @@ class DynamicsSlConnector:
         user_id: written into ``Crtd_User``/``LUpd_User`` (char 10).
         paytrace_id_field: the ``Customer`` user field holding the PayTrace customer id
             (``User1``, ``User2``, ``User5`` or ``User6``).
+        autopay_field: the ``Customer`` user field holding the autopay enrollment (blank:
+            ``User5``, or the next free one when that holds the PayTrace id).
+        card_field: the ``Customer`` user field holding the masked card on file (blank:
+            ``User2``, likewise).
         invoice_prefixes: prefixes dropped when normalizing invoice numbers.
         cash_account: bank ``Acct`` or ``Acct/Sub`` of receipts; blank: ``ARSetup.ChkAcct``.
         accounts: GL accounts by purpose (``write_off``, ``refunds``, ``bank``, ``card_fees`` ...).
@@ -102,7 +110,8 @@ class DynamicsSlConnector:
             (tests pass a recorder; the default runs it on SQL Server).
 
     Raises:
-        ValueError: if ``paytrace_id_field`` is not a character user field of ``Customer``.
+        ValueError: if ``paytrace_id_field``, ``autopay_field`` or ``card_field`` is not a
+            character user field of ``Customer``, or two of them are the same.
     """
 
     def __init__(
@@ -113,6 +122,8 @@ class DynamicsSlConnector:
         strategy: PostingStrategy = PostingStrategy.EMULATED,
         user_id: str = "tracepost",
         paytrace_id_field: str = "User1",
+        autopay_field: str = "",
+        card_field: str = "",
         invoice_prefixes: tuple[str, ...] = (),
         cash_account: str = "",
         accounts: Mapping[str, str] | None = None,
@@ -124,6 +135,7 @@ class DynamicsSlConnector:
                 f"Customer.{paytrace_id_field} cannot hold the PayTrace id: use one of"
                 f" {', '.join(lookups.PAYTRACE_ID_FIELDS)}"
             )
+        autopay, card = lookups.customer_user_fields(paytrace_id_field, autopay_field, card_field)
         self._engine = engine
         self._runner = procedure_runner
         self._s = SlSettings(
@@ -131,6 +143,8 @@ class DynamicsSlConnector:
             strategy=PostingStrategy(strategy),
             user_id=user_id,
             paytrace_id_field=paytrace_id_field,
+            autopay_field=autopay,
+            card_field=card,
             invoice_prefixes=tuple(invoice_prefixes),
             cash_account=cash_account,
             accounts=dict(accounts or {}),
@@ -173,7 +187,7 @@ class DynamicsSlConnector:
             row = lookups.find_customer_row(
                 conn, self._s.paytrace_id_field, customer_id=customer_id
             )
-        return lookups.to_detail(row, self._s.paytrace_id_field) if row is not None else None
+        return detail(self._s, row) if row is not None else None
 
     def find_customers(
         self, *, paytrace_customer_id: str = "", email: str = "", name: str = ""
@@ -187,7 +201,7 @@ class DynamicsSlConnector:
                 email=email,
                 name=name,
             )
-        return [lookups.to_detail(r, self._s.paytrace_id_field) for r in rows]
+        return [detail(self._s, r) for r in rows]
 
     def upsert_customer(self, profile: CustomerProfile) -> CustomerDetail:
         """Create the customer, or update its ERP-owned fields (Customer + default SOAddress)."""
@@ -215,6 +229,59 @@ class DynamicsSlConnector:
         """Customers changed after the cursor (``LUpd_DateTime``, ``CustId``), oldest first."""
         with erp_guard(LABEL, "customers_changed_since"), self._engine.connect() as conn:
             return customers.changed_since(conn, cursor, limit, self._s)
+
+    def set_credit_hold(self, customer_id: str, on_hold: bool) -> CustomerDetail:
+        """Set ``Customer.Status`` ``H`` or back to ``A`` (idempotent; ``R`` is left alone).
+
+        Raises:
+            CustomerNotUsableError: unknown, or inactive and a hold is asked for.
+        """
+        return self._customer_change(
+            "set_credit_hold",
+            customer_id,
+            lambda c: customer_flags.set_credit_hold(c, customer_id, on_hold, self._s),
+        )
+
+    def autopay_customers(self) -> list[CustomerDetail]:
+        """Active customers whose autopay field says yes, by ``CustId``."""
+        with erp_guard(LABEL, "autopay_customers"), self._engine.connect() as conn:
+            rows = customer_flags.autopay_customers(conn, self._s)
+        return [detail(self._s, r) for r in rows]
+
+    def set_autopay(self, customer_id: str, on: bool) -> CustomerDetail:
+        """Write ``Y`` or blank to the autopay field (idempotent).
+
+        Raises:
+            CustomerNotUsableError: the customer does not exist.
+        """
+        return self._customer_change(
+            "set_autopay",
+            customer_id,
+            lambda c: customer_flags.set_autopay(c, customer_id, on, self._s),
+        )
+
+    def set_card_on_file(self, customer_id: str, text: str) -> CustomerDetail:
+        """Write the masked card and expiry to the card field, without stamping ``LUpd_*``.
+
+        Raises:
+            CustomerNotUsableError: the customer does not exist.
+            ErpBusinessError: the text could hold a card number or does not fit the field.
+        """
+        return self._customer_change(
+            "set_card_on_file",
+            customer_id,
+            lambda c: customer_flags.set_card_on_file(c, customer_id, text, self._s),
+        )
+
+    def _customer_change(
+        self, operation: str, customer_id: str, change: Callable[[sa.Connection], None]
+    ) -> CustomerDetail:
+        """Run a customer update in a write transaction and read the customer back."""
+        with erp_guard(LABEL, operation), write_transaction(self._engine) as conn:
+            change(conn)
+        found = self.get_customer(customer_id)
+        assert found is not None
+        return found
 
     # --- open documents ------------------------------------------------------------------------
 
@@ -343,6 +410,7 @@ class DynamicsSlConnector:
             on_account=receipt.on_account,
             cash_account=receipt.cash_account,
             source=receipt.source,
+            sales_order=receipt.sales_order,
         )
         return _record(
             self._write(payment.kind, payment.key, lambda c: write_payment(c, payment, self._s)),
@@ -357,7 +425,7 @@ class DynamicsSlConnector:
         )
 
     def reverse_receipt(self, reversal: ReceiptReversal) -> ErpDocument:
-        """Write an NSF reversal (NS) of a released receipt; releasing it reopens the invoices."""
+        """Write an NSF reversal (NS) of the payment in force; releasing it reopens what it paid."""
         return self._write(
             DocumentKind.REVERSAL,
             reversal.key,
@@ -370,6 +438,21 @@ class DynamicsSlConnector:
             DocumentKind.REAPPLICATION,
             reapplication.key,
             lambda c: reversals.write_reapplication(c, reapplication, self._s),
+        )
+
+    def write_off_invoice(self, write_off: InvoiceWriteOff) -> ErpDocument:
+        """Write an unreleased small-balance write-off (SB) applied to the invoice, once per key.
+
+        Raises:
+            ErpBusinessError: the amount is not positive whole cents.
+            InvoiceNotOpenError: the invoice is missing, another customer's, or owes less.
+            ClosedPeriodError: the write-off date's AR period is closed.
+            MissingGlAccountError: the write-off account is missing or inactive.
+        """
+        return self._write(
+            DocumentKind.WRITE_OFF,
+            write_off.key,
+            lambda c: write_offs.write_off_invoice(c, write_off, self._s),
         )
 
     # --- ledger writes (delegated) -------------------------------------------------------------

@@ -17,7 +17,7 @@ from connectors.erp.dynamics_sl.ar_schema import ARSetup, Customer, SOAddress, T
 from connectors.erp.dynamics_sl.base import BLANK_DATE, pad, text
 from connectors.erp.dynamics_sl.lookups import char_width
 from connectors.erp.dynamics_sl.rows import blank_row
-from connectors.erp.dynamics_sl.settings import SlSettings
+from connectors.erp.dynamics_sl.settings import SlSettings, detail
 from connectors.erp.errors import CustomerNotUsableError, ErpBusinessError
 from connectors.erp.locks import lock_rows
 from domain.erp_documents import CustomerChanges, CustomerProfile
@@ -280,7 +280,7 @@ def changed_since(
     ).all()
     more = len(rows) > limit
     page = rows[:limit]
-    details = tuple(lookups.to_detail(r, settings.paytrace_id_field) for r in page)
+    details = tuple(detail(settings, r) for r in page)
     if not page:
         return CustomerChanges(customers=(), cursor=cursor, more=False)
     last = page[-1]

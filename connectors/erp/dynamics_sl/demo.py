@@ -421,6 +421,8 @@ class DynamicsSlStandIn:
             strategy=options.strategy,
             user_id=options.user_id,
             paytrace_id_field=options.paytrace_id_field or "User1",
+            autopay_field=options.autopay_field,
+            card_field=options.card_field,
             invoice_prefixes=options.invoice_prefixes,
             cash_account=options.cash_account,
             accounts={**ledger.DEMO_ACCOUNTS, **options.accounts},

@@ -13,6 +13,7 @@ from typing import Any, TypeAlias
 
 import sqlalchemy as sa
 
+from connectors.erp.customer_fields import is_autopay
 from connectors.erp.dynamics_sl import codes
 from connectors.erp.dynamics_sl.ar_schema import ARDoc, ARSetup, ARTran, Customer
 from connectors.erp.dynamics_sl.base import Batch, money, pad, text
@@ -25,6 +26,42 @@ from domain.money import quantize
 AnyRow: TypeAlias = sa.Row[Any]
 
 PAYTRACE_ID_FIELDS = ("User1", "User2", "User5", "User6")
+USER_FIELDS = PAYTRACE_ID_FIELDS
+# Preferred first; a blank option takes the first of these no other purpose holds.
+AUTOPAY_FIELD_CHOICES = ("User5", "User6", "User2", "User1")  # a flag: char(10) is plenty
+CARD_FIELD_CHOICES = ("User2", "User1", "User6", "User5")  # 'x1111 12/2028' needs > 10
+
+
+def customer_user_fields(
+    paytrace_id_field: str, autopay_field: str = "", card_field: str = ""
+) -> tuple[str, str]:
+    """The autopay and card-on-file ``Customer`` user fields, defaults filled in.
+
+    Defaults: autopay ``User5`` (char 10), card on file ``User2`` (char 30); a blank option
+    whose default another purpose holds takes the next free one of its ``*_CHOICES``.
+
+    Raises:
+        ValueError: a field is not a character user field, or two purposes share one.
+    """
+    for purpose, name in (("autopay", autopay_field), ("card on file", card_field)):
+        if name and name not in USER_FIELDS:
+            raise ValueError(
+                f"Customer.{name} cannot hold the {purpose}: use one of {', '.join(USER_FIELDS)}"
+            )
+    taken = {paytrace_id_field, autopay_field, card_field} - {""}
+    chosen: list[str] = []
+    for name, choices in ((autopay_field, AUTOPAY_FIELD_CHOICES), (card_field, CARD_FIELD_CHOICES)):
+        if not name:
+            name = next(f for f in choices if f not in taken)
+            taken.add(name)
+        chosen.append(name)
+    fields = [paytrace_id_field, *chosen]
+    if len(set(fields)) != len(fields):
+        raise ValueError(
+            "the PayTrace id, autopay and card-on-file fields must be three different Customer"
+            f" user fields, not {', '.join(fields)}"
+        )
+    return chosen[0], chosen[1]
 
 
 def char_width(column: sa.Column[Any]) -> int:
@@ -223,8 +260,13 @@ def to_customer(row: AnyRow, paytrace_id_field: str) -> ErpCustomer:
     )
 
 
-def to_detail(row: AnyRow, paytrace_id_field: str) -> CustomerDetail:
-    """Turn a ``Customer`` row into the detail model profile sync compares."""
+def to_detail(
+    row: AnyRow, paytrace_id_field: str, autopay_field: str = "", card_field: str = ""
+) -> CustomerDetail:
+    """Turn a ``Customer`` row into the detail model profile sync compares.
+
+    ``autopay_field`` / ``card_field`` blank: autopay off, no card on file.
+    """
     updated = row.LUpd_DateTime
     return CustomerDetail(
         customer_id=text(row.CustId),
@@ -244,6 +286,8 @@ def to_detail(row: AnyRow, paytrace_id_field: str) -> CustomerDetail:
         terms=text(row.Terms),
         paytrace_customer_id=text(row._mapping[paytrace_id_field]),
         updated_at=updated if isinstance(updated, datetime) and updated.year > 1900 else None,
+        autopay=is_autopay(row._mapping[autopay_field]) if autopay_field else False,
+        card_on_file=text(row._mapping[card_field]) if card_field else "",
     )
 
 

@@ -35,7 +35,7 @@ from connectors.erp.dynamics_sl.rows import (
     describe,
 )
 from connectors.erp.dynamics_sl.settings import SlSettings
-from connectors.erp.errors import ErpBusinessError
+from connectors.erp.errors import DocumentNotFoundError, ErpBusinessError
 from connectors.erp.tags import paytrace_tag
 from connectors.erp.xref import read_xref, xref_row
 from domain.erp_documents import DocumentKind
@@ -53,6 +53,7 @@ class Payment:
         cash_account: the bank ``Acct`` or ``Acct/Sub`` of this payment; blank: the configured
             one (``SlSettings.bank``).
         source: card or ACH: the tag and external reference the payment carries.
+        sales_order: the store's order id of a prepayment (``ARDoc`` PP, wholly unapplied).
     """
 
     kind: DocumentKind
@@ -68,6 +69,7 @@ class Payment:
     numbered_ref: bool = False
     cash_account: str = ""
     source: PaymentSource = PaymentSource.CARD
+    sales_order: str = ""
 
 
 def check_amounts(payment: Payment) -> None:
@@ -110,20 +112,50 @@ def payment_ref(conn: sa.Connection, payment: Payment) -> str:
     ``ARSetup.LastRefNbr`` instead.
     """
     number = str(payment.paytrace_transaction_id)
+    # A payment and a prepayment share the number range: an NS reversal names only RefNbr.
+    kinds = (codes.DOC_PAYMENT, codes.DOC_PREPAYMENT)
     if len(number) <= codes.REF_WIDTH and not payment.numbered_ref:
         c = ARDoc.c
         used = conn.execute(
             sa.select(c.RefNbr)
             .where(
                 c.CustId == pad(payment.customer_id.strip(), 15),
-                c.DocType == codes.DOC_PAYMENT,
+                c.DocType.in_(kinds),
                 c.RefNbr == pad(number, codes.REF_WIDTH),
             )
             .limit(1)
         ).first()
         if used is None:
             return number
-    return numbering.next_number(conn, "LastRefNbr", numbering.ref_taken((codes.DOC_PAYMENT,)))
+    return numbering.next_number(conn, "LastRefNbr", numbering.ref_taken(kinds))
+
+
+def prepaid_order(conn: sa.Connection, payment: Payment, cust_id: str) -> str:
+    """The SL order number (``SOHeader.OrdNbr``) a prepayment is for, checked.
+
+    Raises:
+        ErpBusinessError: the payment applies to invoices, or the order is another customer's.
+        DocumentNotFoundError: no sales order was written for the store's order id.
+    """
+    order_id = payment.sales_order.strip()
+    pt_id = payment.paytrace_transaction_id
+    if payment.applications:
+        raise ErpBusinessError(
+            f"receipt for PayTrace transaction {pt_id} prepays sales order {order_id}: a"
+            " prepayment (PP) stays wholly unapplied, it cannot apply to invoices"
+        )
+    order = read_xref(conn, tptPaytraceXref, DocumentKind.SALES_ORDER, order_id)
+    if order is None:
+        raise DocumentNotFoundError(
+            f"receipt for PayTrace transaction {pt_id} prepays sales order {order_id}, which was"
+            " never written; write the sales order first"
+        )
+    if text(order.CustID) != cust_id:
+        raise ErpBusinessError(
+            f"sales order {order_id} belongs to customer {text(order.CustID)}, not to {cust_id};"
+            " a prepayment is the order's customer's"
+        )
+    return text(order.DocNo)
 
 
 def write_payment(conn: sa.Connection, payment: Payment, settings: SlSettings) -> bool:
@@ -151,6 +183,7 @@ def write_payment(conn: sa.Connection, payment: Payment, settings: SlSettings) -
         conn, settings.paytrace_id_field, payment.customer_id, allow_hold=payment.numbered_ref
     )
     cust_id = text(customer.CustId)
+    ord_nbr = prepaid_order(conn, payment, cust_id) if payment.sales_order.strip() else ""
     locked = validation.lock_debit_docs(
         conn, [a.invoice_number for a in payment.applications], prefixes
     )
@@ -184,24 +217,27 @@ def write_payment(conn: sa.Connection, payment: Payment, settings: SlSettings) -
     ref_nbr = payment_ref(conn, payment)
     tag = paytrace_tag(payment.paytrace_transaction_id, payment.source)
     ext_ref = receipt_key(payment.paytrace_transaction_id, payment.source)
-    descr = describe(tag, payment.reference, payment.payment_method)
+    reference = f"PP {ord_nbr} {payment.reference}" if ord_nbr else payment.reference
+    descr = describe(tag, reference, payment.payment_method)
     amount = quantize(payment.amount, 2)
     applied = sum((quantize(a.amount, 2) for a in payment.applications), ZERO)
-    docs = [
-        ardoc_row(
-            ctx,
-            cust_id=cust_id,
-            doc_type=codes.DOC_PAYMENT,
-            ref_nbr=ref_nbr,
-            bat_nbr=bat_nbr,
-            bat_seq=0,
-            posting=posting,
-            amount=amount,
-            applied=applied,
-            descr=descr,
-            bank=bank,
-        )
-    ]
+    doc = ardoc_row(
+        ctx,
+        cust_id=cust_id,
+        doc_type=codes.DOC_PREPAYMENT if ord_nbr else codes.DOC_PAYMENT,
+        ref_nbr=ref_nbr,
+        bat_nbr=bat_nbr,
+        bat_seq=0,
+        posting=posting,
+        amount=amount,
+        applied=applied,
+        descr=descr,
+        bank=bank,
+    )
+    if ord_nbr:
+        # The stand-in's ARDoc has no OrdNbr column: the order number goes to CustOrdNbr.
+        doc["CustOrdNbr"] = pad(ord_nbr, 25)
+    docs = [doc]
     trans = []
     line = 0
     for app, target in zip(payment.applications, targets, strict=True):

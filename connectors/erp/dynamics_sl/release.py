@@ -6,6 +6,8 @@ zero); every credit document keeps what it did not apply as ``DocBal`` (on accou
 reversal (NS) reopens what its payment paid; each document gets its AR offset line (and a
 payment its cash line), ``Rlsed = 1``; ``AR_Balances.CurrBal`` moves; the batch becomes released
 (Status U: released, not posted to GL, as SL leaves it until GL posts). GLTran is not emulated.
+A prepayment (PP) gets a cash line like a payment; its offset credits the customer's (else
+``ARSetup``'s) prepayment account and its whole amount stays open (``DocBal``).
 """
 
 from __future__ import annotations
@@ -355,12 +357,12 @@ def _reverse_payment(
                 **_audit(ctx),
             }
         )
-    # The reversed payment is closed: nothing of it is left on account.
+    # The reversed payment (or prepayment) is closed: nothing of it is left on account.
     conn.execute(
         sa.update(ARDoc)
         .where(
             d.CustId == ns.CustId,
-            d.DocType == pad(codes.DOC_PAYMENT, 2),
+            d.DocType.in_([pad(t, 2) for t in codes.PAYMENT_TYPES]),
             d.RefNbr == ns.RefNbr,
             d.Rlsed == 1,
         )
@@ -382,13 +384,24 @@ def _offset_lines(
     """The AR offset line of a released document, and the cash line of a payment."""
     setup = lookups.ar_setup(conn)
     cust = conn.execute(
-        sa.select(Customer.c.ArAcct, Customer.c.ArSub).where(Customer.c.CustId == doc.CustId)
+        sa.select(
+            Customer.c.ArAcct, Customer.c.ArSub, Customer.c.PrePayAcct, Customer.c.PrePaySub
+        ).where(Customer.c.CustId == doc.CustId)
     ).first()
-    ar = Account(
-        (text(cust.ArAcct) if cust else "") or text(setup.ArAcct),
-        (text(cust.ArSub) if cust else "") or text(setup.ArSub),
-    )
     doc_type = text(doc.DocType)
+    # A prepayment credits the customer prepayments account, every other document AR.
+    acct_col, sub_col = (
+        ("PrePayAcct", "PrePaySub") if doc_type == codes.DOC_PREPAYMENT else ("ArAcct", "ArSub")
+    )
+    ar = Account(
+        (text(cust._mapping[acct_col]) if cust else "") or text(setup._mapping[acct_col]),
+        (text(cust._mapping[sub_col]) if cust else "") or text(setup._mapping[sub_col]),
+    )
+    if not ar.acct:
+        ar = Account(
+            (text(cust.ArAcct) if cust else "") or text(setup.ArAcct),
+            (text(cust.ArSub) if cust else "") or text(setup.ArSub),
+        )
     debit = doc_type in DEBIT_DOCS
     posting = Posting(
         per_post=per,
@@ -424,7 +437,7 @@ def _offset_lines(
             **common,  # type: ignore[arg-type]
         )
     ]
-    if doc_type == codes.DOC_PAYMENT:
+    if doc_type in codes.PAYMENT_TYPES:
         lines.append(
             artran_row(
                 release_ctx,

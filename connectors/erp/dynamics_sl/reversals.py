@@ -10,6 +10,11 @@ Applying it again (dispute won) is a new payment (``ARDoc`` PA, RefNbr from
 ``ARSetup.LastRefNbr``, into the first one's bank account) applied to what the first one paid,
 where still open; the rest on account.
 
+Disputes flip (won, lost, won ...): a reversal reverses the payment in force, the receipt or the
+latest reapplication (its NS reopens what that one paid and closes its on-account rest); a
+reapplication is refused unless the payment in force is reversed by a released NS. Each step is
+exactly once by its key. A prepayment (PP) is reversed like a payment.
+
 A reversal reverses the payment of its ``source``: an ACH return the ACH receipt
 (``ach-<id>``), never the card payment PayTrace numbered the same (and the other way round).
 """
@@ -63,20 +68,41 @@ def _latest_payment(
             f"no receipt was written for PayTrace transaction {pt_id}"
             f" ({paytrace_tag(pt_id, source)})"
         )
-    rows.sort(key=lambda r: (r.CreateDate, r.DocKind == DocumentKind.REAPPLICATION.value))
+    # Oldest first; flips within one second are ordered by their (increasing) batch numbers.
+    rows.sort(
+        key=lambda r: (
+            r.CreateDate,
+            r.DocKind == DocumentKind.REAPPLICATION.value,
+            len(text(r.BatchID)),
+            text(r.BatchID),
+        )
+    )
     d = ARDoc.c
     candidate: lookups.AnyRow
     for candidate in reversed(rows):
         payment = conn.execute(
-            sa.select(ARDoc).where(
+            sa.select(ARDoc.c.RefNbr).where(
                 d.CustId == lookups.cust_key(str(candidate.CustID)),
-                d.DocType == pad(codes.DOC_PAYMENT, 2),
+                d.DocType.in_(lookups.doc_types(*codes.PAYMENT_TYPES)),
                 d.RefNbr == lookups.ref_key(str(candidate.DocNo)),
             )
         ).first()
-        if payment is not None and _nsf_of(conn, payment) is None:
+        if payment is not None and not _is_reversed(conn, candidate):
             return candidate
     return rows[-1]
+
+
+def _is_reversed(conn: sa.Connection, xref: lookups.AnyRow) -> bool:
+    """Whether an NS (released or pending, batch not voided) reverses a payment's document."""
+    d = ARDoc.c
+    payment = conn.execute(
+        sa.select(ARDoc).where(
+            d.CustId == lookups.cust_key(str(xref.CustID)),
+            d.DocType.in_(lookups.doc_types(*codes.PAYMENT_TYPES)),
+            d.RefNbr == lookups.ref_key(str(xref.DocNo)),
+        )
+    ).first()
+    return payment is not None and _nsf_of(conn, payment) is not None
 
 
 def _payment_doc(conn: sa.Connection, xref: lookups.AnyRow) -> lookups.AnyRow:
@@ -89,7 +115,7 @@ def _payment_doc(conn: sa.Connection, xref: lookups.AnyRow) -> lookups.AnyRow:
     d = ARDoc.c
     where = (
         d.CustId == lookups.cust_key(str(xref.CustID)),
-        d.DocType == pad(codes.DOC_PAYMENT, 2),
+        d.DocType.in_(lookups.doc_types(*codes.PAYMENT_TYPES)),
         d.RefNbr == lookups.ref_key(str(xref.DocNo)),
         d.BatNbr == pad(str(xref.BatchID).strip(), codes.BAT_WIDTH),
     )
@@ -121,6 +147,22 @@ def _nsf_of(conn: sa.Connection, doc: lookups.AnyRow) -> lookups.AnyRow | None:
             d.DocType == pad(codes.DOC_NSF_REVERSAL, 2),
             d.RefNbr == doc.RefNbr,
             Batch.c.Status != codes.BATCH_VOIDED,
+        )
+    ).first()
+
+
+def _first_payment(conn: sa.Connection, pt_id: int) -> lookups.AnyRow | None:
+    """The released document of the payment's receipt (card), if it is still there."""
+    receipt = read_xref(conn, tptPaytraceXref, DocumentKind.RECEIPT, receipt_key(pt_id))
+    if receipt is None:
+        return None
+    d = ARDoc.c
+    return conn.execute(
+        sa.select(ARDoc).where(
+            d.CustId == lookups.cust_key(str(receipt.CustID)),
+            d.DocType.in_(lookups.doc_types(*codes.PAYMENT_TYPES)),
+            d.RefNbr == lookups.ref_key(str(receipt.DocNo)),
+            d.Rlsed == 1,
         )
     ).first()
 
@@ -241,13 +283,19 @@ def write_reapplication(
 
     Raises:
         DocumentNotFoundError: no receipt for the transaction.
-        ErpBusinessError: the payment was not reversed (released NS) yet.
+        ErpBusinessError: the payment in force is not reversed (released NS): never reversed,
+            its reversal not released yet, or already reapplied since.
     """
     kind = DocumentKind.REAPPLICATION
     if read_xref(conn, tptPaytraceXref, kind, reapplication.key) is not None:
         return False
     pt_id = reapplication.paytrace_transaction_id
     original = _latest_payment(conn, pt_id)
+    if original.DocKind == DocumentKind.REAPPLICATION.value and not _is_reversed(conn, original):
+        raise ErpBusinessError(
+            f"PayTrace transaction {pt_id} was already reapplied ({text(original.DocNo)}, key"
+            f" {original.SourceKey}) and not reversed since; nothing to apply again"
+        )
     doc = _payment_doc(conn, original)
     ns = _nsf_of(conn, doc)
     batch = (
@@ -263,7 +311,9 @@ def write_reapplication(
             " released NSF reversal); nothing to apply again"
         )
     amount = money(doc.OrigDocAmt)
-    paid_before = paid_by(conn, doc)
+    # What the payment first paid: the receipt's applications (a reapplication applied a part
+    # of them only when invoices were paid meanwhile).
+    paid_before = paid_by(conn, _first_payment(conn, pt_id) or doc)
     # Lock what it paid before reading the balances: what is applied again is decided on the
     # balances the write then checks, so a racing payment cannot turn it into a refusal.
     locked = validation.lock_debit_docs(conn, [ref for _, ref in paid_before], ())

@@ -10,8 +10,10 @@ import sqlalchemy as sa
 
 from connectors.erp.dynamics_sl import codes
 from connectors.erp.dynamics_sl.base import SlContext, text
+from connectors.erp.dynamics_sl.lookups import to_detail
 from connectors.erp.dynamics_sl.rows import Account
 from connectors.erp.protocol import PostingStrategy
+from domain.erp_documents import CustomerDetail
 
 
 def local_now() -> datetime:
@@ -34,6 +36,8 @@ class SlSettings:
         strategy: posting strategy.
         user_id: ``Crtd_User``/``LUpd_User`` (cut to 10).
         paytrace_id_field: the ``Customer`` user field holding the PayTrace customer id.
+        autopay_field: the ``Customer`` user field holding the autopay enrollment.
+        card_field: the ``Customer`` user field holding the masked card on file.
         invoice_prefixes: prefixes dropped when normalizing invoice numbers.
         cash_account: bank ``Acct`` or ``Acct/Sub`` of receipts; blank: ``ARSetup.ChkAcct``.
         accounts: GL accounts by purpose (``write_off``, ``refunds``, ``bank`` ...).
@@ -44,6 +48,8 @@ class SlSettings:
     strategy: PostingStrategy = PostingStrategy.EMULATED
     user_id: str = "tracepost"
     paytrace_id_field: str = "User1"
+    autopay_field: str = "User5"
+    card_field: str = "User2"
     invoice_prefixes: tuple[str, ...] = ()
     cash_account: str = ""
     accounts: Mapping[str, str] = field(default_factory=dict)
@@ -84,3 +90,8 @@ class SlSettings:
             account = split_account(configured)
             return Account(account.acct, account.sub or self.accounts.get("sub", "") or default.sub)
         return default
+
+
+def detail(settings: SlSettings, row: sa.Row[tuple[object, ...]]) -> CustomerDetail:
+    """A ``Customer`` row as ``CustomerDetail``, with the settings' user fields."""
+    return to_detail(row, settings.paytrace_id_field, settings.autopay_field, settings.card_field)

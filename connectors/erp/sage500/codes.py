@@ -14,6 +14,7 @@ MODULE_AR = 5
 # Batch types (tciBatchType).
 BATCH_TYPE_AR_INVOICE = 501
 BATCH_TYPE_CASH_RECEIPT = 503
+BATCH_TYPE_WRITE_OFF = 506  # confirmed [ref C]; what Sage's own write-off rows look like is UNSURE
 
 # Batch status (tciBatchLog.Status) and post status (tciBatchLog.PostStatus).
 BATCH_STATUS_IN_USE = 1

@@ -18,6 +18,7 @@ from connectors.erp.protocol import PostingStrategy
 from connectors.erp.sage500 import (
     account_states,
     codes,
+    customer_flags,
     customers,
     deposits,
     documents,
@@ -29,6 +30,7 @@ from connectors.erp.sage500 import (
     receipts,
     reversals,
     sales_orders,
+    write_offs,
 )
 from connectors.erp.sage500.documents import find_document, post_document
 from connectors.erp.sage500.settings import DEFAULT_ACCOUNTS, SageSettings, local_now
@@ -44,6 +46,7 @@ from domain.erp_documents import (
     ErpDocument,
     FiscalPeriod,
     FlaggedMemo,
+    InvoiceWriteOff,
     JournalEntry,
     Reapplication,
     ReceiptReversal,
@@ -69,6 +72,9 @@ class Sage500Connector:
         user_id: the user written into audit columns (``CreateUserID``).
         cash_account: ``tglAccount.GLAcctNo`` of the ``tcmCashAcct`` receipts are deposited to.
         paytrace_id_field: the ``tarCustomer`` column holding the PayTrace customer id.
+        autopay_field: the user field holding the autopay enrollment (blank: ``UserFld2``).
+        card_field: the user field holding the masked card on file (blank: ``UserFld3``); a
+            blank field whose default holds the PayTrace id takes the highest free user field.
         invoice_prefixes: prefixes dropped when normalizing invoice numbers (``("INV-",)``).
         accounts: GL account numbers by purpose (``bank``, ``undeposited``, ``card_fees``,
             ``chargeback_fees``, ``write_off``); missing ones use ``DEFAULT_ACCOUNTS``, except
@@ -76,7 +82,8 @@ class Sage500Connector:
         clock: returns the audit timestamp; local time by default.
 
     Raises:
-        ValueError: if ``paytrace_id_field`` is not a ``tarCustomer`` column.
+        ValueError: if ``paytrace_id_field``, ``autopay_field`` or ``card_field`` is not a
+            ``tarCustomer`` user field, or two of them are the same.
     """
 
     def __init__(
@@ -88,6 +95,8 @@ class Sage500Connector:
         user_id: str = "tracepost",
         cash_account: str = codes.DEFAULT_CASH_ACCOUNT,
         paytrace_id_field: str = "UserFld1",
+        autopay_field: str = "",
+        card_field: str = "",
         invoice_prefixes: tuple[str, ...] = (),
         accounts: dict[str, str] | None = None,
         clock: Callable[[], datetime] = local_now,
@@ -98,6 +107,8 @@ class Sage500Connector:
             strategy=PostingStrategy(strategy),
             user_id=user_id,
             paytrace_id_field=paytrace_id_field,
+            autopay_field=autopay_field,
+            card_field=card_field,
             invoice_prefixes=tuple(invoice_prefixes),
             cash_account=cash_account,
             # Deposits clear the account receipts went to, unless told otherwise.
@@ -171,6 +182,35 @@ class Sage500Connector:
     def customers_changed_since(self, cursor: str, limit: int = 500) -> CustomerChanges:
         """Customers whose ERP-owned fields changed after the cursor, oldest change first."""
         return customers.customers_changed_since(self._engine, self._s, cursor, limit)
+
+    def set_credit_hold(self, customer_id: str, on_hold: bool) -> CustomerDetail:
+        """Set or clear ``tarCustomer.Hold`` (idempotent); the customer after the change.
+
+        Raises:
+            CustomerNotUsableError: the customer does not exist.
+        """
+        return customer_flags.set_credit_hold(self._engine, self._s, customer_id, on_hold)
+
+    def autopay_customers(self) -> list[CustomerDetail]:
+        """Active customers of the company whose autopay field says yes, by ``CustID``."""
+        return customer_flags.autopay_customers(self._engine, self._s)
+
+    def set_autopay(self, customer_id: str, on: bool) -> CustomerDetail:
+        """Write ``Y`` or blank to the autopay field (idempotent).
+
+        Raises:
+            CustomerNotUsableError: the customer does not exist.
+        """
+        return customer_flags.set_autopay(self._engine, self._s, customer_id, on)
+
+    def set_card_on_file(self, customer_id: str, text: str) -> CustomerDetail:
+        """Write the masked card and expiry to the card field, without an ERP change stamp.
+
+        Raises:
+            CustomerNotUsableError: the customer does not exist.
+            ErpBusinessError: the text could hold a card number or is over 15 characters.
+        """
+        return customer_flags.set_card_on_file(self._engine, self._s, customer_id, text)
 
     # --- open documents ------------------------------------------------------------------------
 
@@ -252,12 +292,26 @@ class Sage500Connector:
         return memos.write_credit_memo(self._engine, self._s, memo)
 
     def reverse_receipt(self, reversal: ReceiptReversal) -> ErpDocument:
-        """Reverse a posted receipt and reopen every invoice it paid."""
+        """Reverse the payment in force (receipt or latest reapplication), reopen what it paid."""
         return reversals.reverse_receipt(self._engine, self._s, reversal)
 
     def reapply_receipt(self, reapplication: Reapplication) -> ErpDocument:
-        """Apply a reversed payment again to what it first paid, the rest on account."""
+        """Apply a reversed payment again to what it first paid, the rest on account.
+
+        Refused unless the payment is reversed now (its latest reversal posted, not reapplied).
+        """
         return reversals.reapply_receipt(self._engine, self._s, reapplication)
+
+    def write_off_invoice(self, write_off: InvoiceWriteOff) -> ErpDocument:
+        """Write off (part of) an invoice's balance in a type-506 batch, exactly once per key.
+
+        Raises:
+            ErpBusinessError: the amount is not positive whole cents.
+            InvoiceNotOpenError: the invoice is missing, another customer's, or owes less.
+            ClosedPeriodError: the write-off date's period is closed or missing.
+            MissingGlAccountError: the write-off account is missing or inactive.
+        """
+        return write_offs.write_off_invoice(self._engine, self._s, write_off)
 
     def write_journal(self, entry: JournalEntry) -> ErpDocument:
         """Write a balanced GL journal entry in the entry date's (open) period."""

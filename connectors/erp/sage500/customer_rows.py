@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from connectors.erp.customer_fields import is_autopay
 from connectors.erp.sage500 import codes
 from connectors.erp.sage500.lookups import AnyRow
 from connectors.erp.sage500.schema import (
@@ -25,9 +26,17 @@ from connectors.erp.sage500.schema import (
 from domain.erp_documents import CustomerDetail, PostalAddress
 
 
-def detail_select(paytrace_id_field: str) -> sa.Select[Any]:
-    """Customers with address, primary contact and terms (outer joins: any may be missing)."""
+def detail_select(
+    paytrace_id_field: str, autopay_field: str = "", card_field: str = ""
+) -> sa.Select[Any]:
+    """Customers with address, primary contact and terms (outer joins: any may be missing).
+
+    ``autopay_field`` and ``card_field`` (``tarCustomer`` user fields) are read as
+    ``AutopayFlag`` and ``CardOnFile``; blank reads NULL (autopay off, no card).
+    """
     cust = tarCustomer.c
+    autopay = cust[autopay_field] if autopay_field else sa.null()
+    card = cust[card_field] if card_field else sa.null()
     return (
         sa.select(
             cust.CustKey,
@@ -40,6 +49,8 @@ def detail_select(paytrace_id_field: str) -> sa.Select[Any]:
             cust.CreateDate,
             cust.UpdateDate,
             cust[paytrace_id_field].label("PaytraceID"),
+            autopay.label("AutopayFlag"),
+            card.label("CardOnFile"),
             tciAddress.c.AddrLine1,
             tciAddress.c.AddrLine2,
             tciAddress.c.City,
@@ -79,6 +90,8 @@ def to_detail(row: AnyRow) -> CustomerDetail:
         terms=_s(row.PmtTermsID),
         paytrace_customer_id=_s(row.PaytraceID),
         updated_at=updated if isinstance(updated, datetime) else None,
+        autopay=is_autopay(row.AutopayFlag),
+        card_on_file=_s(row.CardOnFile),
     )
 
 

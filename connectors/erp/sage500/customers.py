@@ -39,6 +39,11 @@ PT_ID_WIDTH = 15
 CREDIT_LIMIT_DEFAULT = 0
 
 
+def _detail_select(s: SageSettings) -> sa.Select[Any]:
+    """``detail_select`` with the settings' PayTrace id, autopay and card fields."""
+    return detail_select(s.paytrace_id_field, s.autopay_field, s.card_field)
+
+
 def get_customer(engine: sa.Engine, s: SageSettings, customer_id: str) -> CustomerDetail | None:
     """A customer with every ERP-owned field, by ``CustID``."""
     with erp_guard(ERP_LABEL, "get_customer"), engine.connect() as conn:
@@ -48,9 +53,7 @@ def get_customer(engine: sa.Engine, s: SageSettings, customer_id: str) -> Custom
 def _get(conn: sa.Connection, s: SageSettings, customer_id: str) -> CustomerDetail | None:
     cust = tarCustomer.c
     row = conn.execute(
-        detail_select(s.paytrace_id_field).where(
-            cust.CompanyID == s.company_id, cust.CustID == customer_id.strip()
-        )
+        _detail_select(s).where(cust.CompanyID == s.company_id, cust.CustID == customer_id.strip())
     ).first()
     return to_detail(row) if row is not None else None
 
@@ -88,9 +91,7 @@ def find_customers(
     with erp_guard(ERP_LABEL, "find_customers"), engine.connect() as conn:
         # Sorted here, not in SQL: an ORDER BY CustID would tempt the planner into walking the
         # (CompanyID, CustID) key instead of the selective lookup index.
-        rows = conn.execute(
-            detail_select(s.paytrace_id_field).where(cust.CompanyID == s.company_id, where)
-        ).all()
+        rows = conn.execute(_detail_select(s).where(cust.CompanyID == s.company_id, where)).all()
     return sorted((to_detail(r) for r in rows), key=lambda d: d.customer_id)
 
 
@@ -199,7 +200,7 @@ def customers_changed_since(
         raise ValueError(f"limit must be at least 1, not {limit}")
     stamp, last_key = _parse_cursor(cursor)
     cust = tarCustomer.c
-    base = detail_select(s.paytrace_id_field).where(cust.CompanyID == s.company_id)
+    base = _detail_select(s).where(cust.CompanyID == s.company_id)
     with erp_guard(ERP_LABEL, "customers_changed_since"), engine.connect() as conn:
         rows: list[AnyRow] = []
         newer: sa.ColumnElement[bool] | None = None

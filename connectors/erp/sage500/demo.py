@@ -252,6 +252,7 @@ class _Seeder:
                 for batch_type, type_id, nxt in (
                     (codes.BATCH_TYPE_AR_INVOICE, "IN", 2),
                     (codes.BATCH_TYPE_CASH_RECEIPT, "CR", 1),
+                    (codes.BATCH_TYPE_WRITE_OFF, "WO", 1),
                     (codes.BATCH_TYPE_GL_JOURNAL, "JE", 1),
                 )
             ],

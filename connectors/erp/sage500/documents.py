@@ -33,6 +33,7 @@ POSTERS: dict[DocumentKind, Poster] = {
     DocumentKind.REAPPLICATION: post_receipt_batch,
     DocumentKind.JOURNAL: post_journal_batch,
     DocumentKind.DEPOSIT: post_journal_batch,  # a deposit is a GL transfer (type-301 batch)
+    DocumentKind.WRITE_OFF: post_receipt_batch,  # a type-506 batch of one pending application
 }
 
 

@@ -16,7 +16,11 @@ from connectors.erp.sage500 import codes
 
 # Modules whose batches go through spciModPost / spciGLPost (AP 4, AR 5).
 MODULE_POSTED = (4, codes.MODULE_AR)
-AR_BATCH_TYPES = (codes.BATCH_TYPE_AR_INVOICE, codes.BATCH_TYPE_CASH_RECEIPT)
+AR_BATCH_TYPES = (
+    codes.BATCH_TYPE_AR_INVOICE,
+    codes.BATCH_TYPE_CASH_RECEIPT,
+    codes.BATCH_TYPE_WRITE_OFF,
+)
 
 
 def _register_status(company_id: str, batch_key: int, batch_type: int) -> ProcedureCall:
@@ -59,7 +63,7 @@ def ar_posting_calls(
     """
     if batch_type not in AR_BATCH_TYPES:
         raise ErpBusinessError(
-            f"posting strategy 'procedures' posts AR batches (types 501, 503) only, not batch"
+            f"posting strategy 'procedures' posts AR batches (types 501, 503, 506) only, not batch"
             f" type {batch_type}: use 'manual' or 'emulated'"
         )
     module = codes.MODULE_AR

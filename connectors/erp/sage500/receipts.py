@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.erp.errors import ErpBusinessError, InvoiceNotOpenError
+from connectors.erp.errors import DocumentNotFoundError, ErpBusinessError, InvoiceNotOpenError
 from connectors.erp.locks import lock_rows
 from connectors.erp.sage500 import codes, lookups
 from connectors.erp.sage500.numbering import (
@@ -34,6 +34,7 @@ from connectors.erp.sage500.validation import (
     check_write_off_account,
     usable_customer,
 )
+from connectors.erp.xref import read_xref
 from domain.erp_documents import DocumentKind
 from domain.matching import normalize_invoice_number
 from domain.models import CashReceipt, ReceiptRecord
@@ -69,6 +70,8 @@ def _write(conn: sa.Connection, s: SageSettings, receipt: CashReceipt) -> bool:
     customer = usable_customer(
         conn, s.company_id, s.paytrace_id_field, receipt.customer_id, "receipts"
     )
+    if receipt.sales_order.strip():
+        receipt = prepayment(conn, receipt, str(customer.CustID).strip())
     wanted, invoice_keys = _lock_invoices(conn, s, receipt)
     # The invoice locks may have waited for a racing writer of this same payment.
     again = lookups.read_receipt_xref(conn, receipt.paytrace_transaction_id, receipt.source)
@@ -104,6 +107,40 @@ def _write(conn: sa.Connection, s: SageSettings, receipt: CashReceipt) -> bool:
         conn, rows.batch_log, rows.batch, rows.pend_cust_pmt, rows.pend_appls, rows.xref
     )
     return True
+
+
+def prepayment(conn: sa.Connection, receipt: CashReceipt, cust_id: str) -> CashReceipt:
+    """A prepayment of a sales order: checked, its comment naming the order.
+
+    Sage 500's stand-in ``tarCustPmt`` has no sales-order link column (none is confirmed), so
+    the link is the comment (``PT <id> PREPAY SO <order TranID> ...``) and tracepost's
+    cross-reference; the whole amount stays unapplied (``UnappliedAmt``) until Sage applies it
+    to the order's invoice.
+
+    Raises:
+        ErpBusinessError: the receipt applies to invoices, or the order is another customer's.
+        DocumentNotFoundError: no sales order was written for the store's order id.
+    """
+    order_id = receipt.sales_order.strip()
+    pt_id = receipt.paytrace_transaction_id
+    if receipt.applications:
+        raise ErpBusinessError(
+            f"receipt for PayTrace transaction {pt_id} prepays sales order {order_id}: a"
+            " prepayment stays wholly unapplied, it cannot apply to invoices"
+        )
+    order = read_xref(conn, tptPaytraceXref, DocumentKind.SALES_ORDER, order_id)
+    if order is None:
+        raise DocumentNotFoundError(
+            f"receipt for PayTrace transaction {pt_id} prepays sales order {order_id}, which was"
+            " never written; write the sales order first"
+        )
+    if str(order.CustID).strip() != cust_id:
+        raise ErpBusinessError(
+            f"sales order {order_id} belongs to customer {str(order.CustID).strip()}, not to"
+            f" {cust_id}; a prepayment is the order's customer's"
+        )
+    reference = f"PREPAY SO {str(order.DocNo).strip()} {receipt.reference.strip()}".strip()
+    return receipt.model_copy(update={"reference": reference})
 
 
 def receipt_cash_account(s: SageSettings, receipt: CashReceipt) -> str:

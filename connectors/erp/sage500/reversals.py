@@ -3,6 +3,14 @@
 Both are written exactly once by their business key and serialize on the original payment: the
 posted ``tarCustPmt`` row is locked before anything else is decided, so two different keys
 (a void and a chargeback case) cannot both reverse one payment.
+
+A payment cycles through dispute flips: receipt, reversal, reapplication, reversal, ... Its
+state is read from tracepost's cross-reference: it is reversed while it has more reversals than
+reapplications (each step is refused unless the other one came last, so they alternate). The
+payment in force is the receipt, or the latest reapplication (highest ``CustPmtKey``); a
+reversal negates that payment and its applications, so the second reversal reopens what the
+reapplication paid and takes back its on-account rest. A reapplication always re-applies what
+the original receipt first paid, where still open.
 """
 
 from __future__ import annotations
@@ -51,9 +59,13 @@ def reverse_receipt(engine: sa.Engine, s: SageSettings, reversal: ReceiptReversa
     The receipt is the one of ``reversal.source`` (card, or ACH for a return): an earlier
     reversal of the other source's payment with the same number does not count.
 
+    The payment in force is reversed: the receipt, or its latest reapplication (which must be
+    posted).
+
     Raises:
-        DocumentNotFoundError: no receipt was written for the transaction, or it is not posted.
-        ErpBusinessError: the payment was already reversed under another key.
+        DocumentNotFoundError: no receipt was written for the transaction, or the payment in
+            force is not posted.
+        ErpBusinessError: the payment is reversed (under another key) and not reapplied since.
         ClosedPeriodError: the reversal date's period is closed or missing.
         ErpUnavailableError: connection trouble or deadlock victim (retryable).
     """
@@ -73,7 +85,8 @@ def reapply_receipt(
     Raises:
         DocumentNotFoundError: no receipt was written for the transaction, it is not posted, or
             its reversal is not posted yet.
-        ErpBusinessError: the payment was not reversed, or was already reapplied.
+        ErpBusinessError: the payment is not reversed: never, or reapplied since its latest
+            reversal.
         ClosedPeriodError: the reapply date's period is closed or missing.
         ErpUnavailableError: connection trouble or deadlock victim (retryable).
     """
@@ -137,25 +150,48 @@ def _require_posted_reversal(conn: sa.Connection, pt_id: int, reversal: lookups.
         )
 
 
-def _other_document(
-    conn: sa.Connection,
-    kind: DocumentKind,
-    pt_id: int,
-    key: str,
-    source: PaymentSource = PaymentSource.CARD,
-) -> lookups.AnyRow | None:
-    """A document of a kind written for the same payment (id and source) under another key."""
+def _cycle(
+    conn: sa.Connection, pt_id: int, source: PaymentSource = PaymentSource.CARD
+) -> tuple[list[lookups.AnyRow], list[lookups.AnyRow]]:
+    """The payment's reversals and reapplications (xref rows), each oldest first.
+
+    Ordered by ``DocKey`` (their ``CustPmtKey``, taken from one counter as they are written):
+    timestamps of a quick flip can be equal.
+    """
     x = tptPaytraceXref.c
-    return conn.execute(
-        sa.select(x.SourceKey, x.DocNo, x.BatchKey, x.BatchID)
-        .where(
-            x.DocKind == kind.value,
+    rows = conn.execute(
+        sa.select(x.DocKind, x.SourceKey, x.DocNo, x.DocKey, x.BatchKey, x.BatchID).where(
+            x.DocKind.in_([DocumentKind.REVERSAL.value, DocumentKind.REAPPLICATION.value]),
             x.PaytraceTranID == pt_id,
-            x.SourceKey != key,
             of_source(tptPaytraceXref, source),
         )
-        .order_by(x.CreateDate)
+    ).all()
+    ordered = sorted(rows, key=lambda r: int(r.DocKey or 0))
+    reversals = [r for r in ordered if r.DocKind == DocumentKind.REVERSAL.value]
+    reapplications = [r for r in ordered if r.DocKind == DocumentKind.REAPPLICATION.value]
+    return reversals, reapplications
+
+
+def _locked_reapplication(
+    conn: sa.Connection, pt_id: int, reapplication: lookups.AnyRow
+) -> dict[str, Any]:
+    """The posted payment of a reapplication, locked; refuses one not posted yet."""
+    pmt = tarCustPmt.c
+    row = conn.execute(
+        lock_rows(
+            sa.select(tarCustPmt).where(
+                pmt.CustPmtKey == reapplication.DocKey, pmt.TranID == reapplication.DocNo
+            ),
+            tarCustPmt,
+        )
     ).first()
+    if row is None:
+        raise DocumentNotFoundError(
+            f"cannot reverse PayTrace transaction {pt_id}: its reapplication"
+            f" {str(reapplication.DocNo).strip()} (key {reapplication.SourceKey}, batch"
+            f" {str(reapplication.BatchID).strip()}) is not posted; post it first"
+        )
+    return dict(row._mapping)
 
 
 def _original_appls(conn: sa.Connection, original: dict[str, Any]) -> list[dict[str, Any]]:
@@ -202,13 +238,17 @@ def _reverse(conn: sa.Connection, s: SageSettings, reversal: ReceiptReversal) ->
     original = _locked_original(conn, pt_id, "reverse", reversal.source)
     if read_xref(conn, tptPaytraceXref, DocumentKind.REVERSAL, reversal.key) is not None:
         return False  # a racing writer of this key committed while we waited for the lock
-    earlier = _other_document(conn, DocumentKind.REVERSAL, pt_id, reversal.key, reversal.source)
-    if earlier is not None:
+    reversals, reapplications = _cycle(conn, pt_id, reversal.source)
+    if len(reversals) > len(reapplications):
+        earlier = reversals[-1]
         raise ErpBusinessError(
             f"receipt {str(original['TranID']).strip()} of PayTrace transaction {pt_id}"
             f" ({paytrace_tag(pt_id, reversal.source)}) was already reversed"
-            f" ({str(earlier.DocNo).strip()}, key {earlier.SourceKey}); refusing a second reversal"
+            f" ({str(earlier.DocNo).strip()}, key {earlier.SourceKey}) and not reapplied since;"
+            " refusing a second reversal"
         )
+    if reapplications:  # a won dispute applied it again: reverse that payment
+        original = _locked_reapplication(conn, pt_id, reapplications[-1])
     require_open(conn, s.company_id, reversal.reversal_date)
     appls = _original_appls(conn, original)
     invoices = _lock_invoices(conn, sorted({int(a["ApplyToInvcKey"]) for a in appls}))
@@ -254,19 +294,19 @@ def _reapply(conn: sa.Connection, s: SageSettings, again: Reapplication) -> bool
     original = _locked_original(conn, pt_id, "reapply")
     if read_xref(conn, tptPaytraceXref, DocumentKind.REAPPLICATION, again.key) is not None:
         return False
-    reversal = _other_document(conn, DocumentKind.REVERSAL, pt_id, "")
-    if reversal is None:
+    reversals, reapplications = _cycle(conn, pt_id)
+    if not reversals:
         raise ErpBusinessError(
             f"receipt {str(original['TranID']).strip()} of PayTrace transaction {pt_id} was not"
             " reversed; there is nothing to reapply"
         )
-    _require_posted_reversal(conn, pt_id, reversal)
-    earlier = _other_document(conn, DocumentKind.REAPPLICATION, pt_id, again.key)
-    if earlier is not None:
+    if len(reapplications) >= len(reversals):
+        earlier = reapplications[-1]
         raise ErpBusinessError(
             f"PayTrace transaction {pt_id} was already reapplied ({str(earlier.DocNo).strip()},"
-            f" key {earlier.SourceKey})"
+            f" key {earlier.SourceKey}) and not reversed since; there is nothing to reapply"
         )
+    _require_posted_reversal(conn, pt_id, reversals[-1])
     require_open(conn, s.company_id, again.reapply_date)
     appls = _original_appls(conn, original)
     invoices = _lock_invoices(conn, sorted({int(a["ApplyToInvcKey"]) for a in appls}))

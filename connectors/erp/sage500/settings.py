@@ -28,6 +28,50 @@ def local_now() -> datetime:
 
 
 PAYTRACE_ID_FIELDS = tuple(f"UserFld{i}" for i in range(1, 5))
+USER_FIELDS = PAYTRACE_ID_FIELDS
+DEFAULT_AUTOPAY_FIELD = "UserFld2"
+DEFAULT_CARD_FIELD = "UserFld3"
+
+
+def customer_user_fields(
+    paytrace_id_field: str, autopay_field: str = "", card_field: str = ""
+) -> tuple[str, str]:
+    """The autopay and card-on-file user fields, defaults filled in.
+
+    A blank field takes its default (``UserFld2`` autopay, ``UserFld3`` card) unless another
+    purpose holds it, then the highest-numbered free user field.
+
+    Args:
+        paytrace_id_field: the PayTrace customer id field (already validated).
+        autopay_field: the configured autopay field, or blank.
+        card_field: the configured card-on-file field, or blank.
+
+    Returns:
+        ``(autopay_field, card_field)``.
+
+    Raises:
+        ValueError: a field is not a ``tarCustomer`` user field, or two purposes share one.
+    """
+    for purpose, name in (("autopay", autopay_field), ("card on file", card_field)):
+        if name and name not in USER_FIELDS:
+            raise ValueError(
+                f"tarCustomer.{name} cannot hold the {purpose}: use one of {', '.join(USER_FIELDS)}"
+            )
+    taken = {paytrace_id_field, autopay_field, card_field} - {""}
+    chosen: list[str] = []
+    for name, default in ((autopay_field, DEFAULT_AUTOPAY_FIELD), (card_field, DEFAULT_CARD_FIELD)):
+        if not name:
+            free = [f for f in (default, *reversed(USER_FIELDS)) if f not in taken]
+            name = free[0]
+            taken.add(name)
+        chosen.append(name)
+    fields = [paytrace_id_field, *chosen]
+    if len(set(fields)) != len(fields):
+        raise ValueError(
+            "the PayTrace id, autopay and card-on-file fields must be three different"
+            f" tarCustomer user fields, not {', '.join(fields)}"
+        )
+    return chosen[0], chosen[1]
 
 
 @dataclass(frozen=True)
@@ -39,6 +83,9 @@ class SageSettings:
         strategy: how written batches get posted.
         user_id: the user written into audit columns (at most 30 characters).
         paytrace_id_field: the ``tarCustomer`` column holding the PayTrace customer id.
+        autopay_field: the user field holding the autopay enrollment (blank: ``UserFld2``,
+            filled in by ``__post_init__``; see ``customer_user_fields``).
+        card_field: the user field holding the masked card on file (blank: ``UserFld3``).
         invoice_prefixes: prefixes dropped when normalizing invoice numbers.
         cash_account: ``tglAccount.GLAcctNo`` of the ``tcmCashAcct`` receipts go to.
         accounts: GL account numbers by purpose (see ``DEFAULT_ACCOUNTS``).
@@ -49,6 +96,8 @@ class SageSettings:
     strategy: PostingStrategy = PostingStrategy.EMULATED
     user_id: str = "tracepost"
     paytrace_id_field: str = "UserFld1"
+    autopay_field: str = ""
+    card_field: str = ""
     invoice_prefixes: tuple[str, ...] = ()
     cash_account: str = codes.DEFAULT_CASH_ACCOUNT
     accounts: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ACCOUNTS))
@@ -56,6 +105,8 @@ class SageSettings:
 
     def __post_init__(self) -> None:
         """Refuse a PayTrace id field that is not one of ``tarCustomer``'s user fields.
+
+        Also fills in and checks the autopay and card-on-file fields (``customer_user_fields``).
 
         Only ``UserFld1``-``UserFld4`` are free for integrations: pointing the setting at a real
         column (``CustName``, ``CustID``) would overwrite customer data with PayTrace ids.
@@ -65,6 +116,11 @@ class SageSettings:
                 f"tarCustomer.{self.paytrace_id_field} cannot hold the PayTrace id: use one of"
                 f" {', '.join(PAYTRACE_ID_FIELDS)}"
             )
+        autopay, card = customer_user_fields(
+            self.paytrace_id_field, self.autopay_field, self.card_field
+        )
+        object.__setattr__(self, "autopay_field", autopay)
+        object.__setattr__(self, "card_field", card)
 
     @property
     def user(self) -> str:

@@ -225,6 +225,8 @@ class Sage500StandIn:
             user_id=options.user_id or "tracepost",
             cash_account=options.cash_account or codes.DEFAULT_CASH_ACCOUNT,
             paytrace_id_field=options.paytrace_id_field or "UserFld1",
+            autopay_field=options.autopay_field,
+            card_field=options.card_field,
             invoice_prefixes=tuple(options.invoice_prefixes),
             accounts=dict(options.accounts),
             clock=options.clock or local_now,
