@@ -147,7 +147,9 @@ class ErpActivities:
                 open_invoices=tuple(open_invoices),
             )
 
-        return MatchContext(match_input=erp_call(load), policy=self._policy)
+        return MatchContext(
+            match_input=erp_call(load), policy=self._policy, orders=self._mapping.order_policy
+        )
 
     @activity.defn(name=names.INVOICES_BY_NUMBER)
     def invoices_by_number(self, numbers: list[str]) -> InvoiceLookup:

@@ -36,6 +36,31 @@ WRITE_JOURNAL = "erp.write_journal"
 OPEN_PERIOD_DATE = "erp.open_period_date"
 FLAGGED_REFUND_MEMOS = "erp.flagged_refund_memos"
 
+# ERP: chargebacks
+CHARGEBACK_POLICY = "erp.chargeback_policy"
+GET_CUSTOMER = "erp.get_customer"
+SET_CREDIT_HOLD = "erp.set_credit_hold"
+REAPPLY_RECEIPT = "erp.reapply_receipt"
+WRITE_OFF_INVOICE = "erp.write_off_invoice"
+
+# autopay
+AUTOPAY_DUE = "erp.autopay_due"
+AUTOPAY_STANDING = "erp.autopay_standing"
+CARD_ON_FILE = "paytrace.card_on_file"
+
+# customer profile sync (PayTrace vault, ERP customers, the sync cursor and decisions)
+VAULT_PROFILES = "paytrace.vault_profiles"
+VAULT_PROFILE = "paytrace.vault_profile"
+PUSH_CUSTOMER_PROFILES = "paytrace.push_customer_profiles"
+CUSTOMERS_CHANGED = "erp.customers_changed"
+PLAN_VAULT_PROFILES = "erp.plan_vault_profiles"
+WRITE_CARDS_ON_FILE = "erp.write_cards_on_file"
+LINK_CANDIDATES = "erp.link_candidates"
+LINK_CUSTOMER = "erp.link_customer"
+GET_SYNC_CURSOR = "store.get_sync_cursor"
+SAVE_SYNC_CURSOR = "store.save_sync_cursor"
+RECORD_CUSTOMER_DECISION = "store.record_customer_decision"
+
 # settlement (reads PayTrace and the ERP, writes the report; on the ERP task queue)
 INSPECT_BATCH = "settlement.inspect_batch"
 RECONCILE_BATCH = "settlement.reconcile_batch"
@@ -56,8 +81,15 @@ FINISH_CARD_REFUND = "store.finish_card_refund"
 CARD_REFUNDS_OF = "store.card_refunds_of"
 CARD_REFUNDS_LIKE = "store.card_refunds_like"
 SETTLEMENT_DEPOSITED = "store.settlement_deposited"
+RECORD_CASE = "store.record_case"
+OPEN_CHARGEBACKS = "store.open_chargebacks"
 
 # Temporal itself
 START_PAYMENT_POSTINGS = "temporal.start_payment_postings"
 START_WORKFLOWS = "temporal.start_workflows"
 WORKFLOWS_OPEN = "temporal.workflows_open"
+
+# eCommerce orders (OrderSync)
+ORDER_POLICY = "orders.policy"
+RESOLVE_ORDER_CUSTOMER = "erp.resolve_order_customer"
+WRITE_SALES_ORDER = "erp.write_sales_order"

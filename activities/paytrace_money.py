@@ -96,7 +96,7 @@ class PaytraceMoneyActivities:
         Returns:
             The approved or declined charge (a charge voided since reads as not approved).
         """
-        if activity.info().attempt > 1:
+        if activity.info().attempt > 1 or request.first_requested_at is not None:
             prior = await self._charged_before(request)
             if prior is not None:
                 return prior
@@ -130,8 +130,13 @@ class PaytraceMoneyActivities:
         )
 
     async def _charged_before(self, request: ChargeRequest) -> ChargeResult | None:
-        """Find an earlier attempt of this charge, from the day before the first attempt on."""
-        first_day = self._local_date(activity.info().scheduled_time) - timedelta(days=1)
+        """Find an earlier attempt of this charge, from the day before the first attempt on.
+
+        The first attempt is the caller's ``first_requested_at`` when it gives one (a charge the
+        workflow asked for before, in an earlier activity), else this activity's own schedule.
+        """
+        first = request.first_requested_at or activity.info().scheduled_time
+        first_day = self._local_date(first) - timedelta(days=1)
         today = self._local_date(datetime.now(UTC))
         try:
             found = await self._client.export_by_date_range(

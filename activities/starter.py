@@ -22,6 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities import names
 from domain.activity_io import PaymentPostingInput, StartPostingsRequest, StartPostingsResult
+from domain.customer_io import CustomerLinkInput
 from domain.refund_io import MemoRefundInput, RefundInput
 from domain.reversal_io import ReversalInput
 from domain.search_attributes import ERP_DOCUMENT, PAYTRACE_TXN_ID, TRACEPOST_STATUS
@@ -43,12 +44,14 @@ WORKFLOW_TYPES = {
     StartKind.REVERSAL: "VoidReversal",
     StartKind.MEMO_REFUND: "CreditMemoRefund",
     StartKind.SETTLEMENT: "SettlementSync",
+    StartKind.CUSTOMER_LINK: "CustomerLink",
 }
 
 __all__ = [
     "PAYMENT_POSTING_WORKFLOW",
     "StarterActivities",
     "payment_workflow_id",
+    "start_customer_link",
     "start_payment_posting",
     "start_workflow",
 ]
@@ -75,6 +78,10 @@ def workflow_input(start: WorkflowStart) -> BaseModel:
         )
     if start.kind is StartKind.SETTLEMENT:
         return SettlementInput(batch_number=start.transaction_id, source=start.source)
+    if start.kind is StartKind.CUSTOMER_LINK:
+        return CustomerLinkInput(
+            paytrace_customer_id=start.paytrace_customer_id, source=start.source
+        )
     if start.memo is None:
         raise ValueError("a memo refund start needs the memo")
     return MemoRefundInput(memo=start.memo, flag=start.flag, source=start.source)
@@ -84,7 +91,7 @@ def _search_attributes(start: WorkflowStart) -> TypedSearchAttributes:
     pairs: list[SearchAttributePair[Any]] = [SearchAttributePair(TRACEPOST_STATUS, "received")]
     if start.kind is StartKind.MEMO_REFUND and start.memo is not None:
         pairs.append(SearchAttributePair(ERP_DOCUMENT, start.memo.erp_document))
-    elif start.kind is not StartKind.SETTLEMENT:
+    elif start.kind not in (StartKind.SETTLEMENT, StartKind.CUSTOMER_LINK):
         pairs.append(SearchAttributePair(PAYTRACE_TXN_ID, str(start.transaction_id)))
     return TypedSearchAttributes(pairs)
 
@@ -136,6 +143,28 @@ async def start_payment_posting(
         True when this call started a new run, False when one existed already.
     """
     start = WorkflowStart(kind=StartKind.PAYMENT, transaction_id=transaction_id, source=source)
+    return await start_workflow(client, task_queue, start)
+
+
+async def start_customer_link(
+    client: Client, task_queue: str, paytrace_customer_id: str, source: str
+) -> bool:
+    """Start the CustomerLink of a PayTrace vault profile, or join the one that runs.
+
+    What a PayTrace ``customer.updated`` event starts (``customer-link-<id>``), like the sync.
+
+    Args:
+        client: the Temporal client.
+        task_queue: the workflows' task queue.
+        paytrace_customer_id: the vault profile's customer id.
+        source: who announced it (``customer_event``, ``customer_sync`` ...).
+
+    Returns:
+        True when this call started a new run, False when one existed already.
+    """
+    start = WorkflowStart(
+        kind=StartKind.CUSTOMER_LINK, paytrace_customer_id=paytrace_customer_id, source=source
+    )
     return await start_workflow(client, task_queue, start)
 
 

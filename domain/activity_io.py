@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from domain.matching import MatchInput, MatchPolicy
 from domain.models import OpenInvoice, PaymentSource, ReceiptRecord
 from domain.money import exact_cents
+from domain.order_io import OrderPolicy
 
 
 class _Frozen(BaseModel):
@@ -19,10 +20,15 @@ class _Frozen(BaseModel):
 
 
 class MatchContext(_Frozen):
-    """What the ERP holds for a payment, plus the deployment's matching policy."""
+    """What the ERP holds for a payment, plus the deployment's matching policy.
+
+    ``orders`` says which payments are eCommerce orders' (left to OrderSync); contexts recorded
+    before it existed read as "no orders".
+    """
 
     match_input: MatchInput
     policy: MatchPolicy
+    orders: OrderPolicy = OrderPolicy()
 
 
 class MatchRequest(_Frozen):
@@ -179,6 +185,8 @@ class ResolutionAction(StrEnum):
     POST_ON_ACCOUNT = "post_on_account"
     MARK_HANDLED = "mark_handled"
     POST_TODAY = "post_today"
+    LINK_TO = "link_to"
+    """Link a PayTrace profile to the ERP customer ``customer_id`` (CustomerLink)."""
 
 
 class InvoiceAmount(_Frozen):
@@ -231,6 +239,11 @@ class ChargeRequest(_Frozen):
     amount: Decimal
     invoice_id: str
     charge_key: str
+    first_requested_at: datetime | None = Field(
+        None,
+        description="when the workflow first asked for this charge: PayTrace is read back by"
+        " the key from the day before, before anything is sent (a retry after a park)",
+    )
 
     @field_validator("amount", mode="before")
     @classmethod

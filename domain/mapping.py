@@ -17,8 +17,12 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from domain.autopay_io import AutopayPolicy
+from domain.chargeback_io import ChargebackPolicy, LostPolicy
+from domain.customer_io import LinkRule
 from domain.matching import MatchPolicy
 from domain.money import CENT, ZERO
+from domain.order_io import OrderPolicy
 
 
 class _Strict(BaseModel):
@@ -164,10 +168,21 @@ class CustomersMap(_Strict):
     """
 
     paytrace_id_field: str = ""
+    autopay_field: str = ""
+    card_field: str = ""
     id_sources: tuple[str, ...] = ("customer_reference_id",)
     uppercase: bool = False
     strip_prefixes: tuple[str, ...] = ()
     zero_pad: int = Field(0, ge=0, le=30)
+    link_rules: tuple[LinkRule, ...] = (LinkRule.EXACT_ID, LinkRule.EMAIL)
+    card_expiry_notice_days: int = Field(30, ge=0, le=365)
+
+    @field_validator("link_rules")
+    @classmethod
+    def _link_rules(cls, value: tuple[LinkRule, ...]) -> tuple[LinkRule, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError('customers.link_rules: each rule once, e.g. ["exact_id", "email"]')
+        return value
 
     @field_validator("id_sources")
     @classmethod
@@ -274,6 +289,84 @@ class RefundsMap(_Strict):
         return value
 
 
+class ChargebacksMap(_Strict):
+    """Disputes: what opening, winning and losing a case does in the ERP."""
+
+    credit_hold: bool = False
+    reverse_fee_when_won: bool = True
+    lost: LostPolicy = LostPolicy.LEAVE_OPEN
+    default_fee: Decimal = ZERO
+    flip_window_days: int = Field(90, ge=1, le=730)
+    decision_wait_days: int = Field(120, ge=1, le=730)
+
+    @field_validator("default_fee")
+    @classmethod
+    def _fee(cls, value: Decimal) -> Decimal:
+        if value < 0 or value != value.quantize(CENT):
+            raise ValueError(
+                "chargebacks.default_fee is a non-negative amount in cents, e.g. 15.00"
+            )
+        return value
+
+
+class AutopayMap(_Strict):
+    """Autopay customers: charge due invoices by the stored card, with dunning on declines."""
+
+    enabled: bool = False
+    retry_days: tuple[int, ...] = (1, 3, 7)
+    notify_customer: bool = False
+    catch_up_days: int = Field(7, ge=0, le=60)
+
+    @field_validator("retry_days")
+    @classmethod
+    def _retry_days(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(d < 1 or d > 60 for d in value) or list(value) != sorted(set(value)):
+            raise ValueError(
+                "autopay.retry_days are days after the first decline, ascending, 1 to 60,"
+                " e.g. [1, 3, 7]"
+            )
+        return value
+
+
+_CUSTOMER_PREFIX = re.compile(r"^[A-Z0-9]{1,4}$")
+_REFERENCE_PREFIX = re.compile(r"^[A-Za-z0-9 #:\-]{1,20}$")
+
+
+class OrdersMap(_Strict):
+    """eCommerce orders (OrderSync): which payments are orders', and the customers it creates.
+
+    ``reference_prefix`` marks the PayTrace ``invoice_id`` the store gives an order's payment
+    (``WEB-`` for ``WEB-1001``): PaymentPosting leaves those to OrderSync, waiting up to
+    ``wait_minutes`` for it. Blank: no payment is treated as an order's.
+    """
+
+    reference_prefix: str = ""
+    wait_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
+    new_customer_prefix: str = "WEB"
+    shipping_item: str = Field("", max_length=30)
+
+    @field_validator("reference_prefix")
+    @classmethod
+    def _reference_prefix(cls, value: str) -> str:
+        value = value.strip()
+        if value and not _REFERENCE_PREFIX.fullmatch(value):
+            raise ValueError(
+                "orders.reference_prefix must be up to 20 letters, digits, spaces, '#', ':' or"
+                " '-', e.g. 'WEB-'"
+            )
+        return value
+
+    @field_validator("new_customer_prefix")
+    @classmethod
+    def _customer_prefix(cls, value: str) -> str:
+        value = value.strip()
+        if not _CUSTOMER_PREFIX.fullmatch(value):
+            raise ValueError(
+                "orders.new_customer_prefix must be 1 to 4 upper-case letters or digits, e.g. 'WEB'"
+            )
+        return value
+
+
 class Mapping(_Strict):
     """A deployment's whole mapping."""
 
@@ -289,6 +382,9 @@ class Mapping(_Strict):
     periods: PeriodsMap = PeriodsMap()
     settlement: SettlementMap = SettlementMap()
     refunds: RefundsMap = RefundsMap()
+    chargebacks: ChargebacksMap = ChargebacksMap()
+    autopay: AutopayMap = AutopayMap()
+    orders: OrdersMap = OrdersMap()
 
     @property
     def match_policy(self) -> MatchPolicy:
@@ -297,6 +393,41 @@ class Mapping(_Strict):
             tolerance=self.matching.tolerance,
             allocate_oldest_first=self.matching.allocate_oldest_first,
             invoice_prefixes=self.invoices.prefixes,
+            closed_periods=self.periods.closed.value,
+        )
+
+    @property
+    def autopay_policy(self) -> AutopayPolicy:
+        """What autopay does, as the RecurringAutopay workflows read it."""
+        return AutopayPolicy(
+            enabled=self.autopay.enabled,
+            retry_days=self.autopay.retry_days,
+            notify_customer=self.autopay.notify_customer,
+            catch_up_days=self.autopay.catch_up_days,
+        )
+
+    @property
+    def chargeback_policy(self) -> ChargebackPolicy:
+        """What a chargeback case does, as the Chargeback workflow reads it when it opens."""
+        cb = self.chargebacks
+        return ChargebackPolicy(
+            credit_hold=cb.credit_hold,
+            reverse_fee_when_won=cb.reverse_fee_when_won,
+            lost=cb.lost,
+            fee_account=self.accounts.chargeback_fees,
+            bank_account=self.accounts.bank,
+            flip_window_days=cb.flip_window_days,
+            decision_wait_days=cb.decision_wait_days,
+        )
+
+    @property
+    def order_policy(self) -> OrderPolicy:
+        """What OrderSync and PaymentPosting read of ``[orders]`` (and the closed periods)."""
+        return OrderPolicy(
+            reference_prefix=self.orders.reference_prefix,
+            wait_minutes=self.orders.wait_minutes,
+            new_customer_prefix=self.orders.new_customer_prefix,
+            shipping_item=self.orders.shipping_item,
             closed_periods=self.periods.closed.value,
         )
 

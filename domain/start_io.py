@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.erp_documents import FlaggedMemo
 from domain.models import PaymentSource
 from domain.workflow_ids import (
+    customer_link_workflow_id,
     memo_refund_workflow_id,
     payment_workflow_id,
     refund_workflow_id,
@@ -29,6 +30,7 @@ class StartKind(StrEnum):
     REVERSAL = "reversal"
     MEMO_REFUND = "memo_refund"
     SETTLEMENT = "settlement"
+    CUSTOMER_LINK = "customer_link"
 
 
 class WorkflowStart(_Frozen):
@@ -40,6 +42,7 @@ class WorkflowStart(_Frozen):
     source: str = "sweep"
     memo: FlaggedMemo | None = None
     flag: str = Field("REFUND PT", description="memo refunds: the mapping's flag")
+    paytrace_customer_id: str = Field("", description="customer links: the vault profile's id")
 
     @property
     def workflow_id(self) -> str:
@@ -52,6 +55,8 @@ class WorkflowStart(_Frozen):
             return reversal_workflow_id(self.transaction_id, self.method)
         if self.kind is StartKind.SETTLEMENT:
             return settlement_workflow_id(self.transaction_id)
+        if self.kind is StartKind.CUSTOMER_LINK:
+            return customer_link_workflow_id(self.paytrace_customer_id)
         if self.memo is None:
             raise ValueError("a memo refund start needs the memo")
         return memo_refund_workflow_id(self.memo.erp_document)

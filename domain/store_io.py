@@ -50,6 +50,8 @@ class AlertKind(StrEnum):
     SETTLEMENT_DISCREPANCY = "settlement_discrepancy"
     CARD_EXPIRING = "card_expiring"
     NOTICE = "notice"
+    CUSTOMER_NOTICE = "customer_notice"
+    """For the customer (``detail["to"]`` is the address), e.g. a declined autopay charge."""
 
 
 class AlertRequest(_Frozen):

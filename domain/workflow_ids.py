@@ -36,3 +36,22 @@ def memo_refund_workflow_id(erp_document: str) -> str:
 def settlement_workflow_id(batch_number: int) -> str:
     """``settlement-77``: the reconciliation and deposit of a settled PayTrace batch."""
     return f"settlement-{batch_number}"
+
+
+def chargeback_workflow_id(case_id: str) -> str:
+    """``chargeback-<case id>``: one dispute, from opening to its last decision."""
+    return f"chargeback-{case_id.strip()}"
+
+
+CUSTOMER_SYNC_WORKFLOW_ID = "customer-sync"
+"""The scheduled CustomerProfileSync: ERP customer changes and the PayTrace vault, both ways."""
+
+
+def customer_link_workflow_id(paytrace_customer_id: str) -> str:
+    """``customer-link-<PayTrace customer id>``: linking one vault profile to an ERP customer."""
+    return f"customer-link-{paytrace_customer_id.strip()}"
+
+
+def order_workflow_id(order_id: str) -> str:
+    """``order-<order id>``: an eCommerce order's customer, sales order and prepayment."""
+    return f"order-{order_id.strip()}"

@@ -1,6 +1,7 @@
 """Record the workflow histories that the replay tests replay.
 
-Run ``.venv/bin/python -m tests.record_histories`` after a deliberate, compatible workflow change
+Run ``.venv/bin/python -m tests.record_histories [scenario …]`` (all scenarios, or only those
+named, e.g. ``chargebacks``) after a deliberate, compatible workflow change
 (never to paper over a replay failure: that failure means running workflows would break). It
 writes one history per scenario below; the older PaymentPosting histories in tests/histories
 (``payment_posting_posted``, ``_parked_then_applied``, ``_declined`` and their ``_v1``) were
@@ -151,6 +152,109 @@ async def settlements(stack: Stack) -> dict[str, str]:
     }
 
 
+async def chargebacks(stack: Stack) -> dict[str, str]:
+    """A chargeback opened (fee, hold), won, then lost again: a flip, still waiting."""
+    from tests.chargebacks import case_for, decide, open_case, wait_for
+
+    txn = await posted(stack, "125.00", "1001")
+    case = case_for(txn, "125.00")
+    await open_case(stack, case)
+    await wait_for(stack, case, "awaiting_deadline")
+    await decide(stack, case, "won")
+    await decide(stack, case, "lost")
+    return {"chargeback_flipped": case.workflow_id}
+
+
+async def autopay(stack: Stack) -> dict[str, str]:
+    """The day's autopay charging one invoice; another declined and waiting to retry."""
+    from domain.autopay_io import AutopaySweepInput
+    from tests.autopay import autopay_customer, start_charge
+
+    due = await autopay_customer(stack, "212.40")
+    sweep_id = f"autopay-sweep-{uuid.uuid4().hex[:8]}"
+    await stack.client.execute_workflow(
+        "AutopaySweep", AutopaySweepInput(), id=sweep_id, task_queue=stack.settings.task_queue
+    )
+    await stack.client.get_workflow_handle(due.workflow_id).result()
+    declined = await autopay_customer(stack, "80.51", due_in_days=3)
+    await start_charge(stack, declined)
+    await stack.wait_stage(declined.workflow_id, "dunning")
+    return {
+        "autopay_sweep": sweep_id,
+        "autopay_charge_charged": due.workflow_id,
+        "autopay_charge_dunning": declined.workflow_id,
+    }
+
+
+async def customers(stack: Stack) -> dict[str, str]:
+    """A sync pushing an ERP change (a conflict), writing a card, linking by id; a link_to."""
+    from activities.starter import start_customer_link
+    from domain.customer_io import CustomerLinkResult
+    from tests.customers import erp_customer, new_id, run_sync, vault_profile
+    from workflows import CustomerLink
+
+    pt_id, cust_id = new_id("P"), new_id("K")
+    await vault_profile(stack, pt_id, name="Old Name", email="old@vault.example")
+    erp_customer(stack, cust_id, name="New Name Co", email="ap@new.example", paytrace_id=pt_id)
+    exact = new_id("X")
+    erp_customer(stack, exact)
+    await vault_profile(stack, exact)
+    sync_id, _ = await run_sync(stack, f"record-{uuid.uuid4().hex[:6]}")
+    linked: CustomerLinkResult = await stack.client.get_workflow_handle_for(
+        CustomerLink.run, f"customer-link-{exact}"
+    ).result()
+    assert linked.customer_id == exact
+    first, second = new_id("A"), new_id("B")
+    shared = f"{first.lower()}@shared.example"
+    erp_customer(stack, first, email=shared)
+    erp_customer(stack, second, email=shared)
+    ambiguous = new_id("pa-")
+    await vault_profile(stack, ambiguous, email=shared)
+    await start_customer_link(stack.client, stack.settings.task_queue, ambiguous, "test")
+    link = stack.client.get_workflow_handle(f"customer-link-{ambiguous}")
+    await parked(stack, link.id)
+    await link.execute_update(
+        "resolve",
+        Resolution(action=ResolutionAction.LINK_TO, customer_id=second, operator="ops"),
+    )
+    await link.result()
+    return {
+        "customer_profile_sync": sync_id,
+        "customer_link_exact_id": f"customer-link-{exact}",
+        "customer_link_resolved": link.id,
+    }
+
+
+async def orders(stack: Stack) -> dict[str, str]:
+    """A guest's order (customer created); an order whose posting waited for it; a mismatch."""
+    from activities.order_starter import start_order_sync
+    from tests.orders import account_customer, new_email, paid_order
+
+    queue = stack.settings.task_queue
+    guest = await paid_order(stack, {"name": "Ada Lovelace", "email": new_email()})
+    await stack.client.get_workflow_handle(guest.workflow_id).result()
+    account = {**account_customer(stack), "name": "Renamed By The Shop"}
+    waited = await paid_order(stack, account, start=False)
+    await start_payment_posting(stack.client, queue, waited.transaction_id, "sweep")
+    await stack.wait_stage(f"payment-{waited.transaction_id}", "awaiting_order")
+    await start_order_sync(stack.client, queue, waited.event, "webhook")
+    await stack.client.get_workflow_handle(waited.workflow_id).result()
+    await stack.handle(waited.transaction_id).result()
+    mismatch = await paid_order(stack, account_customer(stack), amount="40.00")
+    await parked(stack, mismatch.workflow_id)
+    await stack.client.get_workflow_handle(mismatch.workflow_id).execute_update(
+        "resolve",
+        Resolution(action=ResolutionAction.MARK_HANDLED, note="refunded", operator="ops"),
+    )
+    await stack.client.get_workflow_handle(mismatch.workflow_id).result()
+    return {
+        "order_sync_new_customer": guest.workflow_id,
+        "order_sync_customer_kept": waited.workflow_id,
+        "payment_posting_order_synced": f"payment-{waited.transaction_id}",
+        "order_sync_amount_mismatch": mismatch.workflow_id,
+    }
+
+
 async def _sweep_id(stack: Stack, **request: Any) -> str:
     workflow_id = f"sweep-{uuid.uuid4().hex[:10]}"
     await sweep(stack, workflow_id, **request)
@@ -162,6 +266,18 @@ SCENARIOS: list[tuple[Recorder, dict[str, Any]]] = [
     (reversals, {}),
     (refunds, {"mapping": {"refunds": {"from_erp": True}}}),
     (
+        chargebacks,
+        {
+            "mapping": {
+                "accounts": {"chargeback_fees": "6110", "bank": "1000"},
+                "chargebacks": {"credit_hold": True},
+            }
+        },
+    ),
+    (autopay, {"mapping": {"autopay": {"enabled": True, "notify_customer": True}}}),
+    (customers, {}),
+    (orders, {"mapping": {"orders": {"reference_prefix": "WEB-"}}}),
+    (
         settlements,
         {
             "mapping": {
@@ -172,10 +288,12 @@ SCENARIOS: list[tuple[Recorder, dict[str, Any]]] = [
 ]
 
 
-async def _record() -> None:
+async def _record(only: set[str]) -> None:
     env = await start_dev_server()
     try:
         for recorder, options in SCENARIOS:
+            if only and recorder.__name__ not in only:
+                continue
             with tempfile.TemporaryDirectory() as tmp:
                 async with running_stack(
                     env.client, Path(tmp), f"sqlite:///{tmp}/erp.db", **options
@@ -193,4 +311,6 @@ async def _record() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(_record())
+    import sys
+
+    asyncio.run(_record(set(sys.argv[1:])))

@@ -84,6 +84,24 @@ async def test_reset_before_the_charge_retries_and_then_charges_once(sim):
     assert len(await sales_with(client, "k-2")) == 1
 
 
+async def test_a_charge_asked_for_again_in_a_new_activity_reads_back_first(sim):
+    """After a park and an operator's retry the activity starts at attempt 1 again: with the
+    workflow's ``first_requested_at`` it still reads back before it sends anything."""
+    client, _admin, acts = sim
+    first = ChargeRequest(
+        customer_id="C0001", amount=Decimal("40.00"), invoice_id="1004", charge_key="k-park"
+    )
+    sent = await attempt(1).run(acts.charge_customer, first)
+    assert sent.approved and not sent.found_by_read_back
+    again = first.model_copy(update={"first_requested_at": datetime.now(UTC) - timedelta(hours=1)})
+    found = await attempt(1).run(acts.charge_customer, again)
+    assert found.found_by_read_back and found.transaction_id == sent.transaction_id
+    assert len(await sales_with(client, "k-park")) == 1
+    fresh = again.model_copy(update={"charge_key": "k-park-2"})
+    new = await attempt(1).run(acts.charge_customer, fresh)  # nothing earlier: it charges
+    assert new.approved and not new.found_by_read_back
+
+
 async def test_decline_is_a_result(sim):
     _client, _admin, acts = sim
     request = ChargeRequest(

@@ -45,6 +45,17 @@ def test_histories_are_committed():
         "transaction_sweep_window",
         "transaction_sweep_lookback",
         "erp_refund_sweep",
+        "chargeback_flipped",
+        "autopay_sweep",
+        "autopay_charge_charged",
+        "autopay_charge_dunning",
+        "customer_profile_sync",
+        "customer_link_exact_id",
+        "customer_link_resolved",
+        "order_sync_new_customer",
+        "order_sync_customer_kept",
+        "order_sync_amount_mismatch",
+        "payment_posting_order_synced",
     } <= names
 
 

@@ -16,8 +16,10 @@ from typing import Any
 from pydantic import SecretStr
 
 from domain.money import MoneyError, to_money
+from workers.cli_chargebacks import add_chargeback_commands
 from workers.cli_common import settings_or_exit as _settings
 from workers.cli_ops import add_ops_commands
+from workers.cli_orders import add_order_commands
 from workers.erp_admin import DEMO_CUSTOMERS, DEMO_INVOICES
 from workers.http import EmbeddedServer
 from workers.logging_setup import configure_logging
@@ -301,6 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     inv.set_defaults(func=cmd_erp_invoice)
 
     add_ops_commands(sub)
+    add_chargeback_commands(sub)
+    add_order_commands(sub)
 
     sale = sub.add_parser("sale", help="make a test sale in the simulator or sandbox")
     sale.add_argument("--amount", required=True)

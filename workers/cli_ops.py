@@ -26,7 +26,7 @@ from connectors.erp.errors import ErpError
 from domain.money import MoneyError
 from workers.cli_common import settings_or_exit
 
-ACTIONS = ["retry", "apply_to", "post_on_account", "post_today", "mark_handled"]
+ACTIONS = ["retry", "apply_to", "post_on_account", "post_today", "mark_handled", "link_to"]
 Command = Callable[[argparse.Namespace], int]
 
 
@@ -410,7 +410,9 @@ def add_ops_commands(sub: Any) -> None:
         help="with apply_to; repeatable",
     )
     res.add_argument(
-        "--customer", default="", help="ERP customer id, with post_on_account when none is known"
+        "--customer",
+        default="",
+        help="ERP customer id: with link_to, or post_on_account when none is known",
     )
     res.add_argument("--note", default="", help="what was done (required with mark_handled)")
     res.add_argument("--operator", default="", help="who resolves it (default: $USER)")

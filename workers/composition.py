@@ -10,8 +10,17 @@ import httpx
 import sqlalchemy as sa
 from temporalio.client import Client
 
+from activities.autopay import AutopayCardActivities, AutopayErpActivities
+from activities.cases import CaseActivities
+from activities.customers import (
+    CustomerErpActivities,
+    CustomerStoreActivities,
+    CustomerVaultActivities,
+)
 from activities.erp import ErpActivities
+from activities.erp_chargebacks import ChargebackErpActivities
 from activities.erp_documents import ErpDocumentActivities
+from activities.orders import OrderErpActivities, OrderPolicyActivities
 from activities.paytrace import PaytraceActivities
 from activities.paytrace_ach import AchActivities
 from activities.paytrace_money import PaytraceMoneyActivities
@@ -23,6 +32,7 @@ from connectors.erp.protocol import ErpConnector
 from connectors.erp.standin import ConnectorOptions, stand_in
 from connectors.paytrace.client import PaytraceClient
 from connectors.store import Store
+from domain.mapping import Mapping
 from workers.erp_admin import erp_company
 from workers.settings import Settings
 
@@ -86,6 +96,8 @@ def build_erp(settings: Settings, engine: sa.Engine) -> ErpConnector:
         strategy=settings.erp_posting_strategy,
         user_id=settings.erp_user_id,
         paytrace_id_field=mapping.customers.paytrace_id_field,
+        autopay_field=mapping.customers.autopay_field,
+        card_field=mapping.customers.card_field,
         invoice_prefixes=mapping.invoices.prefixes,
         cash_account=mapping.card_cash_account,
         accounts=mapping.accounts.by_purpose(),
@@ -194,7 +206,28 @@ class Components:
             starter.start_payment_postings,
             starter.start_workflows,
             starter.workflows_open,
+            AutopayCardActivities(self.paytrace, tz).card_on_file,
+            *self._case_activities(),
+            OrderPolicyActivities(mapping).order_policy,
+            *self._customer_activities(),
         ]
+
+    def _customer_activities(self) -> list[Any]:
+        """Customer profile sync on the main queue: the PayTrace vault and the sync's store rows."""
+        vault = CustomerVaultActivities(self.paytrace)
+        store = CustomerStoreActivities(self.store)
+        return [
+            vault.vault_profiles,
+            vault.vault_profile,
+            vault.push_customer_profiles,
+            store.get_sync_cursor,
+            store.save_sync_cursor,
+            store.record_customer_decision,
+        ]
+
+    def _case_activities(self) -> list[Any]:
+        cases = CaseActivities(self.store)
+        return [cases.record_case, cases.open_chargebacks]
 
     def erp_queue_activities(self) -> list[Any]:
         """Activities of the ERP task queue (rate limited to protect the ERP)."""
@@ -223,7 +256,39 @@ class Components:
             documents.flagged_refund_memos,
             settlement.inspect_batch,
             settlement.reconcile_batch,
+            *self._chargeback_activities(mapping),
+            *self._customer_erp_activities(mapping),
+            *self._order_activities(mapping),
         ]
+
+    def _order_activities(self, mapping: Mapping) -> list[Any]:
+        orders = OrderErpActivities(self.erp, mapping)
+        return [orders.resolve_order_customer, orders.write_sales_order]
+
+    def _customer_erp_activities(self, mapping: Mapping) -> list[Any]:
+        customers = CustomerErpActivities(self.erp, mapping, self.settings.paytrace_timezone)
+        return [
+            customers.customers_changed,
+            customers.plan_vault_profiles,
+            customers.write_cards_on_file,
+            customers.link_candidates,
+            customers.link_customer,
+        ]
+
+    def _chargeback_activities(self, mapping: Mapping) -> list[Any]:
+        chargebacks = ChargebackErpActivities(self.erp, mapping)
+        return [
+            chargebacks.chargeback_policy,
+            chargebacks.get_customer,
+            chargebacks.set_credit_hold,
+            chargebacks.reapply_receipt,
+            chargebacks.write_off_invoice,
+            *self._autopay_activities(mapping),
+        ]
+
+    def _autopay_activities(self, mapping: Mapping) -> list[Any]:
+        autopay = AutopayErpActivities(self.erp, mapping, self.settings.paytrace_timezone)
+        return [autopay.autopay_due, autopay.autopay_standing]
 
     async def aclose(self) -> None:
         """Close connection pools."""

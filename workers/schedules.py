@@ -5,7 +5,9 @@
 | ``tracepost-transaction-sweep`` | TransactionSweep (window) | every ``TRACEPOST_SWEEP_INTERVAL_SECONDS`` |
 | ``tracepost-lookback-sweep`` | TransactionSweep (lookback: voids, ACH returns) | every ``TRACEPOST_LOOKBACK_INTERVAL_SECONDS`` |
 | ``tracepost-settlement`` | SettlementSweep | daily at ``TRACEPOST_SETTLEMENT_TIME`` (merchant time) |
+| ``tracepost-autopay`` | AutopaySweep | daily at ``TRACEPOST_AUTOPAY_TIME`` (merchant time), when the mapping's ``autopay.enabled`` is on |
 | ``tracepost-erp-refund-sweep`` | ErpRefundSweep | every ``TRACEPOST_ERP_REFUND_SWEEP_INTERVAL_SECONDS``, when the mapping's ``refunds.from_erp`` is on |
+| ``tracepost-customer-sync`` | CustomerProfileSync | every ``TRACEPOST_CUSTOMER_SYNC_INTERVAL_SECONDS`` (0: none) |
 """
 
 from __future__ import annotations
@@ -29,8 +31,13 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.autopay_io import AutopaySweepInput
+from domain.customer_io import CustomerSyncInput
 from domain.settlement_io import SettlementSweepInput
+from domain.workflow_ids import CUSTOMER_SYNC_WORKFLOW_ID
 from workers.settings import Settings
+from workflows.autopay import AutopaySweep
+from workflows.customer_sync import CustomerProfileSync
 from workflows.erp_refund_sweep import ErpRefundSweep, ErpRefundSweepInput
 from workflows.settlement_sync import SettlementSweep
 from workflows.transaction_sweep import SweepInput, TransactionSweep
@@ -40,7 +47,9 @@ log = logging.getLogger(__name__)
 SWEEP_SCHEDULE_ID = "tracepost-transaction-sweep"
 LOOKBACK_SCHEDULE_ID = "tracepost-lookback-sweep"
 SETTLEMENT_SCHEDULE_ID = "tracepost-settlement"
+AUTOPAY_SCHEDULE_ID = "tracepost-autopay"
 ERP_REFUND_SCHEDULE_ID = "tracepost-erp-refund-sweep"
+CUSTOMER_SYNC_SCHEDULE_ID = "tracepost-customer-sync"
 
 
 def _every(seconds: int) -> ScheduleSpec:
@@ -122,6 +131,31 @@ def settlement_schedule(settings: Settings) -> Schedule:
     )
 
 
+def autopay_schedule(settings: Settings) -> Schedule:
+    """The daily AutopaySweep schedule, at ``autopay_time`` in the merchant's time zone."""
+    at = settings.autopay_time
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            AutopaySweep.run,
+            AutopaySweepInput(),
+            id="autopay-sweep",
+            task_queue=settings.task_queue,
+            execution_timeout=timedelta(hours=2),
+        ),
+        spec=ScheduleSpec(
+            calendars=[
+                ScheduleCalendarSpec(
+                    hour=[ScheduleRange(at.hour)],
+                    minute=[ScheduleRange(at.minute)],
+                    second=[ScheduleRange(0)],
+                )
+            ],
+            time_zone_name=settings.paytrace_timezone,
+        ),
+        policy=_skip_overlap(),
+    )
+
+
 def erp_refund_schedule(settings: Settings) -> Schedule:
     """The ErpRefundSweep schedule (credit memos flagged for a card refund)."""
     refunds = settings.mapping.refunds
@@ -138,6 +172,21 @@ def erp_refund_schedule(settings: Settings) -> Schedule:
     )
 
 
+def customer_sync_schedule(settings: Settings) -> Schedule:
+    """The CustomerProfileSync schedule: ERP customer changes to PayTrace, the vault to the ERP."""
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            CustomerProfileSync.run,
+            CustomerSyncInput(),
+            id=CUSTOMER_SYNC_WORKFLOW_ID,
+            task_queue=settings.task_queue,
+            execution_timeout=timedelta(hours=2),
+        ),
+        spec=_every(settings.customer_sync_interval_seconds),
+        policy=_skip_overlap(),
+    )
+
+
 def schedules(settings: Settings) -> dict[str, Schedule]:
     """Every schedule these settings and the mapping call for, by id."""
     found = {
@@ -147,6 +196,10 @@ def schedules(settings: Settings) -> dict[str, Schedule]:
     }
     if settings.mapping.refunds.from_erp:
         found[ERP_REFUND_SCHEDULE_ID] = erp_refund_schedule(settings)
+    if settings.mapping.autopay.enabled:
+        found[AUTOPAY_SCHEDULE_ID] = autopay_schedule(settings)
+    if settings.customer_sync_interval_seconds > 0:
+        found[CUSTOMER_SYNC_SCHEDULE_ID] = customer_sync_schedule(settings)
     return found
 
 
@@ -176,6 +229,13 @@ async def ensure_schedules(client: Client, settings: Settings) -> None:
         try:
             await client.get_schedule_handle(ERP_REFUND_SCHEDULE_ID).delete()
             log.info("deleted schedule %s (refunds.from_erp is off)", ERP_REFUND_SCHEDULE_ID)
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.NOT_FOUND:
+                raise
+    if CUSTOMER_SYNC_SCHEDULE_ID not in wanted:
+        try:
+            await client.get_schedule_handle(CUSTOMER_SYNC_SCHEDULE_ID).delete()
+            log.info("deleted schedule %s (interval 0)", CUSTOMER_SYNC_SCHEDULE_ID)
         except RPCError as exc:
             if exc.status is not RPCStatusCode.NOT_FOUND:
                 raise

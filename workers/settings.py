@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     # settlement
     settlement_time: time = time(6, 0)
     settlement_lookback_days: int = Field(7, ge=1, le=90)
+    # autopay (the mapping's [autopay] section turns it on)
+    autopay_time: time = time(7, 0)
+    # customer profile sync (0: no schedule)
+    customer_sync_interval_seconds: int = Field(300, ge=0)
     # simulator (dev stack)
     simulator_db: str = ""
     simulator_settlement_cutoff: time = time(3, 0)

@@ -1,7 +1,12 @@
 """Temporal workflows, one module per use case."""
 
+from workflows.autopay import AutopayCharge, AutopaySweep
+from workflows.chargeback import Chargeback
 from workflows.credit_memo_refund import CreditMemoRefund
+from workflows.customer_link import CustomerLink
+from workflows.customer_sync import CustomerProfileSync
 from workflows.erp_refund_sweep import ErpRefundSweep
+from workflows.order_sync import OrderSync
 from workflows.payment_posting import PaymentPosting
 from workflows.refund_to_credit_memo import RefundToCreditMemo
 from workflows.settlement_sync import SettlementSweep, SettlementSync
@@ -17,12 +22,24 @@ ALL_WORKFLOWS = [
     SettlementSweep,
     SettlementSync,
     ErpRefundSweep,
+    Chargeback,
+    AutopaySweep,
+    AutopayCharge,
+    CustomerProfileSync,
+    CustomerLink,
+    OrderSync,
 ]
 
 __all__ = [
     "ALL_WORKFLOWS",
+    "AutopayCharge",
+    "AutopaySweep",
+    "Chargeback",
     "CreditMemoRefund",
+    "CustomerLink",
+    "CustomerProfileSync",
     "ErpRefundSweep",
+    "OrderSync",
     "PaymentPosting",
     "RefundToCreditMemo",
     "SettlementSweep",

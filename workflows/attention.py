@@ -35,7 +35,8 @@ with workflow.unsafe.imports_passed_through():
 ALERTS_PATCH = "needs-attention-alerts"
 """Parking with an alert and SLA escalation; parks recorded before it replay the old way."""
 CENT = Decimal("0.01")
-ALL_ACTIONS = tuple(ResolutionAction)
+ALL_ACTIONS = tuple(a for a in ResolutionAction if a is not ResolutionAction.LINK_TO)
+"""Every posting action (``link_to`` belongs to CustomerLink only)."""
 RETRY_OR_HANDLED = (ResolutionAction.RETRY, ResolutionAction.MARK_HANDLED)
 
 
@@ -104,6 +105,8 @@ class AttentionWorkflow:
                 raise ValueError("apply_to amounts must be positive")
             if any(i.amount != i.amount.quantize(CENT) for i in resolution.invoices):
                 raise ValueError("apply_to amounts are in whole cents, e.g. 80.50")
+        if resolution.action is ResolutionAction.LINK_TO and not resolution.customer_id.strip():
+            raise ValueError("link_to needs the ERP customer id (customer_id)")
         if resolution.action is ResolutionAction.MARK_HANDLED and not resolution.note.strip():
             raise ValueError("mark_handled needs a note saying what was done")
 

@@ -6,6 +6,12 @@ post → record → done. Whatever cannot be decided or written parks the workfl
 needs-attention until an operator sends the ``resolve`` update; nothing fails silently and
 nothing is posted twice. A void announced meanwhile (the ``transaction_voided`` signal of
 VoidReversal) ends a payment that was not written yet.
+
+An eCommerce order's payment (its invoice id starts with ``orders.reference_prefix``) is left to
+OrderSync, which writes it as the order's prepayment: the posting waits for OrderSync's
+``order_synced`` signal or ``orders.wait_minutes``, then reads the receipt back; none parks it
+(``order_not_synced``). Histories recorded before this (``ORDER_PAYMENTS_PATCH``) replay as they
+ran.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         TransactionType,
         paytrace_tag,
     )
+    from domain.order_io import OrderPolicy, matches_reference
     from domain.reversal_io import ReceiptQuery
     from domain.search_attributes import ERP_CUSTOMER_ID, ERP_DOCUMENT, PAYTRACE_TXN_ID
     from workflows import options
@@ -64,6 +71,21 @@ CLOSED_PERIOD = "erp_closed_period"
 VOIDED_REASON = "PayTrace voided the transaction before it was posted"
 # Nothing to date yet while the match itself is undecided: post_today is for refused writes.
 MATCH_ACTIONS = tuple(a for a in ALL_ACTIONS if a is not ResolutionAction.POST_TODAY)
+ORDER_PAYMENTS_PATCH = "order-payments"
+"""Order payments left to OrderSync; postings recorded before it replay the old way."""
+ORDER_ACTIONS = (
+    ResolutionAction.RETRY,
+    ResolutionAction.POST_ON_ACCOUNT,
+    ResolutionAction.MARK_HANDLED,
+)
+
+
+class OrderPosted(Exception):
+    """OrderSync wrote this payment as an order's prepayment: read back, not written again."""
+
+    def __init__(self, record: ReceiptRecord) -> None:
+        super().__init__(record.erp_document)
+        self.record = record
 
 
 @workflow.defn(name="PaymentPosting")
@@ -77,6 +99,8 @@ class PaymentPosting(AttentionWorkflow):
         self._result: PaymentPostingResult | None = None
         self._receipt_date: date | None = None
         self._closed_periods = "park"
+        self._order_synced = ""
+        self._order_checked = False
 
     # -- operator interface ---------------------------------------------------------------
 
@@ -94,6 +118,11 @@ class PaymentPosting(AttentionWorkflow):
     def transaction_voided(self) -> None:
         """PayTrace voided the transaction: a payment not yet written is not posted."""
         self._interrupted = VOIDED_REASON
+
+    @workflow.signal
+    def order_synced(self, order_id: str) -> None:
+        """OrderSync wrote this payment as the prepayment of the order ``order_id``."""
+        self._order_synced = order_id or "?"
 
     # -- the flow -------------------------------------------------------------------------
 
@@ -128,8 +157,16 @@ class PaymentPosting(AttentionWorkflow):
                 "the ERP already held this receipt; it was not written again",
             )
         else:
-            record, decision = await self._match_and_write(txn)
-            rule, reason = decision.rule, decision.reason
+            try:
+                record, decision = await self._match_and_write(txn)
+                rule, reason = decision.rule, decision.reason
+            except OrderPosted as by_order:
+                record = by_order.record
+                await self._audit("read_back", {"erp_document": record.erp_document})
+                rule, reason = (
+                    "order_sync",
+                    "OrderSync wrote it as the prepayment of its order; it was not written again",
+                )
         if record.status is not ReceiptStatus.POSTED:
             record = await self._post_receipt(txn.transaction_id)
         await self._call(
@@ -300,6 +337,13 @@ class PaymentPosting(AttentionWorkflow):
             kind, reason = describe(err)
             return MatchDecision(outcome=MatchOutcome.NEEDS_ATTENTION, rule=kind, reason=reason)
         self._closed_periods = context.policy.closed_periods
+        if (
+            not self._order_checked
+            and matches_reference(txn.invoice_id, context.orders.reference_prefix)
+            and workflow.patched(ORDER_PAYMENTS_PATCH)
+        ):
+            self._order_checked = True
+            return await self._left_to_order(txn, context.orders)
         decision = decide(context.match_input, context.policy)
         await self._audit(
             "matched",
@@ -316,6 +360,58 @@ class PaymentPosting(AttentionWorkflow):
             },
         )
         return decision
+
+    async def _left_to_order(self, txn: PaytraceTransaction, orders: OrderPolicy) -> MatchDecision:
+        """An order's payment: let OrderSync write it, then read it back (``OrderPosted``).
+
+        Waits for ``order_synced`` or ``orders.wait_minutes``; no receipt then parks it for a
+        person: retry reads back again, post_on_account posts it as a plain payment on account
+        (OrderSync then parks instead of writing a second one), mark_handled ends it.
+        """
+        wait = timedelta(minutes=orders.wait_minutes)
+        self._set_stage("awaiting_order")
+        await self._audit(
+            "order_payment",
+            {"invoice_id": txn.invoice_id, "wait_minutes": orders.wait_minutes},
+        )
+        try:
+            await workflow.wait_condition(
+                lambda: bool(self._order_synced or self._interrupted), timeout=wait
+            )
+        except TimeoutError:
+            pass
+        self._set_stage("processing")
+        while True:
+            if self._interrupted:
+                raise Interrupted(self._interrupted)
+            record = await self._find_receipt(txn.transaction_id)
+            if record is not None:
+                raise OrderPosted(record)
+            told = (
+                f"OrderSync said order {self._order_synced} was synced, yet"
+                if self._order_synced
+                else f"no OrderSync wrote it within {orders.wait_minutes} minutes and"
+            )
+            resolution = await self._park(
+                "order_not_synced",
+                f"payment of order {txn.invoice_id} ({txn.amount}): {told} the ERP holds no"
+                " receipt for it; look at workflow order-<order id> (it may wait for an"
+                " operator) and retry, post_on_account --customer C… to post it as a plain"
+                " payment, or mark_handled",
+                (),
+                ORDER_ACTIONS,
+            )
+            if resolution.action is ResolutionAction.POST_ON_ACCOUNT:
+                if not resolution.customer_id:
+                    continue
+                return MatchDecision(
+                    outcome=MatchOutcome.APPLY,
+                    rule="operator_on_account",
+                    reason=f"operator {resolution.operator or '?'} posted the order's payment"
+                    " on account",
+                    customer_id=resolution.customer_id,
+                    on_account=txn.amount,
+                )
 
     async def _resolve_decision(
         self, txn: PaytraceTransaction, previous: MatchDecision, resolution: Resolution

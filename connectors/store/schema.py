@@ -58,6 +58,15 @@ sweep_cursors = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+sync_cursors = sa.Table(
+    "tp_sync_cursor",
+    metadata,
+    sa.Column("name", sa.String(60), primary_key=True),
+    sa.Column("cursor", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+"""Opaque cursors another system makes (e.g. the ERP's customer-change cursor): saved as given."""
+
 decisions = sa.Table(
     "tp_decision",
     metadata,
@@ -153,4 +162,20 @@ settlement_lines = sa.Table(
     sa.Column("erp_status", sa.String(20), nullable=False),
     sa.Column("status", sa.String(30), nullable=False, index=True),
     sa.Column("note", sa.Text, nullable=False),
+)
+
+chargebacks = sa.Table(
+    "tp_chargeback",
+    metadata,
+    sa.Column("case_id", sa.String(20), primary_key=True),
+    sa.Column("workflow_id", sa.String(200), nullable=False),
+    sa.Column("transaction_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("customer_id", sa.String(30), nullable=False, index=True),
+    sa.Column("amount", sa.Numeric(15, 2), nullable=False),
+    sa.Column("respond_by", sa.Date, nullable=False),
+    sa.Column("stage", sa.String(30), nullable=False),
+    sa.Column("ledger", sa.String(20), nullable=False),
+    sa.Column("outcome", sa.String(10), nullable=False),
+    sa.Column("open", sa.Boolean, nullable=False, index=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )

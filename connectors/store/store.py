@@ -10,17 +10,27 @@ import sqlalchemy as sa
 from connectors.store.alerts import AlertsMixin
 from connectors.store.attention import AttentionMixin
 from connectors.store.card_refunds import CardRefundsMixin
+from connectors.store.chargebacks import ChargebacksMixin
 from connectors.store.decisions import DecisionsMixin
 from connectors.store.models import DeadLetter
 from connectors.store.schema import audit_events, dead_letters, metadata, postings, sweep_cursors
 from connectors.store.settlements import SettlementsMixin
+from connectors.store.sync_cursors import SyncCursorsMixin
 from connectors.store.times import utc as _utc
 from domain.activity_io import AuditEvent
 from domain.erp_documents import ErpDocument
 from domain.models import ReceiptRecord
 
 
-class Store(AlertsMixin, AttentionMixin, CardRefundsMixin, DecisionsMixin, SettlementsMixin):
+class Store(
+    AlertsMixin,
+    AttentionMixin,
+    CardRefundsMixin,
+    ChargebacksMixin,
+    DecisionsMixin,
+    SettlementsMixin,
+    SyncCursorsMixin,
+):
     """Reads and writes tracepost's own tables; every write is idempotent.
 
     Args:
