@@ -14,6 +14,34 @@ from connectors.erp.standin import ERP_NAMES
 from tests.dbs import db_url
 from tests.temporal_envs import start_dev_server, start_time_skipping
 
+ERP_DIAGONAL = {("sage500", "postgresql"), ("dynamics_sl", "sqlite")}
+"""Workflow scenario modules marked ``erp_diagonal`` run each ERP once and each database once."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the off-diagonal ERP x database cases of ``erp_diagonal`` modules.
+
+    The ERP adapters' own tests run every ERP on both databases; a workflow's scenarios exercise
+    the workflow, so its long-running processes' modules keep Sage 500 on PostgreSQL and
+    Dynamics SL on SQLite (a test without ``erp_name`` runs Sage 500: on PostgreSQL).
+    """
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if item.get_closest_marker("erp_diagonal") and callspec is not None:
+            params = callspec.params
+            database = params.get("erp_url")
+            if database is not None and (params.get("erp_name", "sage500"), database) not in (
+                ERP_DIAGONAL
+            ):
+                dropped.append(item)
+                continue
+        kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
 
 @pytest.fixture(params=ERP_NAMES)
 def erp_name(request: pytest.FixtureRequest) -> str:
@@ -69,3 +97,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(_exit_status["code"])
+
+
+@pytest.fixture
+async def own_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of a test's own: skipping days or months there wakes no other
+    test's workflows (the session's ``skipping_env`` is shared)."""
+    env = await start_time_skipping()
+    yield env
+    await env.shutdown()

@@ -14,15 +14,8 @@ from domain.store_io import AlertKind
 from tests.autopay import AUTOPAY, autopay_customer, expire_card, start_charge
 from tests.scenarios import parked, resolve
 from tests.stack import running_stack
-from tests.temporal_envs import start_time_skipping
 
-
-@pytest.fixture
-async def own_skipping_env():
-    """A time-skipping server of its own: skipping days must not wake other tests' workflows."""
-    env = await start_time_skipping()
-    yield env
-    await env.shutdown()
+pytestmark = pytest.mark.erp_diagonal  # each ERP once, each database once (conftest)
 
 
 async def pay(stack, amount, invoice):

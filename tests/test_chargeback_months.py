@@ -10,15 +10,8 @@ from domain.chargeback_io import ChargebackOutcome, ChargebackResult, LedgerStat
 from tests.chargebacks import FEE_ACCOUNTS, case_for, decide, open_case, status_of, wait_for
 from tests.scenarios import parked, posted
 from tests.stack import running_stack
-from tests.temporal_envs import start_time_skipping
 
-
-@pytest.fixture
-async def own_skipping_env():
-    """A time-skipping server of its own: skipping months must not wake other tests' workflows."""
-    env = await start_time_skipping()
-    yield env
-    await env.shutdown()
+pytestmark = pytest.mark.erp_diagonal  # each ERP once, each database once (conftest)
 
 
 async def test_a_case_waits_past_its_deadline_and_follows_flips_for_months(

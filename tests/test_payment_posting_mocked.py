@@ -21,7 +21,6 @@ from domain.activity_io import (
 )
 from domain.models import TransactionType
 from tests.fakes import FakeBackend, txn
-from tests.temporal_envs import start_time_skipping
 from workflows import PaymentPosting
 
 
@@ -309,14 +308,6 @@ async def test_cancelling_a_posting_cancels_it_and_does_not_park(skipping_env):
         backend.write_blocks = False
     assert isinstance(info.value.cause, CancelledError)
     assert backend.dead_letters == {} and backend.writes == []
-
-
-@pytest.fixture
-async def own_skipping_env():
-    """A time-skipping server of its own: skipping time must not wake other tests' workflows."""
-    env = await start_time_skipping()
-    yield env
-    await env.shutdown()
 
 
 async def test_a_parked_payment_alerts_then_escalates_after_its_sla(own_skipping_env):

@@ -4,11 +4,15 @@ and its posting pays the invoice; customers without a profile are named, not cha
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from activities.starter import start_payment_posting
 from domain.autopay_io import AutopayOutcome, AutopayResult, AutopaySweepResult
 from domain.store_io import AlertKind
 from tests.autopay import AUTOPAY, autopay_customer, run_sweep, start_charge
 from tests.stack import running_stack
+
+pytestmark = pytest.mark.erp_diagonal  # each ERP once, each database once (conftest)
 
 
 async def test_the_sweep_charges_a_due_invoice_once_and_the_posting_pays_it(

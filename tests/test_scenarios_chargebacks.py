@@ -4,6 +4,8 @@ the customer, and each decision (including won→lost→won flips) leaves the bo
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from domain.activity_io import ResolutionAction
 from domain.chargeback_io import DisputeOutcome, LedgerState
 from domain.chargeback_report import read_report
@@ -23,6 +25,8 @@ from tests.chargebacks import (
 from tests.scenarios import parked, posted, resolve
 from tests.stack import running_stack
 from workers.chargeback_cases import import_report
+
+pytestmark = pytest.mark.erp_diagonal  # each ERP once, each database once (conftest)
 
 HOLD = {**FEE_ACCOUNTS, "chargebacks": {"credit_hold": True}}
 

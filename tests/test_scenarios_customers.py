@@ -29,6 +29,8 @@ from tests.scenarios import parked, resolve, result_of, today_for
 from tests.stack import Stack, running_stack
 from workflows import CustomerLink
 
+pytestmark = pytest.mark.erp_diagonal  # each ERP once, each database once (conftest)
+
 
 async def _link_result(stack: Stack, paytrace_id: str) -> CustomerLinkResult:
     result: CustomerLinkResult = await result_of(

@@ -31,8 +31,9 @@ from tests.orders import (
 )
 from tests.scenarios import parked, resolve, result_of, sweep
 from tests.stack import Stack, running_stack
-from tests.temporal_envs import start_time_skipping
 from workflows import OrderSync, PaymentPosting
+
+pytestmark = pytest.mark.erp_diagonal  # each ERP once, each database once (conftest)
 
 ADDRESS = {"line1": "1 Shop St", "city": "Portland", "state": "OR", "postal_code": "97201"}
 
@@ -235,14 +236,6 @@ async def test_the_order_synced_first_leaves_the_sweep_nothing_to_post(
         posting = await result_of(stack, PaymentPosting.run, f"payment-{order.transaction_id}")
         assert (posting.outcome, posting.rule) == (PostingOutcome.POSTED, "read_back")
         assert_prepaid(stack, result, "49.97")
-
-
-@pytest.fixture
-async def own_skipping_env():
-    """A time-skipping server of its own: skipping an hour must not wake other tests' workflows."""
-    env = await start_time_skipping()
-    yield env
-    await env.shutdown()
 
 
 async def test_an_order_payment_nobody_syncs_parks_then_the_late_order_parks_too(

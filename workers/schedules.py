@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import time, timedelta
 
 from temporalio.client import (
     Client,
@@ -54,6 +54,20 @@ CUSTOMER_SYNC_SCHEDULE_ID = "tracepost-customer-sync"
 
 def _every(seconds: int) -> ScheduleSpec:
     return ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=seconds))])
+
+
+def _daily(at: time, timezone: str) -> ScheduleSpec:
+    """Every day at ``at`` (to the second) in the merchant's time zone."""
+    return ScheduleSpec(
+        calendars=[
+            ScheduleCalendarSpec(
+                hour=[ScheduleRange(at.hour)],
+                minute=[ScheduleRange(at.minute)],
+                second=[ScheduleRange(0)],
+            )
+        ],
+        time_zone_name=timezone,
+    )
 
 
 def _skip_overlap() -> SchedulePolicy:
@@ -108,7 +122,6 @@ def lookback_schedule(settings: Settings) -> Schedule:
 
 def settlement_schedule(settings: Settings) -> Schedule:
     """The daily SettlementSweep schedule, at ``settlement_time`` in the merchant's time zone."""
-    at = settings.settlement_time
     return Schedule(
         action=ScheduleActionStartWorkflow(
             SettlementSweep.run,
@@ -117,23 +130,13 @@ def settlement_schedule(settings: Settings) -> Schedule:
             task_queue=settings.task_queue,
             execution_timeout=timedelta(hours=2),
         ),
-        spec=ScheduleSpec(
-            calendars=[
-                ScheduleCalendarSpec(
-                    hour=[ScheduleRange(at.hour)],
-                    minute=[ScheduleRange(at.minute)],
-                    second=[ScheduleRange(0)],
-                )
-            ],
-            time_zone_name=settings.paytrace_timezone,
-        ),
+        spec=_daily(settings.settlement_time, settings.paytrace_timezone),
         policy=_skip_overlap(),
     )
 
 
 def autopay_schedule(settings: Settings) -> Schedule:
     """The daily AutopaySweep schedule, at ``autopay_time`` in the merchant's time zone."""
-    at = settings.autopay_time
     return Schedule(
         action=ScheduleActionStartWorkflow(
             AutopaySweep.run,
@@ -142,16 +145,7 @@ def autopay_schedule(settings: Settings) -> Schedule:
             task_queue=settings.task_queue,
             execution_timeout=timedelta(hours=2),
         ),
-        spec=ScheduleSpec(
-            calendars=[
-                ScheduleCalendarSpec(
-                    hour=[ScheduleRange(at.hour)],
-                    minute=[ScheduleRange(at.minute)],
-                    second=[ScheduleRange(0)],
-                )
-            ],
-            time_zone_name=settings.paytrace_timezone,
-        ),
+        spec=_daily(settings.autopay_time, settings.paytrace_timezone),
         policy=_skip_overlap(),
     )
 

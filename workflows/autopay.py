@@ -215,6 +215,16 @@ class AutopayCharge(AttentionWorkflow):
                     f" {charge.transaction_id}; its posting applies it to the invoice",
                     charge.transaction_id,
                 )
+            if charge.found_by_read_back and charge.message == "voided":
+                await self._park(
+                    "autopay_voided",
+                    f"autopay charge {charge.transaction_id} of invoice {invoice.invoice_number}"
+                    " was voided in PayTrace (by a person?); dunning does not charge again on"
+                    " its own: retry to charge now, or mark_handled",
+                    (),
+                    RETRY_OR_HANDLED,
+                )
+                continue
             if is_expired_card_decline(charge.message):
                 await self._card_problem(request, standing, card, declined=charge.message)
                 continue

@@ -469,30 +469,29 @@ class Chargeback(AttentionWorkflow):
             )
             self._step(f"fee {self._case.fee} not journaled (accounts not configured)")
             return
-        entry = await self._fee_entry(f"cb-{self._case.case_id}-fee{self._state.cycle}", True)
-        document = await self._write(
-            names.WRITE_JOURNAL,
-            DocumentKind.JOURNAL,
-            entry,
-            functools.partial(_redated, entry, "entry_date"),
-            "chargeback_fee",
-        )
-        self._state = self._state.model_copy(update={"fee_charged": True})
-        self._step(f"fee {self._case.fee} charged by {document.erp_document}")
+        await self._journal_fee(charge=True)
 
     async def _reverse_fee(self) -> None:
         if not self._state.fee_charged or not self._state.policy.reverse_fee_when_won:
             return
-        entry = await self._fee_entry(f"cb-{self._case.case_id}-feeback{self._state.cycle}", False)
+        await self._journal_fee(charge=False)
+
+    async def _journal_fee(self, *, charge: bool) -> None:
+        """Charge the fee to its account (or take it back), exactly once per cycle."""
+        suffix = "fee" if charge else "feeback"
+        entry = await self._fee_entry(
+            f"cb-{self._case.case_id}-{suffix}{self._state.cycle}", charge
+        )
         document = await self._write(
             names.WRITE_JOURNAL,
             DocumentKind.JOURNAL,
             entry,
             functools.partial(_redated, entry, "entry_date"),
-            "chargeback_fee_reversal",
+            "chargeback_fee" if charge else "chargeback_fee_reversal",
         )
-        self._state = self._state.model_copy(update={"fee_charged": False})
-        self._step(f"fee {self._case.fee} taken back by {document.erp_document}")
+        self._state = self._state.model_copy(update={"fee_charged": charge})
+        verb = "charged" if charge else "taken back"
+        self._step(f"fee {self._case.fee} {verb} by {document.erp_document}")
 
     async def _fee_entry(self, key: str, charge: bool) -> JournalEntry:
         policy = self._state.policy
