@@ -6,11 +6,15 @@ import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from activities.starter import start_payment_posting
 from domain.activity_io import PostingOutcome
 from domain.erp_documents import DocumentKind
 from tests.scenarios import company, parked, sweep
 from tests.stack import running_stack
+
+pytestmark = pytest.mark.erp_diagonal  # each ERP once, each database once (conftest)
 
 
 async def test_a_payment_for_two_invoices_is_allocated_oldest_due_first(

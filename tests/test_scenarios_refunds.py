@@ -7,6 +7,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from domain.activity_io import ResolutionAction
 from domain.erp_documents import DocumentKind
 from domain.matching import normalize_invoice_number
@@ -16,6 +18,8 @@ from tests.scenarios import company, parked, posted, resolve, result_of, sweep, 
 from tests.stack import running_stack
 from workflows import CreditMemoRefund, ErpRefundSweep, RefundToCreditMemo
 from workflows.erp_refund_sweep import ErpRefundSweepInput
+
+pytestmark = pytest.mark.erp_diagonal  # each ERP once, each database once (conftest)
 
 ERP_REFUNDS = {"refunds": {"from_erp": True}}
 

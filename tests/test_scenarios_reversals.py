@@ -4,6 +4,7 @@ payments and bank returns reverse them."""
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from pydantic import SecretStr
 
 from activities.starter import start_payment_posting
@@ -17,6 +18,8 @@ from domain.store_io import AlertKind
 from tests.scenarios import parked, posted, resolve, result_of, sweep
 from tests.stack import TEST_CARD, running_stack
 from workflows import PaymentPosting, RefundToCreditMemo, VoidReversal
+
+pytestmark = pytest.mark.erp_diagonal  # each ERP once, each database once (conftest)
 
 
 async def test_a_void_before_settlement_reverses_the_receipt_and_reopens_the_invoice(

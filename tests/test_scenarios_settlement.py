@@ -5,6 +5,8 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+import pytest
+
 from domain.activity_io import ResolutionAction
 from domain.erp_documents import DocumentKind
 from domain.settlement_io import SettlementInput, SettlementOutcome, SettlementSweepInput
@@ -13,6 +15,8 @@ from tests.scenarios import parked, posted, resolve, result_of
 from tests.stack import running_stack
 from workers.attention import parse_invoice
 from workflows import SettlementSweep, SettlementSync
+
+pytestmark = pytest.mark.erp_diagonal  # each ERP once, each database once (conftest)
 
 FEES = {
     "settlement": {"fees": "daily", "fee_percent": "2.9", "fee_per_transaction": "0.30"},
