@@ -10,7 +10,7 @@ the card is updated.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -119,23 +119,6 @@ class CardOnFileRequest(_Frozen):
 def attempt_days(retry_days: tuple[int, ...]) -> tuple[int, ...]:
     """Offsets of every attempt from the first: 0, then each configured retry day."""
     return (0, *retry_days)
-
-
-def next_attempt(first: date, retry_days: tuple[int, ...], attempt: int) -> date | None:
-    """The day of attempt ``attempt`` (0-based), or None when dunning is over.
-
-    Args:
-        first: the day of the first attempt.
-        retry_days: days after the first attempt to try again, ascending.
-        attempt: which attempt.
-
-    Returns:
-        Its merchant-local day, or None after the last.
-    """
-    days = attempt_days(retry_days)
-    if attempt >= len(days):
-        return None
-    return first + timedelta(days=days[attempt])
 
 
 def is_expired_card_decline(message: str) -> bool:

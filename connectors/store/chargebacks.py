@@ -55,9 +55,3 @@ class ChargebacksMixin:
             for customer_id, workflow_id in conn.execute(query.order_by(chargebacks.c.workflow_id)):
                 found.setdefault(customer_id, []).append(workflow_id)
         return OpenCases(by_customer={k: tuple(v) for k, v in found.items()})
-
-    def cases(self) -> list[dict[str, object]]:
-        """Every case row, newest change first (reports, tests)."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(chargebacks).order_by(chargebacks.c.updated_at.desc()))
-            return [dict(r._mapping) for r in rows]
