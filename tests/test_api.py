@@ -50,8 +50,8 @@ async def test_silent_post_starts_once_and_duplicates_join(api, dev_env):
     first = await api.post(f"/webhooks/paytrace/silent-post/{SECRET}", content=body, headers=FORM)
     again = await api.post(f"/webhooks/paytrace/silent-post/{SECRET}", content=body, headers=FORM)
     assert first.status_code == 202 and again.status_code == 202
-    assert first.json() == {"workflow_id": f"payment-{txn}", "started": True}
-    assert again.json() == {"workflow_id": f"payment-{txn}", "started": False}
+    assert first.json() == {"workflow_id": f"payment-{txn}", "started": True, "outcome": "started"}
+    assert again.json() == {"workflow_id": f"payment-{txn}", "started": False, "outcome": "joined"}
     await dev_env.client.get_workflow_handle(f"payment-{txn}").terminate("test cleanup")
 
 
@@ -113,3 +113,30 @@ async def test_a_chunked_body_over_the_limit_is_refused_without_reading_it_all(a
         f"/webhooks/paytrace/silent-post/{SECRET}", content=chunks(), headers=FORM
     )
     assert resp.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("allowed", "status"),
+    [(["10.0.0.0/8", "127.0.0.1"], 202), (["10.0.0.0/8"], 403), (["::1"], 403)],
+)
+async def test_silent_post_allow_list(dev_env, tmp_path, settings, allowed, status):
+    limited = settings.model_copy(update={"silent_post_allowed_ips": allowed})
+    app = make_api(tmp_path, TemporalGateway(limited, dev_env.client), limited)
+    txn = random.randrange(10**9, 10**10)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        resp = await client.post(
+            f"/webhooks/paytrace/silent-post/{SECRET}", content=f"TRANSACTIONID={txn}", headers=FORM
+        )
+    assert resp.status_code == status, resp.text
+    if status == 202:
+        await dev_env.client.get_workflow_handle(f"payment-{txn}").terminate("test cleanup")
+    else:
+        assert "not allowed" in resp.json()["error"]
+
+
+def test_a_bad_allow_list_entry_is_refused_by_name():
+    from workers.api_webhooks import parse_networks
+
+    with pytest.raises(ValueError, match="not-an-ip"):
+        parse_networks(["10.0.0.0/8", "not-an-ip"])

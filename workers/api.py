@@ -1,92 +1,101 @@
-"""The api process: health probes and the webhook starter (PayTrace Silent Post).
+"""The api process: health probes, the webhook starter, the ops pages and the codec server.
 
 PayTrace signs nothing, so a Silent Post is trusted for one thing only: it names a transaction id.
-The PaymentPosting workflow re-reads that transaction from the PayTrace API before acting. The
-secret path segment keeps strangers from making tracepost read transactions on their behalf.
+Signed JSON events name a business key. Either way the workflow re-reads PayTrace before acting.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
-import re
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qs
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from temporalio.client import Client
 from temporalio.service import RPCError
 
-from activities.starter import payment_workflow_id, start_payment_posting
+from connectors.paytrace.client import PaytraceClient
 from connectors.store import Store
-from domain.redaction import contains_card_number
+from domain.events import openapi_schemas
+from domain.models import PaytraceTransaction
+from workers.api_webhooks import MAX_BODY_BYTES, WebhookRoutes
+from workers.gateway import TemporalGateway, TemporalUnavailableError
+from workers.ops_pages import OpsPages, TransactionReader
 from workers.settings import Settings
-from workers.temporal_client import connect
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 64 * 1024
-MAX_TRANSACTION_ID = 2**63
-_TRANSACTION_ID = re.compile(r"[0-9]{1,19}")
+__all__ = ["MAX_BODY_BYTES", "TemporalGateway", "create_api", "transaction_reader"]
 
 
-class TemporalUnavailableError(Exception):
-    """Temporal could not be reached; the sender should retry later."""
-
-
-class TemporalGateway:
-    """A lazily connected Temporal client that reconnects after failures.
+def transaction_reader(paytrace: PaytraceClient) -> TransactionReader:
+    """Read a transaction for the ops pages (masked card number only).
 
     Args:
-        settings: tracepost settings.
-        client: an already connected client (tests), else one is connected on first use.
+        paytrace: the PayTrace client.
+
+    Returns:
+        An async function from transaction id to the transaction, or None when unknown.
     """
 
-    def __init__(self, settings: Settings, client: Client | None = None) -> None:
-        self._settings = settings
-        self._client = client
-        self._lock = asyncio.Lock()
+    async def read(transaction_id: int) -> PaytraceTransaction | None:
+        exported = await paytrace.export_by_id(transaction_id)
+        return exported.to_domain() if exported is not None else None
 
-    async def client(self) -> Client:
-        """The connected client; raises TemporalUnavailableError when Temporal is down."""
-        if self._client is not None:
-            return self._client
-        async with self._lock:
-            if self._client is None:
-                try:
-                    self._client = await asyncio.wait_for(connect(self._settings), timeout=5)
-                except (RuntimeError, OSError, TimeoutError) as exc:
-                    raise TemporalUnavailableError(str(exc)) from exc
-            return self._client
+    return read
 
 
-def _problem(status: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": reason}, status_code=status, headers=headers)
+def _publish_event_schemas(app: FastAPI) -> None:
+    """Add the event data models to the OpenAPI components the events body refers to."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            document.setdefault("components", {}).setdefault("schemas", {}).update(
+                openapi_schemas()[1]
+            )
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
-def create_api(settings: Settings, store: Store, gateway: TemporalGateway) -> FastAPI:
+def create_api(
+    settings: Settings,
+    store: Store,
+    gateway: TemporalGateway,
+    read_transaction: TransactionReader | None = None,
+) -> FastAPI:
     """Build the api application.
 
     Args:
         settings: tracepost settings.
-        store: the store (readiness check).
+        store: the store (event log, ops pages, readiness).
         gateway: access to Temporal.
+        read_transaction: reads PayTrace transactions for the ops pages (None: not shown).
 
     Returns:
         The FastAPI app.
     """
-    app = FastAPI(title="tracepost api", version="0.1.0")
-    secret = settings.silent_post_secret.get_secret_value().encode()
+    app = FastAPI(
+        title="tracepost api",
+        version="0.1.0",
+        description="Webhook starter (PayTrace Silent Post, signed JSON events) and probes.",
+    )
+    app.include_router(WebhookRoutes(settings, store, gateway).router())
+    _publish_event_schemas(app)
+    ops = OpsPages(settings, store, gateway, read_transaction)
+    app.include_router(ops.router())
+    app.state.ops = ops
 
-    @app.get("/healthz")
+    @app.get("/healthz", tags=["probes"])
     async def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", tags=["probes"])
     async def readyz() -> JSONResponse:
         """Readiness: Temporal and the store answer."""
         checks: dict[str, str] = {}
@@ -103,56 +112,5 @@ def create_api(settings: Settings, store: Store, gateway: TemporalGateway) -> Fa
             checks["store"] = f"unavailable: {type(exc).__name__}"
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
-
-    @app.post("/webhooks/paytrace/silent-post/{token}", status_code=202)
-    async def silent_post(token: str, request: Request) -> JSONResponse:
-        """Accept PayTrace's hosted-checkout Silent Post and start the payment's posting."""
-        if not hmac.compare_digest(token.encode(), secret):
-            return _problem(404, "unknown webhook")
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            return _problem(413, f"body over {MAX_BODY_BYTES} bytes")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY_BYTES:
-                return _problem(413, f"body over {MAX_BODY_BYTES} bytes")
-        ctype = request.headers.get("content-type", "")
-        if "application/x-www-form-urlencoded" not in ctype:
-            return _problem(415, "Silent Post must be application/x-www-form-urlencoded")
-        try:
-            fields = parse_qs(bytes(body).decode("utf-8"), keep_blank_values=True)
-        except UnicodeDecodeError:
-            return _problem(422, "body is not UTF-8 form data")
-        if any(contains_card_number(v) for values in fields.values() for v in values):
-            return _problem(422, "body contains what looks like a card number; it was not stored")
-        values = fields.get("TRANSACTIONID", [])
-        if len(values) != 1 or not _TRANSACTION_ID.fullmatch(values[0].strip()):
-            return _problem(422, "TRANSACTIONID is required and must be a number")
-        transaction_id = int(values[0].strip())
-        if not 0 < transaction_id < MAX_TRANSACTION_ID:
-            return _problem(422, "TRANSACTIONID is out of range")
-        order_id = (fields.get("ORDERID") or [""])[0][:50]
-        try:
-            client = await gateway.client()
-            started = await start_payment_posting(
-                client, settings.task_queue, transaction_id, "silent_post"
-            )
-        except (TemporalUnavailableError, RPCError) as exc:
-            log.warning(
-                "silent post for %s not accepted: Temporal unavailable (%s)", transaction_id, exc
-            )
-            return _problem(503, "Temporal is unavailable; retry later", {"Retry-After": "5"})
-        log.info(
-            "silent post: transaction %s order %r %s",
-            transaction_id,
-            order_id,
-            "started" if started else "joined",
-        )
-        payload: dict[str, Any] = {
-            "workflow_id": payment_workflow_id(transaction_id),
-            "started": started,
-        }
-        return JSONResponse(payload, status_code=202)
 
     return app

@@ -19,6 +19,7 @@ from domain.money import MoneyError, to_money
 from workers.cli_chargebacks import add_chargeback_commands
 from workers.cli_common import settings_or_exit as _settings
 from workers.cli_ops import add_ops_commands
+from workers.cli_ops_users import add_ops_user_commands
 from workers.cli_orders import add_order_commands
 from workers.erp_admin import DEMO_CUSTOMERS, DEMO_INVOICES
 from workers.http import EmbeddedServer
@@ -305,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_ops_commands(sub)
     add_chargeback_commands(sub)
     add_order_commands(sub)
+    add_ops_user_commands(sub)
 
     sale = sub.add_parser("sale", help="make a test sale in the simulator or sandbox")
     sale.add_argument("--amount", required=True)

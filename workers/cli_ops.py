@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import functools
 import os
 import sys
@@ -340,30 +339,9 @@ def cmd_settlement_report(args: argparse.Namespace) -> int:
         print(f"no reconciliation report for batch {args.batch}", file=sys.stderr)
         return 1
     if args.csv:
-        writer = csv.writer(sys.stdout)
-        writer.writerow(
-            [
-                "transaction_id",
-                "type",
-                "paytrace_amount",
-                "erp_document",
-                "erp_amount",
-                "status",
-                "note",
-            ]
-        )
-        for line in report.lines:
-            writer.writerow(
-                [
-                    line.transaction_id,
-                    line.transaction_type,
-                    line.paytrace_amount,
-                    line.erp_document,
-                    "" if line.erp_amount is None else line.erp_amount,
-                    line.status.value,
-                    line.note,
-                ]
-            )
+        from domain.settlement_csv import report_csv
+
+        sys.stdout.write(report_csv(report))
         return 0
     print(
         f"batch {report.batch_number} settled {report.settled_at.astimezone(tz):%Y-%m-%d %H:%M}"

@@ -67,6 +67,45 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     silent_post_secret: SecretStr = SecretStr(DEV_SILENT_POST_SECRET)
+    silent_post_allowed_ips: list[str] = Field(default_factory=list)
+    """Addresses or CIDR networks Silent Posts may come from; empty allows any."""
+    event_secrets: SecretStr = SecretStr("")
+    """HMAC secrets of ``/webhooks/events``, comma separated (two during a rotation)."""
+    event_replay_window_seconds: int = Field(300, ge=30, le=3600)
+    # ops pages
+    ops_users_file: Path | None = None
+    """TOML file of ops users (name, role, password hash); default ``var/ops-users.toml``."""
+    ops_session_secret: SecretStr = SecretStr("")
+    """Signs the ops session cookie; default a random key kept under ``var/``."""
+    ops_session_hours: int = Field(12, ge=1, le=168)
+    ops_cookie_secure: bool = False
+    ui_base_url: str = ""
+    """The Temporal Web UI as operators reach it; default ``http://<api host>:<ui port>``."""
+    # payload encryption (AES-GCM codec) and the codec server
+    codec: str = "on"
+    """``on`` encrypts every tracepost payload; ``off`` only when explicitly configured."""
+    codec_keys: SecretStr = SecretStr("")
+    """``id:base64-key`` pairs, comma separated; the first encrypts, all decrypt."""
+    codec_keys_file: Path | None = None
+    """Where keys are kept when ``codec_keys`` is blank; default ``var/codec-keys``."""
+    codec_token: SecretStr = SecretStr("")
+    """Bearer token the codec endpoints accept (besides an ops session)."""
+    codec_cors_origins: list[str] = Field(default_factory=list)
+    """Origins allowed to call the codec endpoints; default the Web UI's own."""
+    # alerts
+    alert_email_to: list[str] = Field(default_factory=list)
+    alert_email_from: str = "tracepost@localhost"
+    alert_smtp_host: str = ""
+    alert_smtp_port: int = 25
+    alert_smtp_username: str = ""
+    alert_smtp_password: SecretStr = SecretStr("")
+    alert_smtp_starttls: bool = False
+    alert_smtp_timeout_seconds: float = Field(10.0, gt=0)
+    alert_webhook_url: SecretStr = SecretStr("")
+    alert_webhook_timeout_seconds: float = Field(10.0, gt=0)
+    alert_delivery_interval_seconds: int = Field(30, ge=5)
+    alert_failure_attempts: int = Field(5, ge=2)
+    """An activity failing this many attempts in a row raises a ``repeated_failure`` alert."""
     # PayTrace
     paytrace_base_url: str = "http://127.0.0.1:8001"
     paytrace_username: str = "demo"
@@ -127,6 +166,13 @@ class Settings(BaseSettings):
                 f"TRACEPOST_ERP must be one of {', '.join(SUPPORTED_ERPS)}, not {value!r}"
             )
         return value
+
+    @field_validator("codec")
+    @classmethod
+    def _codec_mode(cls, value: str) -> str:
+        if value.lower() not in ("on", "off"):
+            raise ValueError(f"TRACEPOST_CODEC must be on or off, not {value!r}")
+        return value.lower()
 
     @field_validator("erp_isolation_level")
     @classmethod
@@ -191,6 +237,14 @@ class Settings(BaseSettings):
             self.store_url = f"sqlite:///{self.var_dir / 'store.db'}"
         if not self.simulator_db:
             self.simulator_db = str(self.var_dir / "paytrace-sim.db")
+        if self.ops_users_file is None:
+            self.ops_users_file = self.var_dir / "ops-users.toml"
+        if self.codec_keys_file is None:
+            self.codec_keys_file = self.var_dir / "codec-keys"
+        if not self.ui_base_url:
+            self.ui_base_url = f"http://{self.api_host}:{self.ui_port}"
+        if not self.codec_cors_origins:
+            self.codec_cors_origins = [self.ui_base_url.rstrip("/")]
         return self
 
     @property

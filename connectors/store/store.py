@@ -12,7 +12,9 @@ from connectors.store.attention import AttentionMixin
 from connectors.store.card_refunds import CardRefundsMixin
 from connectors.store.chargebacks import ChargebacksMixin
 from connectors.store.decisions import DecisionsMixin
+from connectors.store.events import EventLogMixin
 from connectors.store.models import DeadLetter
+from connectors.store.ops_queries import OpsQueriesMixin
 from connectors.store.schema import audit_events, dead_letters, metadata, postings, sweep_cursors
 from connectors.store.settlements import SettlementsMixin
 from connectors.store.sync_cursors import SyncCursorsMixin
@@ -28,6 +30,8 @@ class Store(
     CardRefundsMixin,
     ChargebacksMixin,
     DecisionsMixin,
+    EventLogMixin,
+    OpsQueriesMixin,
     SettlementsMixin,
     SyncCursorsMixin,
 ):
