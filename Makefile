@@ -32,13 +32,15 @@ pytest: $(STAMP)
 	$(BIN)/pytest
 
 ## system-packages: what the system must have (Debian/Ubuntu, run as root): the ODBC driver manager
+## and chromium (the ops pages' browser tests)
+SYSTEM_PACKAGES := unixodbc tdsodbc chromium
 system-packages:
 	@if command -v apt-get >/dev/null 2>&1; then \
-		if ! dpkg -s unixodbc tdsodbc >/dev/null 2>&1; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq unixodbc tdsodbc; \
+		if ! dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); \
 		fi; \
 	else \
-		echo "install unixODBC and FreeTDS (tdsodbc) with your system's package manager" >&2; \
+		echo "install unixODBC, FreeTDS (tdsodbc) and chromium with your system's package manager" >&2; \
 	fi
 
 clean:

@@ -21,6 +21,7 @@ from domain.events import openapi_schemas
 from domain.models import PaytraceTransaction
 from workers.api_webhooks import MAX_BODY_BYTES, WebhookRoutes
 from workers.gateway import TemporalGateway, TemporalUnavailableError
+from workers.ops_chargebacks import OpsChargebacks
 from workers.ops_pages import OpsPages, TransactionReader
 from workers.settings import Settings
 
@@ -88,6 +89,7 @@ def create_api(
     _publish_event_schemas(app)
     ops = OpsPages(settings, store, gateway, read_transaction)
     app.include_router(ops.router())
+    app.include_router(OpsChargebacks(ops, settings, store, gateway).router())
     app.state.ops = ops
 
     @app.get("/healthz", tags=["probes"])

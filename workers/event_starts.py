@@ -62,13 +62,16 @@ def _started(started: bool, workflow_id: str) -> EventAnswer:
     return EventAnswer(202, "started" if started else "joined", workflow_id)
 
 
-async def dispatch(client: Client, settings: Settings, data: BaseModel) -> EventAnswer:
+async def dispatch(
+    client: Client, settings: Settings, data: BaseModel, source: str = EVENT_SOURCE
+) -> EventAnswer:
     """Hand one validated event to Temporal.
 
     Args:
         client: the Temporal client.
         settings: tracepost settings (task queue, merchant time zone, default fee).
         data: the event's validated data.
+        source: who handed it over (``event``; ``ops`` for the ops pages' forms).
 
     Returns:
         What to answer.
@@ -84,11 +87,11 @@ async def dispatch(client: Client, settings: Settings, data: BaseModel) -> Event
                 kind=StartKind.PAYMENT,
                 transaction_id=data.transaction_id,
                 method=PaymentSource(data.method),
-                source=EVENT_SOURCE,
+                source=source,
             )
         else:
             start = WorkflowStart(
-                kind=StartKind.REFUND, transaction_id=data.transaction_id, source=EVENT_SOURCE
+                kind=StartKind.REFUND, transaction_id=data.transaction_id, source=source
             )
         return _started(await start_workflow(client, queue, start), start.workflow_id)
     if isinstance(data, OrderPaid):
@@ -109,20 +112,20 @@ async def dispatch(client: Client, settings: Settings, data: BaseModel) -> Event
             opened_on=data.opened_on,
             respond_by=data.respond_by,
             deadline=end_of_day(data.respond_by, ZoneInfo(settings.paytrace_timezone)),
-            source=EVENT_SOURCE,
+            source=source,
         )
         opened = await open_case(client, queue, case)
         outcome = {CaseStart.STARTED: "started", CaseStart.JOINED: "joined"}.get(opened, "closed")
         return EventAnswer(202, outcome, case.workflow_id)
     if isinstance(data, ChargebackResolved):
-        return await _decision(client, data)
+        return await _decision(client, data, source)
     raise TypeError(f"no dispatch for {type(data).__name__}")
 
 
-async def _decision(client: Client, data: ChargebackResolved) -> EventAnswer:
+async def _decision(client: Client, data: ChargebackResolved, operator: str) -> EventAnswer:
     workflow_id = chargeback_workflow_id(data.case_id)
     update = OutcomeUpdate(
-        outcome=data.outcome, decided_on=data.decided_on, note=data.note, operator="event"
+        outcome=data.outcome, decided_on=data.decided_on, note=data.note, operator=operator
     )
     sent = await asyncio.wait_for(
         send_outcome(client, data.case_id, update), timeout=DECISION_TIMEOUT_SECONDS

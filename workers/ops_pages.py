@@ -122,7 +122,7 @@ class OpsPages:
         session = self.session(request)
         return session.user if session is not None and session.can_resolve else None
 
-    def _render(
+    def render(
         self,
         request: Request,
         name: str,
@@ -131,6 +131,7 @@ class OpsPages:
         status: int = 200,
         session: Session | None = None,
     ) -> HTMLResponse:
+        """Render a template with the session, the time and the pages' security headers."""
         context = {"session": session, "now": datetime.now(UTC), **context}
         response = self._templates.TemplateResponse(request, name, context, status_code=status)
         response.headers["Cache-Control"] = "no-store"
@@ -141,11 +142,13 @@ class OpsPages:
         )
         return response
 
-    def _login_redirect(self, request: Request) -> RedirectResponse:
+    def login_redirect(self, request: Request) -> RedirectResponse:
+        """Send a visitor without a session to the sign-in form, and back afterwards."""
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/ops/login?{urlencode({'next': target})}", status_code=303)
 
-    async def _form(self, request: Request) -> dict[str, Any]:
+    async def form(self, request: Request) -> dict[str, Any]:
+        """A posted form's fields, each a list of its values."""
         form = await request.form()
         return {key: form.getlist(key) for key in form}
 
@@ -177,7 +180,7 @@ class OpsPages:
     async def login_page(self, request: Request, next: str = "/ops/dashboard") -> Response:
         """The sign-in form."""
         token = request.cookies.get(LOGIN_CSRF_COOKIE) or _new_token()
-        response = self._render(
+        response = self.render(
             request, "login.html", {"csrf": token, "next": _safe_next(next), "error": ""}
         )
         _set_cookie(response, LOGIN_CSRF_COOKIE, token, self._settings, max_age=3600)
@@ -185,15 +188,15 @@ class OpsPages:
 
     async def login(self, request: Request) -> Response:
         """Check the name and password; start a session."""
-        form = await self._form(request)
-        name = _first(form, "username").strip().lower()
-        password = _first(form, "password")
-        target = _safe_next(_first(form, "next"))
+        form = await self.form(request)
+        name = first(form, "username").strip().lower()
+        password = first(form, "password")
+        target = _safe_next(first(form, "next"))
         token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
 
         def refuse(error: str, status: int) -> Response:
             fresh = token or _new_token()
-            response = self._render(
+            response = self.render(
                 request,
                 "login.html",
                 {"csrf": fresh, "next": target, "error": error},
@@ -202,7 +205,7 @@ class OpsPages:
             _set_cookie(response, LOGIN_CSRF_COOKIE, fresh, self._settings, max_age=3600)
             return response
 
-        if not csrf_ok(token, _first(form, "csrf")):
+        if not csrf_ok(token, first(form, "csrf")):
             return refuse("The form expired; please sign in again.", 403)
         if self._throttle.locked(name):
             return refuse("Too many failed attempts; wait a minute and try again.", 429)
@@ -239,8 +242,8 @@ class OpsPages:
     async def logout(self, request: Request) -> Response:
         """End the session."""
         session = self.session(request)
-        form = await self._form(request)
-        if session is None or not csrf_ok(session.csrf, _first(form, "csrf")):
+        form = await self.form(request)
+        if session is None or not csrf_ok(session.csrf, first(form, "csrf")):
             return RedirectResponse("/ops/login", status_code=303)
         response = RedirectResponse("/ops/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
@@ -250,7 +253,7 @@ class OpsPages:
         """Postings today and this week, auto-applied rate, needs-attention, last runs."""
         session = self.session(request)
         if session is None:
-            return self._login_redirect(request)
+            return self.login_redirect(request)
         figures = await asyncio.to_thread(self._store.dashboard, datetime.now(UTC))
         chart = bar_chart(
             [f"{d.day:%m-%d}" for d in figures.days],
@@ -262,7 +265,7 @@ class OpsPages:
             [float(d.amount) for d in figures.days],
             title="amount posted per day",
         )
-        return self._render(
+        return self.render(
             request,
             "dashboard.html",
             {
@@ -286,10 +289,10 @@ class OpsPages:
         """Every workflow waiting for a person, oldest first."""
         session = self.session(request)
         if session is None:
-            return self._login_redirect(request)
+            return self.login_redirect(request)
         parked, problem = await self._parked()
         now = datetime.now(UTC)
-        return self._render(
+        return self.render(
             request,
             "attention.html",
             {
@@ -304,7 +307,7 @@ class OpsPages:
         """One parked workflow: reason, transaction (masked), candidates, the resolve forms."""
         session = self.session(request)
         if session is None:
-            return self._login_redirect(request)
+            return self.login_redirect(request)
         info, problem = await self._attention(workflow_id)
         transaction: PaytraceTransaction | None = None
         transaction_problem = ""
@@ -315,7 +318,7 @@ class OpsPages:
                 )
             except (PaytraceError, TimeoutError) as exc:
                 transaction_problem = f"PayTrace could not be read ({type(exc).__name__})"
-        return self._render(
+        return self.render(
             request,
             "attention_item.html",
             {
@@ -350,10 +353,10 @@ class OpsPages:
         """Send the operator's resolution as the workflow's ``resolve`` update."""
         session = self.session(request)
         if session is None:
-            return self._login_redirect(request)
-        form = await self._form(request)
-        if not csrf_ok(session.csrf, _first(form, "csrf")):
-            return self._render(
+            return self.login_redirect(request)
+        form = await self.form(request)
+        if not csrf_ok(session.csrf, first(form, "csrf")):
+            return self.render(
                 request,
                 "error.html",
                 {"error": "The form expired or did not come from this site; reload and retry."},
@@ -361,7 +364,7 @@ class OpsPages:
                 session=session,
             )
         if not session.can_resolve:
-            return self._render(
+            return self.render(
                 request,
                 "error.html",
                 {"error": "Your role may read but not resolve."},
@@ -391,7 +394,7 @@ class OpsPages:
         """Search postings by customer, invoice, transaction id and date."""
         session = self.session(request)
         if session is None:
-            return self._login_redirect(request)
+            return self.login_redirect(request)
         params = request.query_params
         error = ""
         rows: list[dict[str, Any]] = []
@@ -406,7 +409,7 @@ class OpsPages:
             rows = await asyncio.to_thread(self._store.search_postings, query)
         except ValueError as exc:
             error = str(exc)
-        return self._render(
+        return self.render(
             request,
             "postings.html",
             {"rows": rows, "params": params, "error": error},
@@ -417,31 +420,31 @@ class OpsPages:
         """The settlement batches reconciled so far."""
         session = self.session(request)
         if session is None:
-            return self._login_redirect(request)
+            return self.login_redirect(request)
         reports = await asyncio.to_thread(self._store.settlement_overview, 100)
-        return self._render(request, "settlements.html", {"reports": reports}, session=session)
+        return self.render(request, "settlements.html", {"reports": reports}, session=session)
 
     async def settlement(self, request: Request, batch: int) -> Response:
         """One batch's reconciliation, discrepancies first and highlighted."""
         session = self.session(request)
         if session is None:
-            return self._login_redirect(request)
+            return self.login_redirect(request)
         report = await asyncio.to_thread(self._store.settlement_report, batch)
         if report is None:
-            return self._render(
+            return self.render(
                 request,
                 "error.html",
                 {"error": f"No reconciliation report for batch {batch}."},
                 status=404,
                 session=session,
             )
-        return self._render(request, "settlement.html", {"r": report}, session=session)
+        return self.render(request, "settlement.html", {"r": report}, session=session)
 
     async def settlement_csv(self, request: Request, batch: int) -> Response:
         """A batch's reconciliation as CSV."""
         session = self.session(request)
         if session is None:
-            return self._login_redirect(request)
+            return self.login_redirect(request)
         report = await asyncio.to_thread(self._store.settlement_report, batch)
         if report is None:
             return Response(f"no report for batch {batch}\n", status_code=404)
@@ -452,7 +455,8 @@ class OpsPages:
         )
 
 
-def _first(form: dict[str, list[Any]], key: str) -> str:
+def first(form: dict[str, list[Any]], key: str) -> str:
+    """The first text value of a form field ('' when absent or a file)."""
     values = form.get(key) or [""]
     value = values[0]
     return value if isinstance(value, str) else ""
@@ -503,7 +507,7 @@ def _day_or_none(text: str) -> date | None:
 
 
 def _resolution(form: dict[str, list[Any]], operator: str) -> Resolution:
-    action = ResolutionAction(_first(form, "action"))
+    action = ResolutionAction(first(form, "action"))
     invoices = []
     numbers = [v for v in form.get("invoice", []) if isinstance(v, str)]
     amounts = [v for v in form.get("amount", []) if isinstance(v, str)]
@@ -521,7 +525,7 @@ def _resolution(form: dict[str, list[Any]], operator: str) -> Resolution:
     return Resolution(
         action=action,
         invoices=tuple(invoices),
-        customer_id=_first(form, "customer").strip()[:30],
-        note=_first(form, "note").strip()[:500],
+        customer_id=first(form, "customer").strip()[:30],
+        note=first(form, "note").strip()[:500],
         operator=operator,
     )

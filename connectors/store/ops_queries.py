@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from connectors.store.schema import (
     alerts,
     audit_events,
+    chargebacks,
     dead_letters,
     decisions,
     postings,
@@ -142,6 +143,28 @@ class OpsQueriesMixin:
             rows = [dict(r) for r in conn.execute(query).mappings()]
         for row in rows:
             row["settled_at"] = utc_or_none(row["settled_at"])
+        return rows
+
+    def chargeback_cases(
+        self, *, open_only: bool = False, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        """Chargeback cases from the case register, the latest changed first.
+
+        Args:
+            open_only: only cases still open.
+            limit: at most this many.
+
+        Returns:
+            One dict per case: the ``tp_chargeback`` columns.
+        """
+        c = chargebacks.c
+        query = sa.select(chargebacks).order_by(c.updated_at.desc()).limit(limit)
+        if open_only:
+            query = query.where(c.open.is_(True))
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(query).mappings()]
+        for row in rows:
+            row["updated_at"] = utc(row["updated_at"])
         return rows
 
     def dashboard(self, now: datetime, days: int = 14) -> Dashboard:
