@@ -22,8 +22,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Deselect the off-diagonal ERP x database cases of ``erp_diagonal`` modules.
 
     The ERP adapters' own tests run every ERP on both databases; a workflow's scenarios exercise
-    the workflow, so the scenario modules (tests/test_scenarios_*.py and the time-skipping
-    modules of the long-running processes) keep Sage 500 on PostgreSQL and
+    the workflow, so the scenario modules (tests/test_scenarios_*.py, the posting integration and
+    PayTrace-fault modules, and the time-skipping modules of the long-running processes) keep Sage 500 on PostgreSQL and
     Dynamics SL on SQLite (a test without ``erp_name`` runs Sage 500: on PostgreSQL).
     """
     kept: list[pytest.Item] = []

@@ -19,6 +19,9 @@ from domain.activity_io import ChargeRequest, PostingOutcome
 from tests.charge_workflow import ChargeThenPost
 from tests.stack import running_stack
 
+# A workflow test: each ERP once, each database once (tests/conftest.py).
+pytestmark = pytest.mark.erp_diagonal
+
 FAULTS: dict[str, dict[str, Any]] = {
     "lost_response": {"kind": "lost_response"},
     "reset": {"kind": "reset"},

@@ -14,6 +14,9 @@ from workers.attention import list_attention, parse_invoice, resolve
 from workflows import PaymentPosting, TransactionSweep
 from workflows.transaction_sweep import SweepInput
 
+# A workflow test: each ERP once, each database once (tests/conftest.py).
+pytestmark = pytest.mark.erp_diagonal
+
 
 async def wait_until(predicate, seconds=30):
     for _ in range(seconds * 10):
