@@ -213,3 +213,22 @@ async def test_pages_forbid_framing_and_caching(web):
     page = await web.get("/ops/dashboard")
     assert page.headers["x-frame-options"] == "DENY" and page.headers["cache-control"] == "no-store"
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+
+
+def test_the_dev_stack_creates_one_admin_and_shows_it_at_every_start(tmp_path):
+    from workers.dev_users import ensure_dev_admin
+
+    plain = Settings(var_dir=tmp_path / "dev", codec="off")
+    name, password = ensure_dev_admin(plain)
+    assert name == "admin" and len(password) >= 12
+    assert ensure_dev_admin(plain) == (name, password)  # the next start shows the same
+    (user,) = load_users(plain.ops_users_file).values()
+    assert user.role is Role.OPERATOR and verify_password(password, user.password_hash)
+    assert oct((tmp_path / "dev" / "ops-admin-password").stat().st_mode & 0o777) == "0o600"
+
+
+def test_the_dev_stack_leaves_a_users_file_it_did_not_write_alone(settings):
+    from workers.dev_users import ensure_dev_admin
+
+    assert ensure_dev_admin(settings) is None
+    assert set(load_users(settings.ops_users_file)) == {"ann", "vic"}

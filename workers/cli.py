@@ -107,16 +107,16 @@ def cmd_worker(_: argparse.Namespace) -> int:
 def cmd_api(_: argparse.Namespace) -> int:
     """Run the api process."""
     from connectors.store import Store
-    from workers.api import TemporalGateway, create_api
-    from workers.composition import make_engine
+    from workers.api import TemporalGateway, create_api, transaction_reader
+    from workers.composition import build_paytrace, make_engine
     from workers.http import embedded_server
 
     settings = _settings()
     store = Store(make_engine(settings.store_url))
     store.create_schema()
-    server = embedded_server(
-        create_api(settings, store, TemporalGateway(settings)), settings.api_host, settings.api_port
-    )
+    paytrace = build_paytrace(settings)  # the ops pages re-read transactions (masked card only)
+    app = create_api(settings, store, TemporalGateway(settings), transaction_reader(paytrace))
+    server = embedded_server(app, settings.api_host, settings.api_port)
     asyncio.run(_until_signal(lambda stop: _serve(server, stop)))
     return 0
 

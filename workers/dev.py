@@ -17,8 +17,9 @@ from pathlib import Path
 from temporalio.client import Client
 
 from connectors.paytrace.simulator import SimulatorConfig, create_app
-from workers.api import TemporalGateway, create_api
+from workers.api import TemporalGateway, create_api, transaction_reader
 from workers.composition import Components, display_url
+from workers.dev_users import ensure_dev_admin
 from workers.erp_admin import init_erp
 from workers.http import embedded_server
 from workers.schedules import ensure_schedules
@@ -68,16 +69,22 @@ def _command_name() -> str:
         return str(exe)
 
 
-def banner(settings: Settings) -> str:
+def banner(settings: Settings, admin: tuple[str, str] | None = None) -> str:
     """What ``tracepost dev`` prints once everything runs."""
     host = settings.api_host
+    ops = (
+        f"(user {admin[0]}, password {admin[1]})"
+        if admin
+        else "(users: tracepost ops-user add NAME --role operator)"
+    )
     sim = settings.paytrace_base_url
     cmd = _command_name()
     return f"""
 tracepost dev stack is running (Ctrl-C stops everything)
   Temporal Web UI     http://{host}:{settings.ui_port}
   Temporal frontend   {settings.temporal_address}
-  api                 {settings.api_url}  (/healthz, /readyz)
+  api                 {settings.api_url}  (/healthz, /readyz, /webhooks, /codec)
+  ops pages           {settings.api_url}/ops  {ops}
   PayTrace simulator  {sim}  (API user demo / demo; hosted checkout at {sim}/checkout)
   {(ERP_LABELS[settings.erp] + " stand-in").ljust(19)} {display_url(settings.erp_url)}
   store               {display_url(settings.store_url)}
@@ -117,6 +124,7 @@ async def run_dev(settings: Settings, stop: asyncio.Event | None = None) -> None
     ).created
     components.store.create_schema()
     verify_mapping(components)
+    admin = ensure_dev_admin(settings)
 
     server = TemporalDevServer(
         find_temporal_cli(settings.temporal_cli),
@@ -149,7 +157,12 @@ async def run_dev(settings: Settings, stop: asyncio.Event | None = None) -> None
             settings.simulator_port,
         )
         api = embedded_server(
-            create_api(settings, components.store, TemporalGateway(settings, client)),
+            create_api(
+                settings,
+                components.store,
+                TemporalGateway(settings, client),
+                transaction_reader(components.paytrace),
+            ),
             settings.api_host,
             settings.api_port,
         )
@@ -161,7 +174,7 @@ async def run_dev(settings: Settings, stop: asyncio.Event | None = None) -> None
             print(
                 f"seeded {ERP_LABELS[settings.erp]} demo data into {display_url(settings.erp_url)}"
             )
-        print(banner(settings), flush=True)
+        print(banner(settings, admin), flush=True)
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         stop.set()
