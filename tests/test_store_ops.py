@@ -129,6 +129,7 @@ def test_dashboard_counts_today_week_rate_and_waiting(store_url):
     assert f.auto_applied_rate == 2 / 3
     assert f.attention_open == 1 and f.attention_oldest == opened
     assert f.undelivered_alerts == 1 and f.last_settlement is None
+    assert f.alerts_week == {"needs_attention": 1}
     assert len(f.days) == 14 and f.days[-1].count == 1 and f.days[-4].amount == Decimal("20.50")
     assert sum(d.count for d in f.days) == 3  # the 20-day-old one is outside the series
 

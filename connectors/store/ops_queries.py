@@ -75,6 +75,8 @@ class Dashboard:
     last_settlement_batch: int | None
     undelivered_alerts: int
     days: list[DayCount] = field(default_factory=list)
+    alerts_week: dict[str, int] = field(default_factory=dict)
+    """Alerts raised this week by kind (needs_attention, repeated_failure …)."""
 
     @property
     def auto_applied_rate(self) -> float | None:
@@ -209,6 +211,11 @@ class OpsQueriesMixin:
             undelivered = conn.execute(
                 sa.select(sa.func.count()).where(alerts.c.delivered_at.is_(None))
             ).scalar_one()
+            alert_kinds = conn.execute(
+                sa.select(alerts.c.kind, sa.func.count())
+                .where(alerts.c.at >= week)
+                .group_by(alerts.c.kind)
+            ).all()
             recent = conn.execute(
                 sa.select(p.created_at, p.amount).where(receipts & (p.created_at >= series_from))
             ).all()
@@ -239,6 +246,7 @@ class OpsQueriesMixin:
             last_settlement_batch=int(last_batch[0]) if last_batch else None,
             undelivered_alerts=int(undelivered),
             days=series,
+            alerts_week={str(kind): int(n) for kind, n in sorted(alert_kinds)},
         )
 
 
