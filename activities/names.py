@@ -84,6 +84,9 @@ SETTLEMENT_DEPOSITED = "store.settlement_deposited"
 RECORD_CASE = "store.record_case"
 OPEN_CHARGEBACKS = "store.open_chargebacks"
 
+# alert delivery (the tp_alert outbox to e-mail and the webhook)
+DELIVER_ALERTS = "alerts.deliver"
+
 # Temporal itself
 START_PAYMENT_POSTINGS = "temporal.start_payment_postings"
 START_WORKFLOWS = "temporal.start_workflows"

@@ -52,6 +52,8 @@ class AlertKind(StrEnum):
     NOTICE = "notice"
     CUSTOMER_NOTICE = "customer_notice"
     """For the customer (``detail["to"]`` is the address), e.g. a declined autopay charge."""
+    REPEATED_FAILURE = "repeated_failure"
+    """An activity failed ``TRACEPOST_ALERT_FAILURE_ATTEMPTS`` attempts in a row (still retrying)."""
 
 
 class AlertRequest(_Frozen):

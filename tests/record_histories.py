@@ -17,7 +17,7 @@ import random
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -255,6 +255,55 @@ async def orders(stack: Stack) -> dict[str, str]:
     }
 
 
+async def alerts(stack: Stack) -> dict[str, str]:
+    """The outbox delivered by e-mail and to the webhook (real local receivers)."""
+    from temporalio.worker import Worker
+
+    from activities.alerts import AlertDeliveryActivities
+    from connectors.notify import SmtpSender, WebhookSender
+    from domain.alert_io import AlertDeliveryInput
+    from domain.store_io import AlertKind, AlertRequest
+    from tests.alert_receivers import http_receiver, smtp_receiver
+    from workflows import AlertDelivery
+
+    now = datetime.now(UTC)
+    for key, kind, detail in [
+        ("settlement", AlertKind.SETTLEMENT_DISCREPANCY, {"batch_number": 1}),
+        ("customer", AlertKind.CUSTOMER_NOTICE, {"to": "ap@customer.example"}),
+    ]:
+        stack.store.raise_alert(
+            AlertRequest(
+                alert_key=f"record/{key}/{uuid.uuid4().hex[:8]}",
+                kind=kind,
+                subject=f"{kind.value} subject",
+                message=f"{kind.value} message",
+                detail=detail,
+                at=now,
+            )
+        )
+    queue = f"alerts-{uuid.uuid4().hex[:8]}"
+    workflow_id = f"alert-delivery-{uuid.uuid4().hex[:8]}"
+    with smtp_receiver() as smtp:
+        async with http_receiver() as hook:
+            acts = AlertDeliveryActivities(
+                stack.store,
+                email=SmtpSender("127.0.0.1", smtp.port, sender="tracepost@acme.example"),
+                email_to=("finance@acme.example",),
+                webhook=WebhookSender(hook.url),
+            )
+            async with Worker(
+                stack.client,
+                task_queue=queue,
+                workflows=[AlertDelivery],
+                activities=[acts.deliver_alerts],
+            ):
+                report = await stack.client.execute_workflow(
+                    AlertDelivery.run, AlertDeliveryInput(), id=workflow_id, task_queue=queue
+                )
+    assert report.delivered == 3, report
+    return {"alert_delivery": workflow_id}
+
+
 async def _sweep_id(stack: Stack, **request: Any) -> str:
     workflow_id = f"sweep-{uuid.uuid4().hex[:10]}"
     await sweep(stack, workflow_id, **request)
@@ -276,6 +325,7 @@ SCENARIOS: list[tuple[Recorder, dict[str, Any]]] = [
     ),
     (autopay, {"mapping": {"autopay": {"enabled": True, "notify_customer": True}}}),
     (customers, {}),
+    (alerts, {}),
     (orders, {"mapping": {"orders": {"reference_prefix": "WEB-"}}}),
     (
         settlements,

@@ -219,7 +219,9 @@ def test_the_dev_stack_creates_one_admin_and_shows_it_at_every_start(tmp_path):
     from workers.dev_users import ensure_dev_admin
 
     plain = Settings(var_dir=tmp_path / "dev", codec="off")
-    name, password = ensure_dev_admin(plain)
+    admin = ensure_dev_admin(plain)
+    assert admin is not None and plain.ops_users_file is not None
+    name, password = admin
     assert name == "admin" and len(password) >= 12
     assert ensure_dev_admin(plain) == (name, password)  # the next start shows the same
     (user,) = load_users(plain.ops_users_file).values()
@@ -230,5 +232,5 @@ def test_the_dev_stack_creates_one_admin_and_shows_it_at_every_start(tmp_path):
 def test_the_dev_stack_leaves_a_users_file_it_did_not_write_alone(settings):
     from workers.dev_users import ensure_dev_admin
 
-    assert ensure_dev_admin(settings) is None
+    assert ensure_dev_admin(settings) is None and settings.ops_users_file is not None
     assert set(load_users(settings.ops_users_file)) == {"ann", "vic"}

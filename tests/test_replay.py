@@ -56,6 +56,7 @@ def test_histories_are_committed():
         "order_sync_customer_kept",
         "order_sync_amount_mismatch",
         "payment_posting_order_synced",
+        "alert_delivery",
     } <= names
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from domain.money import MoneyError, to_money
+from workers.cli_alerts import add_alert_commands
 from workers.cli_chargebacks import add_chargeback_commands
 from workers.cli_common import settings_or_exit as _settings
 from workers.cli_ops import add_ops_commands
@@ -86,6 +87,7 @@ def cmd_worker(_: argparse.Namespace) -> int:
 
     settings = _settings()
     components = Components.build(settings)
+    components.store.create_schema()  # idempotent: new tables exist whichever process starts first
     try:
         verify_mapping(components)
     except MappingRefusedError as exc:
@@ -307,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_chargeback_commands(sub)
     add_order_commands(sub)
     add_ops_user_commands(sub)
+    add_alert_commands(sub)
 
     sale = sub.add_parser("sale", help="make a test sale in the simulator or sandbox")
     sale.add_argument("--amount", required=True)

@@ -10,6 +10,7 @@ import httpx
 import sqlalchemy as sa
 from temporalio.client import Client
 
+from activities.alerts import AlertDeliveryActivities
 from activities.autopay import AutopayCardActivities, AutopayErpActivities
 from activities.cases import CaseActivities
 from activities.customers import (
@@ -30,6 +31,7 @@ from activities.store import StoreActivities
 from connectors.erp.engine import server_engine
 from connectors.erp.protocol import ErpConnector
 from connectors.erp.standin import ConnectorOptions, stand_in
+from connectors.notify import SmtpSender, WebhookSender
 from connectors.paytrace.client import PaytraceClient
 from connectors.store import Store
 from domain.mapping import Mapping
@@ -135,6 +137,34 @@ def build_paytrace(settings: Settings) -> PaytraceClient:
     )
 
 
+def build_alert_delivery(settings: Settings, store: Store) -> AlertDeliveryActivities:
+    """The alert delivery activities with the configured channels (a blank host or URL: none).
+
+    Args:
+        settings: tracepost settings (``alert_*``).
+        store: the store holding the alert outbox.
+
+    Returns:
+        The activities.
+    """
+    email = webhook = None
+    if settings.alert_smtp_host:
+        email = SmtpSender(
+            settings.alert_smtp_host,
+            settings.alert_smtp_port,
+            sender=settings.alert_email_from,
+            username=settings.alert_smtp_username,
+            password=settings.alert_smtp_password.get_secret_value(),
+            starttls=settings.alert_smtp_starttls,
+            timeout=settings.alert_smtp_timeout_seconds,
+        )
+    if url := settings.alert_webhook_url.get_secret_value():
+        webhook = WebhookSender(url, timeout=settings.alert_webhook_timeout_seconds)
+    return AlertDeliveryActivities(
+        store, email=email, email_to=settings.alert_email_to, webhook=webhook
+    )
+
+
 @dataclass
 class Components:
     """Every long-lived connector of a process."""
@@ -160,7 +190,7 @@ class Components:
         )
 
     def workflow_queue_activities(self, client: Client) -> list[Any]:
-        """Activities of the main task queue: PayTrace, store, starter."""
+        """Activities of the main task queue: PayTrace, store, starter, alert delivery."""
         settings = self.settings
         mapping = settings.mapping
         tz = settings.paytrace_timezone
@@ -210,6 +240,7 @@ class Components:
             *self._case_activities(),
             OrderPolicyActivities(mapping).order_policy,
             *self._customer_activities(),
+            build_alert_delivery(settings, self.store).deliver_alerts,
         ]
 
     def _customer_activities(self) -> list[Any]:

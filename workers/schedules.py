@@ -8,6 +8,7 @@
 | ``tracepost-autopay`` | AutopaySweep | daily at ``TRACEPOST_AUTOPAY_TIME`` (merchant time), when the mapping's ``autopay.enabled`` is on |
 | ``tracepost-erp-refund-sweep`` | ErpRefundSweep | every ``TRACEPOST_ERP_REFUND_SWEEP_INTERVAL_SECONDS``, when the mapping's ``refunds.from_erp`` is on |
 | ``tracepost-customer-sync`` | CustomerProfileSync | every ``TRACEPOST_CUSTOMER_SYNC_INTERVAL_SECONDS`` (0: none) |
+| ``tracepost-alerts`` | AlertDelivery | every ``TRACEPOST_ALERT_DELIVERY_INTERVAL_SECONDS``, when an alert channel (SMTP host, webhook URL) is configured |
 """
 
 from __future__ import annotations
@@ -31,11 +32,13 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.alert_io import AlertDeliveryInput
 from domain.autopay_io import AutopaySweepInput
 from domain.customer_io import CustomerSyncInput
 from domain.settlement_io import SettlementSweepInput
 from domain.workflow_ids import CUSTOMER_SYNC_WORKFLOW_ID
 from workers.settings import Settings
+from workflows.alert_delivery import AlertDelivery
 from workflows.autopay import AutopaySweep
 from workflows.customer_sync import CustomerProfileSync
 from workflows.erp_refund_sweep import ErpRefundSweep, ErpRefundSweepInput
@@ -50,6 +53,7 @@ SETTLEMENT_SCHEDULE_ID = "tracepost-settlement"
 AUTOPAY_SCHEDULE_ID = "tracepost-autopay"
 ERP_REFUND_SCHEDULE_ID = "tracepost-erp-refund-sweep"
 CUSTOMER_SYNC_SCHEDULE_ID = "tracepost-customer-sync"
+ALERTS_SCHEDULE_ID = "tracepost-alerts"
 
 
 def _every(seconds: int) -> ScheduleSpec:
@@ -181,6 +185,26 @@ def customer_sync_schedule(settings: Settings) -> Schedule:
     )
 
 
+def alerts_configured(settings: Settings) -> bool:
+    """Tell whether any alert channel is configured (an SMTP host or a webhook URL)."""
+    return bool(settings.alert_smtp_host or settings.alert_webhook_url.get_secret_value())
+
+
+def alerts_schedule(settings: Settings) -> Schedule:
+    """The AlertDelivery schedule: the store's alerts to e-mail and the webhook."""
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            AlertDelivery.run,
+            AlertDeliveryInput(),
+            id="alert-delivery",
+            task_queue=settings.task_queue,
+            execution_timeout=timedelta(minutes=30),
+        ),
+        spec=_every(settings.alert_delivery_interval_seconds),
+        policy=_skip_overlap(),
+    )
+
+
 def schedules(settings: Settings) -> dict[str, Schedule]:
     """Every schedule these settings and the mapping call for, by id."""
     found = {
@@ -194,6 +218,8 @@ def schedules(settings: Settings) -> dict[str, Schedule]:
         found[AUTOPAY_SCHEDULE_ID] = autopay_schedule(settings)
     if settings.customer_sync_interval_seconds > 0:
         found[CUSTOMER_SYNC_SCHEDULE_ID] = customer_sync_schedule(settings)
+    if alerts_configured(settings):
+        found[ALERTS_SCHEDULE_ID] = alerts_schedule(settings)
     return found
 
 
@@ -201,7 +227,8 @@ async def ensure_schedules(client: Client, settings: Settings) -> None:
     """Create tracepost's schedules, or update them to match the settings and the mapping.
 
     A schedule the configuration no longer calls for (the ERP refund sweep after
-    ``refunds.from_erp`` was turned off) is deleted.
+    ``refunds.from_erp`` was turned off, the alert delivery once no channel is configured) is
+    deleted.
 
     Args:
         client: the Temporal client.
@@ -230,6 +257,13 @@ async def ensure_schedules(client: Client, settings: Settings) -> None:
         try:
             await client.get_schedule_handle(CUSTOMER_SYNC_SCHEDULE_ID).delete()
             log.info("deleted schedule %s (interval 0)", CUSTOMER_SYNC_SCHEDULE_ID)
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.NOT_FOUND:
+                raise
+    if ALERTS_SCHEDULE_ID not in wanted:
+        try:
+            await client.get_schedule_handle(ALERTS_SCHEDULE_ID).delete()
+            log.info("deleted schedule %s (no alert channel configured)", ALERTS_SCHEDULE_ID)
         except RPCError as exc:
             if exc.status is not RPCStatusCode.NOT_FOUND:
                 raise

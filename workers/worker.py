@@ -13,6 +13,7 @@ from temporalio.worker import Worker
 
 from connectors.erp.errors import ErpUnavailableError
 from workers.composition import Components
+from workers.failure_alerts import RepeatedFailureAlerts
 from workers.mapping_file import Problem, check_mapping, errors_of, structural_problems
 from workflows import ALL_WORKFLOWS
 
@@ -61,7 +62,8 @@ def build_workers(
     """Build the two workers of a worker process.
 
     The main task queue runs workflows and PayTrace/store activities; the ERP task queue runs
-    ERP activities under ``max_task_queue_activities_per_second`` to protect the ERP.
+    ERP activities under ``max_task_queue_activities_per_second`` to protect the ERP. Both raise
+    a ``repeated_failure`` alert for an activity that keeps failing (workers/failure_alerts.py).
 
     Args:
         client: the Temporal client.
@@ -72,12 +74,15 @@ def build_workers(
         The workers, not yet running.
     """
     settings = components.settings
+    # an activity failing alert_failure_attempts attempts in a row raises a repeated_failure alert
+    failures = RepeatedFailureAlerts(components.store.raise_alert, settings.alert_failure_attempts)
     main = Worker(
         client,
         task_queue=settings.task_queue,
         workflows=ALL_WORKFLOWS,
         activities=components.workflow_queue_activities(client),
         activity_executor=executor,
+        interceptors=[failures],
         graceful_shutdown_timeout=timedelta(seconds=20),
     )
     erp = Worker(
@@ -86,6 +91,7 @@ def build_workers(
         activities=components.erp_queue_activities(),
         activity_executor=executor,
         max_task_queue_activities_per_second=settings.erp_max_activities_per_second,
+        interceptors=[failures],
         graceful_shutdown_timeout=timedelta(seconds=20),
     )
     return [main, erp]

@@ -1,5 +1,6 @@
 """Temporal workflows, one module per use case."""
 
+from workflows.alert_delivery import AlertDelivery
 from workflows.autopay import AutopayCharge, AutopaySweep
 from workflows.chargeback import Chargeback
 from workflows.credit_memo_refund import CreditMemoRefund
@@ -28,10 +29,12 @@ ALL_WORKFLOWS = [
     CustomerProfileSync,
     CustomerLink,
     OrderSync,
+    AlertDelivery,
 ]
 
 __all__ = [
     "ALL_WORKFLOWS",
+    "AlertDelivery",
     "AutopayCharge",
     "AutopaySweep",
     "Chargeback",

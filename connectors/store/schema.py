@@ -101,6 +101,26 @@ alerts = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True, index=True),
 )
+"""``delivered_at``: every channel the alert is routed to has it (see ``tp_alert_delivery``)."""
+
+alert_deliveries = sa.Table(
+    "tp_alert_delivery",
+    metadata,
+    sa.Column(
+        "alert_id", sa.Integer, sa.ForeignKey("tp_alert.id"), primary_key=True, autoincrement=False
+    ),
+    sa.Column("channel", sa.String(20), primary_key=True),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_tp_alert_delivery_due", "status", "next_attempt_at"),
+)
+"""One row per alert and channel it is routed to: a channel that is down holds up no other, and
+a delivered row is never sent again. ``status`` pending (due at ``next_attempt_at``), delivered,
+or failed (permanently, ``last_error`` says why)."""
 
 attention_items = sa.Table(
     "tp_attention",
