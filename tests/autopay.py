@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +17,7 @@ from domain.autopay_io import (
     AutopaySweepInput,
     DueInvoice,
 )
-from tests.scenarios import company
+from tests.scenarios import company, today_for
 from tests.stack import TEST_CARD, Stack
 
 AUTOPAY = {"autopay": {"enabled": True, "notify_customer": True}}
@@ -37,7 +37,7 @@ async def autopay_customer(
     customer_id = f"AP{suffix}"
     profile = f"ap-{suffix.lower()}"
     number = f"AP{suffix}1"
-    today = datetime.now(UTC).date()
+    today = today_for(stack)  # the merchant's day: what "due today" means to the sweep
     assert stack.standin is not None
     stack.standin.add_customer(
         stack.erp_engine,

@@ -2,7 +2,7 @@
 made meanwhile stops it, a card that expires during dunning is not charged, and the last decline
 waits for a person."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,7 +12,7 @@ from domain.activity_io import ResolutionAction
 from domain.autopay_io import AutopayOutcome
 from domain.store_io import AlertKind
 from tests.autopay import AUTOPAY, autopay_customer, expire_card, start_charge
-from tests.scenarios import parked, resolve
+from tests.scenarios import parked, resolve, today_for
 from tests.stack import running_stack
 
 pytestmark = pytest.mark.erp_diagonal  # each ERP once, each database once (conftest)
@@ -80,7 +80,7 @@ async def test_a_card_that_expires_during_dunning_is_not_charged_again(
         due = await autopay_customer(stack, "120.02")  # .02: do not honor
         handle = await start_charge(stack, due)
         await stack.wait_stage(due.workflow_id, "dunning")
-        await expire_card(stack, due.paytrace_customer_id, datetime.now(UTC).date())
+        await expire_card(stack, due.paytrace_customer_id, today_for(stack))
         await env.sleep(timedelta(days=1, minutes=1))
         info = await parked(stack, due.workflow_id)
         assert info.reason_kind == "card_expired" and "has expired" in info.reason

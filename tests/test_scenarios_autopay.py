@@ -1,7 +1,7 @@
 """Autopay on both ERP stand-ins: the day's sweep charges each due invoice once by the stored card
 and its posting pays the invoice; customers without a profile are named, not charged."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,6 +10,7 @@ from activities.starter import start_payment_posting
 from domain.autopay_io import AutopayOutcome, AutopayResult, AutopaySweepResult
 from domain.store_io import AlertKind
 from tests.autopay import AUTOPAY, autopay_customer, run_sweep, start_charge
+from tests.scenarios import today_for
 from tests.stack import running_stack
 
 pytestmark = pytest.mark.erp_diagonal  # each ERP once, each database once (conftest)
@@ -37,7 +38,7 @@ async def test_the_sweep_charges_a_due_invoice_once_and_the_posting_pays_it(
         assert stack.balance(later.invoice_number) == Decimal("99.00")
         again = AutopaySweepResult.model_validate(await run_sweep(stack))
         assert (again.due, again.started) == (0, 0)  # paid: nothing due any more
-        future = datetime.now(UTC).date() + timedelta(days=5)
+        future = today_for(stack) + timedelta(days=5)
         ahead = AutopaySweepResult.model_validate(await run_sweep(stack, future))
         assert (ahead.due, ahead.started) == (1, 1)
         charged = await stack.client.get_workflow_handle(
