@@ -24,6 +24,7 @@ def make_api(tmp_path, gateway, settings):
 def settings(tmp_path):
     return Settings(
         var_dir=tmp_path,
+        codec="off",  # the dev server's client reads plain payloads (tests/test_codec.py encrypts)
         silent_post_secret=SECRET,
         task_queue=f"api-test-{random.randrange(10**9)}",
     )
@@ -86,7 +87,9 @@ async def test_bad_silent_posts_get_a_clear_4xx(api, path, body, headers, status
 
 
 async def test_temporal_down_answers_503_with_retry_after(tmp_path):
-    settings = Settings(var_dir=tmp_path, silent_post_secret=SECRET, temporal_address="127.0.0.1:1")
+    settings = Settings(
+        var_dir=tmp_path, codec="off", silent_post_secret=SECRET, temporal_address="127.0.0.1:1"
+    )
     app = make_api(tmp_path, TemporalGateway(settings), settings)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://api"

@@ -20,6 +20,10 @@ from tests.stack import running_stack
 from workers.cli_ops import backfill_window
 
 TRACEPOST = str(Path(sys.executable).parent / "tracepost")
+PLAIN_PAYLOADS = {"TRACEPOST_CODEC": "off"}
+"""The in-process worker (tests/stack.py) reads payloads with the dev server's plain pydantic
+converter, so these commands must not encrypt theirs (tests/test_scenarios_orders.py runs a
+command and a worker that both encrypt)."""
 
 
 async def run(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -31,7 +35,7 @@ async def run(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
         text=True,
         timeout=120,
         cwd=cwd,
-        env={**os.environ, "TRACEPOST_VAR_DIR": str(cwd / "var"), **env},
+        env={**os.environ, "TRACEPOST_VAR_DIR": str(cwd / "var"), **PLAIN_PAYLOADS, **env},
     )
 
 
@@ -43,7 +47,7 @@ def init(tmp_path: Path, erp: str) -> str:
         text=True,
         timeout=120,
         cwd=tmp_path,
-        env={**os.environ, "TRACEPOST_VAR_DIR": str(tmp_path / "var")},
+        env={**os.environ, "TRACEPOST_VAR_DIR": str(tmp_path / "var"), **PLAIN_PAYLOADS},
     )
     assert done.returncode == 0, done.stderr
     return url

@@ -1,6 +1,7 @@
 """End to end, once per ERP: `tracepost dev` as a subprocess on free ports; sales made over the
 simulator's HTTP API like any PayTrace client; the ERP's invoice balances drop."""
 
+import base64
 import os
 import signal
 import socket
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from connectors.erp.standin import ERP_NAMES, ConnectorOptions, stand_in
 
 pytestmark = pytest.mark.e2e
+ENCRYPTED_BASE64 = base64.b64encode(b"binary/encrypted").decode()
 
 
 def free_port() -> int:
@@ -51,8 +53,10 @@ def balance(erp: str, db: Path, number: str) -> Decimal:
 @pytest.mark.parametrize("erp", ERP_NAMES)
 def test_dev_stack_posts_sales_end_to_end(tmp_path, erp):
     ports = {name: free_port() for name in ("temporal", "ui", "api", "sim")}
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("TRACEPOST_CODEC")}
     env = {
-        **os.environ,
+        **inherited,
+        "TRACEPOST_CODEC": "on",  # payload encryption, with the key file the dev stack makes
         "TRACEPOST_VAR_DIR": str(tmp_path / "var"),
         "TRACEPOST_TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}",
         "TRACEPOST_API_PORT": str(ports["api"]),
@@ -74,6 +78,10 @@ def test_dev_stack_posts_sales_end_to_end(tmp_path, erp):
     try:
         wait_for(lambda: httpx.get(f"{api}/readyz").status_code == 200, 120, "the api to be ready")
         assert httpx.get(f"http://127.0.0.1:{ports['ui']}/").status_code == 200  # the Web UI
+        keys = tmp_path / "var" / "codec-keys"
+        assert keys.stat().st_mode & 0o777 == 0o600
+        server = " ".join(cmdline(pid) for pid in processes_mentioning(str(keys.parent)))
+        assert f"--ui-codec-endpoint {api}/codec" in server
         assert balance(erp, erp_db, "1001") == Decimal("125.00")
 
         # A PayTrace API client: OAuth password grant, then a keyed sale (found by the sweep).
@@ -98,6 +106,24 @@ def test_dev_stack_posts_sales_end_to_end(tmp_path, erp):
         wait_for(
             lambda: balance(erp, erp_db, "1001") == Decimal("0.00"), 90, "invoice 1001 to be paid"
         )
+        shown = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "temporal"),
+                "workflow",
+                "show",
+                "--workflow-id",
+                f"payment-{sale.json()['transaction_id']}",
+                "--address",
+                env["TRACEPOST_TEMPORAL_ADDRESS"],
+                "--output",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert ENCRYPTED_BASE64 in shown.stdout and "4012000098765439" not in shown.stdout
 
         # The hosted checkout: the simulator sends the Silent Post to the api.
         paid = httpx.post(
@@ -124,6 +150,15 @@ def test_dev_stack_posts_sales_end_to_end(tmp_path, erp):
     assert not processes_mentioning(str(tmp_path / "var" / "temporal.db")), (
         "Temporal outlived tracepost dev"
     )
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
+    except OSError:
+        return ""
 
 
 def processes_mentioning(text: str) -> list[int]:

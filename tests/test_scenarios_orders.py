@@ -3,6 +3,7 @@ becomes a customer, a sales order with its lines and an unapplied prepayment, ex
 the sweep's PaymentPosting of the same sale never posts it a second time."""
 
 import asyncio
+import base64
 import json
 import os
 import subprocess
@@ -13,6 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
+from temporalio.client import Client
 
 from activities.order_starter import start_order_sync
 from activities.starter import start_payment_posting
@@ -31,6 +34,8 @@ from tests.orders import (
 )
 from tests.scenarios import parked, resolve, result_of, sweep
 from tests.stack import Stack, running_stack
+from workers.settings import Settings
+from workers.temporal_client import data_converter
 from workflows import OrderSync, PaymentPosting
 
 pytestmark = pytest.mark.erp_diagonal  # each ERP once, each database once (conftest)
@@ -299,8 +304,17 @@ async def test_a_derived_customer_id_someone_else_holds_parks_and_link_to_picks_
 
 
 async def test_orders_replay_starts_a_saved_event_once(dev_env, tmp_path, erp_url, erp_name):
+    # The command and the worker both encrypt payloads, with the same key (as in production).
+    keys = f"t{uuid.uuid4().hex[:8]}:{base64.b64encode(os.urandom(32)).decode()}"
+    converter = data_converter(Settings(var_dir=tmp_path, codec_keys=SecretStr(keys)))
+    encrypted = Client(**{**dev_env.client.config(), "data_converter": converter})
     async with running_stack(
-        dev_env.client, tmp_path, erp_url, erp_name=erp_name, mapping=ORDERS_MAPPING
+        encrypted,
+        tmp_path,
+        erp_url,
+        erp_name=erp_name,
+        mapping=ORDERS_MAPPING,
+        codec_keys=SecretStr(keys),
     ) as stack:
         order = await paid_order(stack, account_customer(stack), start=False)
         saved = tmp_path / "event.json"
@@ -310,12 +324,17 @@ async def test_orders_replay_starts_a_saved_event_once(dev_env, tmp_path, erp_ur
         env = {
             "TRACEPOST_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
             "TRACEPOST_TASK_QUEUE": stack.settings.task_queue,
+            "TRACEPOST_CODEC": "on",
+            "TRACEPOST_CODEC_KEYS": keys,
         }
         first = await tracepost(tmp_path, "orders", "replay", str(saved), **env)
         assert first.returncode == 0, first.stderr
         assert f"{order.workflow_id}: started" in first.stdout
         result = await synced(stack, order.workflow_id)
         assert result.outcome is OrderOutcome.SYNCED
+        stored = await dev_env.client.get_workflow_handle(order.workflow_id).fetch_history()
+        (given,) = stored.events[0].workflow_execution_started_event_attributes.input.payloads
+        assert given.metadata["encoding"] == b"binary/encrypted"  # the command encrypted it
         again = await tracepost(tmp_path, "orders", "replay", str(saved), **env)
         assert again.returncode == 0 and "already known" in again.stdout
         shown = await tracepost(tmp_path, "orders", "show", order.order_id, **env)

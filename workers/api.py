@@ -20,6 +20,8 @@ from connectors.store import Store
 from domain.events import openapi_schemas
 from domain.models import PaytraceTransaction
 from workers.api_webhooks import MAX_BODY_BYTES, WebhookRoutes
+from workers.codec import codec_from_settings
+from workers.codec_server import install_codec
 from workers.gateway import TemporalGateway, TemporalUnavailableError
 from workers.ops_chargebacks import OpsChargebacks
 from workers.ops_pages import OpsPages, TransactionReader
@@ -79,6 +81,9 @@ def create_api(
 
     Returns:
         The FastAPI app.
+
+    Raises:
+        CodecKeyError: payload encryption is on and no key is configured.
     """
     app = FastAPI(
         title="tracepost api",
@@ -90,6 +95,9 @@ def create_api(
     ops = OpsPages(settings, store, gateway, read_transaction)
     app.include_router(ops.router())
     app.include_router(OpsChargebacks(ops, settings, store, gateway).router())
+    codec = codec_from_settings(settings)
+    if codec is not None:
+        install_codec(app, settings, codec, session_user=ops.session_user)
     app.state.ops = ops
 
     @app.get("/healthz", tags=["probes"])

@@ -18,10 +18,12 @@ from pydantic import SecretStr
 from domain.money import MoneyError, to_money
 from workers.cli_alerts import add_alert_commands
 from workers.cli_chargebacks import add_chargeback_commands
+from workers.cli_codec import add_codec_commands
 from workers.cli_common import settings_or_exit as _settings
 from workers.cli_ops import add_ops_commands
 from workers.cli_ops_users import add_ops_user_commands
 from workers.cli_orders import add_order_commands
+from workers.codec import CodecKeyError
 from workers.erp_admin import DEMO_CUSTOMERS, DEMO_INVOICES
 from workers.http import EmbeddedServer
 from workers.logging_setup import configure_logging
@@ -310,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_order_commands(sub)
     add_ops_user_commands(sub)
     add_alert_commands(sub)
+    add_codec_commands(sub)
 
     sale = sub.add_parser("sale", help="make a test sale in the simulator or sandbox")
     sale.add_argument("--amount", required=True)
@@ -339,6 +342,9 @@ def main(argv: list[str] | None = None) -> None:
             code = int(exc.code or 0)
     except KeyboardInterrupt:
         code = 130
+    except CodecKeyError as exc:  # a configuration problem: the message says what to set
+        print(f"tracepost: {exc}", file=sys.stderr)
+        code = 2
     except Exception:  # noqa: BLE001 - printed in full, then the process fails
         traceback.print_exc()
         code = 1

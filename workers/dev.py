@@ -18,6 +18,7 @@ from temporalio.client import Client
 
 from connectors.paytrace.simulator import SimulatorConfig, create_app
 from workers.api import TemporalGateway, create_api, transaction_reader
+from workers.codec import ensure_key_file
 from workers.composition import Components, display_url
 from workers.dev_users import ensure_dev_admin
 from workers.erp_admin import init_erp
@@ -118,6 +119,7 @@ async def run_dev(settings: Settings, stop: asyncio.Event | None = None) -> None
     _check_port_free(settings.api_host, settings.simulator_port, "PayTrace simulator")
 
     settings.var_dir.mkdir(parents=True, exist_ok=True)
+    ensure_key_file(settings)  # payload encryption: one fresh key, before anything connects
     components = Components.build(settings)
     seeded = init_erp(
         components.erp_engine, erp=settings.erp, company_id=settings.mapping.company, demo=True
@@ -132,6 +134,7 @@ async def run_dev(settings: Settings, stop: asyncio.Event | None = None) -> None
         settings.ui_port,
         settings.var_dir / "temporal.db",
         settings.var_dir / "temporal.log",
+        ui_codec_endpoint=f"{settings.api_url}/codec" if settings.codec == "on" else "",
     )
     server.start()
     tasks: list[asyncio.Task[None]] = []

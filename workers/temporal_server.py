@@ -57,7 +57,11 @@ class TemporalDevServer:
         ui_port: port of the Web UI.
         db_file: SQLite file for persistence.
         log_file: where the server's output goes.
-        extra_args: more ``start-dev`` arguments (e.g. ``--ui-codec-endpoint``).
+        extra_args: more ``start-dev`` arguments.
+        ui_codec_endpoint: the codec server the Web UI calls (``<endpoint>/decode``); empty for
+            none. The dev server has no switch for the UI's "include cross-origin credentials"
+            (its UI config sets only the endpoint): each operator turns that on in the Web UI's
+            codec server settings, so the browser sends the ops session cookie.
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class TemporalDevServer:
         db_file: Path,
         log_file: Path,
         extra_args: list[str] | None = None,
+        ui_codec_endpoint: str = "",
     ) -> None:
         host, _, port = address.rpartition(":")
         self.args = [
@@ -85,6 +90,7 @@ class TemporalDevServer:
             "--log-level",
             "warn",
             *dev_server_flags(),
+            *(["--ui-codec-endpoint", ui_codec_endpoint] if ui_codec_endpoint else []),
             *(extra_args or []),
         ]
         self.log_file = log_file
