@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from workers.http import embedded_server
+from tests.serving import served
 
 
 def free_port() -> int:
@@ -183,18 +183,9 @@ async def http_receiver() -> AsyncIterator[HttpReceiver]:
     """A webhook receiver served by uvicorn on 127.0.0.1 and a free port."""
     receiver = HttpReceiver()
     app = Starlette(routes=[Route("/hooks/{rest:path}", receiver.receive, methods=["POST"])])
-    server = embedded_server(app, "127.0.0.1", 0)
-    serving = asyncio.create_task(server.serve())
-    async with asyncio.timeout(10):
-        while not server.started:
-            assert not serving.done(), "the webhook receiver did not start"
-            await asyncio.sleep(0.01)
-    receiver.port = server.servers[0].sockets[0].getsockname()[1]
-    try:
+    async with served(app, "webhook receiver") as url:
+        receiver.port = int(url.rsplit(":", 1)[1])
         yield receiver
-    finally:
-        server.should_exit = True
-        await serving
 
 
 @contextmanager

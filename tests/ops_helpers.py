@@ -1,11 +1,15 @@
-"""Helpers of the ops-page tests: a users file and a signed-in HTTP client."""
+"""Helpers of the api and ops-page tests: a store, a users file, an in-process HTTP client."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
+from connectors.store import Store
 from workers.ops_auth import Role, add_user
 from workers.settings import Settings
 
@@ -38,3 +42,15 @@ async def sign_in(client: httpx.AsyncClient, name: str, password: str = PASSWORD
             "next": "/ops/dashboard",
         },
     )
+
+
+def sqlite_store(tmp_path: Path) -> Store:
+    """A fresh store on SQLite in the test's folder, its tables created."""
+    store = Store(sa.create_engine(f"sqlite:///{tmp_path}/store.db"))
+    store.create_schema()
+    return store
+
+
+def asgi_client(app: Any) -> httpx.AsyncClient:
+    """An HTTP client that calls the api app in-process (use it with ``async with``)."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")

@@ -9,7 +9,7 @@ import random
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -33,9 +33,9 @@ from domain.erp_documents import DocumentKind
 from domain.models import PaymentSource
 from domain.start_io import StartKind, WorkflowStart
 from tests.erp_rows import posted_payments
+from tests.serving import served
 from tests.toml_out import dumps, merged
 from workers.composition import Components, build_erp
-from workers.http import embedded_server
 from workers.mapping_file import load_mapping, starter_path
 from workers.settings import Settings
 from workers.worker import build_workers
@@ -235,17 +235,11 @@ async def running_stack(
         ),
         clock=(lambda: clock[0]) if clock else None,
     )
-    server = None
+    exits = AsyncExitStack()
     if real_http:
-        server = embedded_server(app, "127.0.0.1", 0)
-        serving = asyncio.create_task(server.serve())
-        async with asyncio.timeout(10):
-            while not server.started:
-                assert not serving.done(), "the simulator did not start"
-                await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
+        url = await exits.enter_async_context(served(app, "simulator"))
         timeout = httpx.Timeout(connect=2.0, read=1.0, write=2.0, pool=2.0)
-        paytrace = PaytraceClient(f"http://127.0.0.1:{port}", "demo", "demo", timeout=timeout)
+        paytrace = PaytraceClient(url, "demo", "demo", timeout=timeout)
     else:
         transport = httpx.ASGITransport(app=app)
         paytrace = PaytraceClient("http://sim", "demo", "demo", transport=transport)
@@ -267,8 +261,6 @@ async def running_stack(
             await asyncio.gather(*(w.shutdown() for w in workers))
             await asyncio.gather(*tasks, return_exceptions=True)
             await paytrace.aclose()
-            if server is not None:
-                server.should_exit = True
-                await serving
+            await exits.aclose()
             erp_engine.dispose()
             store.engine.dispose()

@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.store import Store
+from tests.ops_helpers import asgi_client
 from workers.api import MAX_BODY_BYTES, TemporalGateway, create_api
 from workers.settings import Settings
 
@@ -33,9 +34,7 @@ def settings(tmp_path):
 @pytest.fixture
 async def api(dev_env, tmp_path, settings):
     app = make_api(tmp_path, TemporalGateway(settings, dev_env.client), settings)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://api"
-    ) as client:
+    async with asgi_client(app) as client:
         yield client
 
 
@@ -91,9 +90,7 @@ async def test_temporal_down_answers_503_with_retry_after(tmp_path):
         var_dir=tmp_path, codec="off", silent_post_secret=SECRET, temporal_address="127.0.0.1:1"
     )
     app = make_api(tmp_path, TemporalGateway(settings), settings)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://api"
-    ) as client:
+    async with asgi_client(app) as client:
         resp = await client.post(
             f"/webhooks/paytrace/silent-post/{SECRET}", content="TRANSACTIONID=5", headers=FORM
         )

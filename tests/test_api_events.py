@@ -5,12 +5,11 @@ import random
 import time
 from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
 
-from connectors.store import Store
 from domain.events import sign
+from tests.ops_helpers import asgi_client, sqlite_store
 from workers.api import MAX_BODY_BYTES, TemporalGateway, create_api
 from workers.settings import Settings
 
@@ -45,17 +44,13 @@ def settings(tmp_path):
 
 @pytest.fixture
 def store(tmp_path):
-    store = Store(sa.create_engine(f"sqlite:///{tmp_path}/store.db"))
-    store.create_schema()
-    return store
+    return sqlite_store(tmp_path)
 
 
 @pytest.fixture
 async def api(dev_env, settings, store):
     app = create_api(settings, store, TemporalGateway(settings, dev_env.client))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://api"
-    ) as client:
+    async with asgi_client(app) as client:
         yield client
 
 
@@ -284,9 +279,7 @@ async def test_temporal_down_answers_503_and_the_event_is_logged_unavailable(
     down = settings.model_copy(update={"temporal_address": "127.0.0.1:1"})
     app = create_api(down, store, TemporalGateway(down))
     body = event("payment.completed", {"transaction_id": 77})
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://api"
-    ) as client:
+    async with asgi_client(app) as client:
         resp = await client.post("/webhooks/events", content=body, headers=signed(body))
     assert resp.status_code == 503 and resp.headers["Retry-After"] == "5"
     [logged] = store.events()
@@ -300,8 +293,6 @@ async def test_events_are_refused_when_no_secret_is_configured(tmp_path, store, 
     plain = Settings(var_dir=tmp_path, codec="off")
     app = create_api(plain, store, TemporalGateway(plain, dev_env.client))
     body = event("payment.completed", {"transaction_id": 5})
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://api"
-    ) as client:
+    async with asgi_client(app) as client:
         resp = await client.post("/webhooks/events", content=body, headers=signed(body))
     assert resp.status_code == 401 and "TRACEPOST_EVENT_SECRETS" in resp.json()["error"]

@@ -12,7 +12,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI, Request
 from pydantic import SecretStr
@@ -24,6 +23,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 
 from domain.order_io import OrderOutcome, OrderSyncResult
+from tests.ops_helpers import asgi_client
 from tests.orders import ORDERS_MAPPING, new_email, paid_order
 from tests.stack import running_stack
 from workers.cli import build_parser
@@ -286,10 +286,6 @@ def codec_app(tmp_path: Path, user: str | None = None, **overrides: Any) -> Fast
     return app
 
 
-def client_for(app: FastAPI) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
-
-
 def wire(payload: Payload) -> dict[str, object]:
     return {
         "metadata": {k: base64.b64encode(v).decode() for k, v in payload.metadata.items()},
@@ -302,7 +298,7 @@ BEARER = {"Authorization": f"Bearer {TOKEN}"}
 
 async def test_the_codec_endpoints_need_the_token_or_an_operator_session(tmp_path):
     body = {"payloads": [wire(json_payload("Ada"))]}
-    async with client_for(codec_app(tmp_path, user="jane")) as api:
+    async with asgi_client(codec_app(tmp_path, user="jane")) as api:
         for path in ("/codec/encode", "/codec/decode"):
             refused = await api.post(path, json=body)
             assert refused.status_code == 401 and "error" in refused.json()
@@ -326,7 +322,7 @@ async def test_the_codec_endpoints_need_the_token_or_an_operator_session(tmp_pat
 
 async def test_without_a_token_setting_only_sessions_pass(tmp_path):
     body = {"payloads": [wire(json_payload("Ada"))]}
-    async with client_for(codec_app(tmp_path, codec_token=SecretStr(""))) as api:
+    async with asgi_client(codec_app(tmp_path, codec_token=SecretStr(""))) as api:
         empty = await api.post("/codec/decode", json=body, headers={"Authorization": "Bearer "})
         assert empty.status_code == 401
 
@@ -337,7 +333,7 @@ async def test_cors_answers_the_web_ui_only_and_only_on_codec_paths(tmp_path):
         "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "content-type,x-namespace",
     }
-    async with client_for(codec_app(tmp_path, user="jane")) as api:
+    async with asgi_client(codec_app(tmp_path, user="jane")) as api:
         allowed = await api.options("/codec/decode", headers=preflight)
         assert allowed.status_code == 204
         assert allowed.headers["access-control-allow-origin"] == UI_ORIGIN
@@ -369,7 +365,7 @@ async def test_cors_answers_the_web_ui_only_and_only_on_codec_paths(tmp_path):
 
 async def test_configured_origins_replace_the_default(tmp_path):
     app = codec_app(tmp_path, codec_cors_origins=["https://temporal.acme.example/"])
-    async with client_for(app) as api:
+    async with asgi_client(app) as api:
         headers = {"Access-Control-Request-Method": "POST"}
         ui = await api.options(
             "/codec/decode", headers={**headers, "Origin": "https://temporal.acme.example"}
@@ -394,7 +390,7 @@ async def test_configured_origins_replace_the_default(tmp_path):
     ],
 )
 async def test_malformed_bodies_get_422_with_a_reason(tmp_path, content):
-    async with client_for(codec_app(tmp_path)) as api:
+    async with asgi_client(codec_app(tmp_path)) as api:
         answer = await api.post(
             "/codec/decode",
             content=content,
@@ -406,7 +402,7 @@ async def test_malformed_bodies_get_422_with_a_reason(tmp_path, content):
 
 async def test_undecryptable_payloads_and_wrong_content_types_are_refused(tmp_path):
     stranger = await AesGcmCodec(parse_key_ring(f"zz:{key_text(5)}")).encode([json_payload("x")])
-    async with client_for(codec_app(tmp_path)) as api:
+    async with asgi_client(codec_app(tmp_path)) as api:
         unknown = await api.post(
             "/codec/decode", json={"payloads": [wire(stranger[0])]}, headers=BEARER
         )

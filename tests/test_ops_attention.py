@@ -5,10 +5,8 @@ import re
 from datetime import timedelta
 from decimal import Decimal
 
-import httpx
-
 from activities.starter import start_payment_posting
-from tests.ops_helpers import add_users, csrf_of, sign_in
+from tests.ops_helpers import add_users, asgi_client, csrf_of, sign_in
 from tests.scenarios import company, parked, today_for
 from tests.stack import running_stack
 from workers.api import TemporalGateway, create_api, transaction_reader
@@ -46,9 +44,7 @@ async def test_an_ambiguous_payment_shows_its_candidates_and_is_applied_from_the
             TemporalGateway(stack.settings, dev_env.client),
             transaction_reader(stack.paytrace),
         )
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://api"
-        ) as web:
+        async with asgi_client(app) as web:
             await sign_in(web, "ann")
             page = await web.get(f"/ops/attention/{workflow_id}")
             assert page.status_code == 200

@@ -17,9 +17,9 @@ from activities.starter import start_payment_posting
 from domain.activity_io import PostingOutcome
 from tests.ops_helpers import PASSWORD, add_users
 from tests.scenarios import parked
+from tests.serving import served
 from tests.stack import TEST_CARD, running_stack
 from workers.api import TemporalGateway, create_api, transaction_reader
-from workers.http import embedded_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).parent / "output" / "screenshots"
@@ -31,17 +31,6 @@ def require_chromium() -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail("chromium is required in CI (.ci/run installs it with apt-get)")
     pytest.skip("chromium is not installed (make system-packages installs it)")
-
-
-async def serve(app):
-    server = embedded_server(app, "127.0.0.1", 0)
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(10):
-        while not server.started:
-            assert not task.done(), "the api did not start"
-            await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return server, task, f"http://127.0.0.1:{port}"
 
 
 async def test_an_operator_resolves_a_parked_payment_in_the_browser(dev_env, tmp_path):
@@ -61,8 +50,7 @@ async def test_an_operator_resolves_a_parked_payment_in_the_browser(dev_env, tmp
             TemporalGateway(stack.settings, dev_env.client),
             transaction_reader(stack.paytrace),
         )
-        server, serving, base = await serve(app)
-        try:
+        async with served(app, "api") as base:
             async with async_playwright() as pw:
                 browser = await pw.chromium.launch(
                     executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
@@ -113,8 +101,5 @@ async def test_an_operator_resolves_a_parked_payment_in_the_browser(dev_env, tmp
                 await page.goto(f"{base}/ops/settlements")
                 await page.screenshot(path=SHOTS / "07-settlements.png", full_page=True)
                 await browser.close()
-        finally:
-            server.should_exit = True
-            await serving
     for name in ("01-login", "02-dashboard", "04-item", "05-resolved", "06-postings"):
         assert (SHOTS / f"{name}.png").stat().st_size > 5_000

@@ -4,10 +4,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import httpx
-
 from tests.chargebacks import FEE_ACCOUNTS
-from tests.ops_helpers import add_users, csrf_of, sign_in
+from tests.ops_helpers import add_users, asgi_client, csrf_of, sign_in
 from tests.scenarios import posted
 from tests.stack import running_stack
 from workers.api import TemporalGateway, create_api
@@ -23,9 +21,7 @@ async def test_a_case_opened_and_decided_on_the_ops_page(dev_env, tmp_path):
         app = create_api(
             stack.settings, stack.store, TemporalGateway(stack.settings, dev_env.client)
         )
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://api"
-        ) as web:
+        async with asgi_client(app) as web:
             await sign_in(web, "ann")
             page = await web.get("/ops/chargebacks")
             assert "No chargeback case yet" in page.text

@@ -4,14 +4,11 @@ import random
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import httpx
 import pytest
-import sqlalchemy as sa
 
-from connectors.store import Store
 from domain.models import ReceiptRecord, ReceiptStatus
 from domain.store_io import SettlementLine, SettlementLineStatus, SettlementReport
-from tests.ops_helpers import PASSWORD, add_users, csrf_of, sign_in
+from tests.ops_helpers import PASSWORD, add_users, asgi_client, csrf_of, sign_in, sqlite_store
 from workers.api import TemporalGateway, create_api
 from workers.ops_auth import (
     SESSION_COOKIE,
@@ -34,17 +31,13 @@ def settings(tmp_path):
 
 @pytest.fixture
 def store(tmp_path):
-    store = Store(sa.create_engine(f"sqlite:///{tmp_path}/store.db"))
-    store.create_schema()
-    return store
+    return sqlite_store(tmp_path)
 
 
 @pytest.fixture
 async def web(dev_env, settings, store):
     app = create_api(settings, store, TemporalGateway(settings, dev_env.client))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://api"
-    ) as client:
+    async with asgi_client(app) as client:
         yield client
 
 

@@ -29,7 +29,7 @@ from connectors.paytrace.errors import (
 from connectors.paytrace.models import CreditCard, KeyedSaleRequest
 from connectors.paytrace.simulator import SimulatorConfig, create_app
 from connectors.paytrace.simulator.faults import FaultRule
-from workers.http import embedded_server
+from tests.serving import served
 
 TEST_CARD = "4012000098765439"
 TZ = ZoneInfo("America/New_York")
@@ -82,23 +82,12 @@ class Sim:
 async def serve(tmp_path: Path, **config: Any) -> AsyncIterator[Sim]:
     """Serve a fresh simulator with uvicorn on 127.0.0.1 and a free port (the OS picks it)."""
     app = create_app(SimulatorConfig(db_path=str(tmp_path / "sim.db"), **config))
-    server = embedded_server(app, "127.0.0.1", 0)
-    task = asyncio.create_task(server.serve())
-    try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                assert not task.done(), "the simulator did not start"
-                await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        url = f"http://127.0.0.1:{port}"
-        async with (
-            httpx.AsyncClient(base_url=url) as admin,
-            PaytraceClient(url, "demo", "demo") as paytrace,
-        ):
-            yield Sim(url, admin, paytrace)
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
+    async with (
+        served(app, "simulator") as url,
+        httpx.AsyncClient(base_url=url) as admin,
+        PaytraceClient(url, "demo", "demo") as paytrace,
+    ):
+        yield Sim(url, admin, paytrace)
 
 
 @pytest.fixture
