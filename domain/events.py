@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.chargeback_io import DisputeOutcome
+from domain.input_bounds import MAX_AMOUNT, BusinessDate
 from domain.money import exact_cents
 from domain.order_io import OrderPaid
 
@@ -70,8 +71,8 @@ class ChargebackOpened(_Data):
     amount: Decimal = Field(description="what the network took back, a decimal string")
     fee: Decimal | None = Field(None, description="blank: the mapping's chargebacks.default_fee")
     reason: str = Field("", max_length=200)
-    opened_on: date
-    respond_by: date
+    opened_on: BusinessDate
+    respond_by: BusinessDate
 
     @field_validator("amount", "fee", mode="before")
     @classmethod
@@ -87,6 +88,8 @@ class ChargebackOpened(_Data):
     def _positive(cls, value: Decimal) -> Decimal:
         if value <= 0:
             raise ValueError("must be more than zero")
+        if value > MAX_AMOUNT:
+            raise ValueError(f"must be at most {MAX_AMOUNT}")
         return value
 
 
@@ -95,7 +98,7 @@ class ChargebackResolved(_Data):
 
     case_id: str = Field(min_length=1, max_length=20)
     outcome: DisputeOutcome
-    decided_on: date | None = None
+    decided_on: BusinessDate | None = None
     note: str = Field("", max_length=500)
 
 

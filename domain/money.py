@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from domain.redaction import redact
+
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
 
 class MoneyError(ValueError):
     """Raised when a value cannot be read as an amount of money."""
+
+
+def _shown(value: object) -> str:
+    """A refused value as an error message may quote it: short, and never a card number."""
+    text = redact(str(value))
+    return repr(text if len(text) <= 40 else text[:40] + "…")
 
 
 def to_money(value: object) -> Decimal:
@@ -32,10 +40,10 @@ def to_money(value: object) -> Decimal:
     try:
         amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
     except (InvalidOperation, ValueError) as exc:
-        raise MoneyError(f"not an amount: {value!r}") from exc
+        raise MoneyError(f"not an amount: {_shown(value)}") from exc
     if not amount.is_finite():
-        raise MoneyError(f"not a finite amount: {value!r}")
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+        raise MoneyError(f"not a finite amount: {_shown(value)}")
+    return quantize(amount, 2)
 
 
 def exact_cents(value: object) -> Decimal:
@@ -53,7 +61,7 @@ def exact_cents(value: object) -> Decimal:
     amount = to_money(value)
     exact = value if isinstance(value, Decimal) else Decimal(str(value).strip())
     if amount != exact:
-        raise MoneyError(f"amount has a fraction of a cent: {value!r}")
+        raise MoneyError(f"amount has a fraction of a cent: {_shown(value)}")
     return amount
 
 
@@ -66,8 +74,14 @@ def quantize(amount: Decimal, places: int) -> Decimal:
 
     Returns:
         The rounded amount.
+
+    Raises:
+        MoneyError: the amount has more digits than a decimal of 28 places of precision holds.
     """
-    return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    try:
+        return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        raise MoneyError(f"amount out of range: {_shown(amount)}") from None
 
 
 def format_amount(amount: Decimal) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Self
@@ -23,6 +22,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.erp_documents import PostalAddress, SalesOrderLine
+from domain.input_bounds import MAX_AMOUNT, BusinessDate
 from domain.money import ZERO, exact_cents, quantize
 
 ORDER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._#/-]{0,39}$")
@@ -136,7 +136,7 @@ class OrderPaid(_Event):
     customer: OrderCustomerInfo
     lines: tuple[OrderLineItem, ...] = Field(min_length=1)
     shipping: Decimal = Field(ZERO, description="whole cents, not negative")
-    order_date: date | None = Field(None, description="blank: the payment's date")
+    order_date: BusinessDate | None = Field(None, description="blank: the payment's date")
     customer_po: str = Field("", max_length=15, description="the customer's PO number, if any")
 
     @field_validator("order_id")
@@ -178,6 +178,8 @@ def _decimal(value: Any, name: str) -> Decimal:
         raise ValueError(f"{name} is not a number: {value!r}") from None
     if not number.is_finite():
         raise ValueError(f"{name} is not a finite number: {value!r}")
+    if abs(number) > MAX_AMOUNT:
+        raise ValueError(f"{name} is larger than {MAX_AMOUNT}")
     return number
 
 

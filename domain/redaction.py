@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 
-# 13-19 digits, optionally separated by single spaces or dashes (how card numbers get typed).
-_PAN = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+# 13-19 digits, optionally separated by single spaces or dashes (how card numbers get typed),
+# including the no-break, thin and other Unicode spaces and dashes a pasted number may carry.
+_SEPARATOR = "[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000\u2010-\u2015\u2212-]"
+_PAN = re.compile(rf"(?<!\d)(?:\d{_SEPARATOR}?){{12,18}}\d(?!\d)")
 _SECRET_FIELDS = re.compile(
     r"""(?ix)
     (["']?(?:password|passwd|pwd|csc|cvv|cvv2|cvc|access_token|refresh_token|client_secret|

@@ -67,6 +67,14 @@ async def test_silent_post_starts_once_and_duplicates_join(api, dev_env):
         (SECRET, "TRANSACTIONID=99999999999999999999", FORM, 422, "must be a number"),
         (SECRET, "TRANSACTIONID=9999999999999999999", FORM, 422, "out of range"),
         (SECRET, "TRANSACTIONID=1&NOTE=4012000098765439", FORM, 422, "card number"),
+        # a 20-digit run is no card number, but the 50 characters kept of it end in one
+        (
+            SECRET,
+            "TRANSACTIONID=1&ORDERID=" + "x" * 34 + "4012000098765439" + "1234",
+            FORM,
+            422,
+            "card number",
+        ),
         (
             SECRET,
             '{"TRANSACTIONID": 1}',

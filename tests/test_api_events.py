@@ -223,6 +223,62 @@ def big_body() -> bytes:
             422,
             "card number",
         ),
+        (  # a JSON escape hides the number from a look at the raw body
+            b'{"id":"\\u0034111111111111111","type":"payment.completed","data":{"transaction_id":1}}',
+            None,
+            422,
+            "card number",
+        ),
+        (
+            b'{"id":"e","type":"chargeback.resolved","data":{"case_id":"C9","outcome":"won","note":"card 41111111111\\u00311111"}}',
+            None,
+            422,
+            "card number",
+        ),
+        (
+            event(
+                "chargeback.opened",
+                {
+                    "case_id": "C1",
+                    "transaction_id": 1,
+                    "amount": "1e30",
+                    "opened_on": "2026-01-01",
+                    "respond_by": "2026-01-09",
+                },
+            ),
+            None,
+            422,
+            "malformed",
+        ),
+        (
+            event(
+                "chargeback.opened",
+                {
+                    "case_id": "C1",
+                    "transaction_id": 1,
+                    "amount": "10.00",
+                    "opened_on": "2026-01-01",
+                    "respond_by": "9999-12-31",
+                },
+            ),
+            None,
+            422,
+            "malformed",
+        ),
+        (
+            event(
+                "order.paid",
+                {
+                    "order_id": "WEB-1",
+                    "transaction_id": 1,
+                    "customer": {"name": "A", "email": "a@example.com"},
+                    "lines": [{"item_id": "W", "quantity": "1e30", "unit_price": "1.00"}],
+                },
+            ),
+            None,
+            422,
+            "malformed",
+        ),
         (big_body(), None, 413, "body over"),
     ],
 )

@@ -359,6 +359,12 @@ async def test_cors_answers_the_web_ui_only_and_only_on_codec_paths(tmp_path):
         )
         assert refused.status_code == 401  # readable by the UI: it shows why
         assert refused.headers["access-control-allow-origin"] == UI_ORIGIN
+        elsewhere = await api.post(  # a signed-in operator's browser on some other site
+            "/codec/decode",
+            json={"payloads": []},
+            headers={"Origin": "https://evil.example", "Cookie": "tracepost_session=valid"},
+        )
+        assert elsewhere.status_code == 403 and "may not call" in elsewhere.json()["error"]
         other = await api.get("/ops/other", headers={"Origin": UI_ORIGIN})
         assert "access-control-allow-origin" not in other.headers
 
@@ -387,6 +393,7 @@ async def test_configured_origins_replace_the_default(tmp_path):
         b'{"payloads": [{"metadata": []}]}',
         b'{"payloads": [{"data": 5}]}',
         b'{"payloads": [{"metadata": {"encoding": 7}}]}',
+        b"[" * 100_000,  # nested past Python's recursion limit
     ],
 )
 async def test_malformed_bodies_get_422_with_a_reason(tmp_path, content):

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from activities.starter import start_payment_posting
 from tests.ops_helpers import add_users, asgi_client, csrf_of, sign_in
-from tests.scenarios import company, parked, today_for
+from tests.scenarios import company, parked, sweep, today_for
 from tests.stack import running_stack
 from workers.api import TemporalGateway, create_api, transaction_reader
 
@@ -68,6 +68,10 @@ async def test_an_ambiguous_payment_shows_its_candidates_and_is_applied_from_the
                 },
             )
             assert answer.status_code == 303 and "apply_to+sent" in answer.headers["location"]
+            swept = f"sweep-{random.randrange(10**9)}"
+            await sweep(stack, swept)
+            other = await web.get(f"/ops/attention/{swept}")  # a workflow that parks nothing
+            assert other.status_code == 200 and "no needs-attention queue" in other.text
         result = await stack.handle(txn).result()
         assert result.outcome.value == "posted"
         assert stack.balance(numbers[1]) == Decimal("0.00")

@@ -38,8 +38,9 @@ async def test_a_case_opened_and_decided_on_the_ops_page(dev_env, tmp_path):
                 "opened_on": today.isoformat(),
                 "respond_by": (today + timedelta(days=20)).isoformat(),
             }
-            bad = await web.post("/ops/chargebacks", data={**form, "amount": "12.345"})
-            assert bad.status_code == 303 and "error=" in bad.headers["location"]
+            for wrong in ({"amount": "12.345"}, {"amount": "1e30"}, {"respond_by": "9999-12-31"}):
+                bad = await web.post("/ops/chargebacks", data={**form, **wrong})
+                assert bad.status_code == 303 and "error=" in bad.headers["location"], wrong
             opened = await web.post("/ops/chargebacks", data=form)
             assert opened.status_code == 303 and "started" in opened.headers["location"]
             await stack.wait_stage(f"chargeback-{case}", "awaiting_deadline", 60)

@@ -11,7 +11,9 @@ from domain.store_io import SettlementLine, SettlementLineStatus, SettlementRepo
 from tests.ops_helpers import PASSWORD, add_users, asgi_client, csrf_of, sign_in, sqlite_store
 from workers.api import TemporalGateway, create_api
 from workers.ops_auth import (
+    MAX_TRACKED_NAMES,
     SESSION_COOKIE,
+    LoginThrottle,
     OpsUser,
     Role,
     SessionSigner,
@@ -131,6 +133,50 @@ async def test_a_bad_resolution_goes_back_with_the_reason(web):
         "/ops/attention/payment-1/resolve", data={"action": "apply_to", "csrf": token}
     )
     assert "at+least+one+invoice" in resp.headers["location"]
+
+
+async def test_a_card_number_in_a_form_is_refused_and_not_echoed(web):
+    await sign_in(web, "ann")
+    token = csrf_of((await web.get("/ops/dashboard")).text)
+    for field, value in (("amount", "4111111111111111x"), ("note", "card 4111 1111 1111 1111")):
+        resp = await web.post(
+            "/ops/attention/payment-1/resolve",
+            data={
+                "action": "apply_to",
+                "csrf": token,
+                "invoice": "1001",
+                "amount": "5",
+                field: value,
+            },
+        )
+        assert resp.status_code == 422 and "looks like a card number" in resp.text
+        assert "1111 1111" not in resp.text and "4111111111111111" not in resp.text
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "text"),
+    [
+        ("/ops/postings?transaction=9999999999999999999", 200, "a transaction id is a number"),
+        ("/ops/postings?to=9999-12-31", 200, "outside 2000-01-01..2099-12-31"),
+        ("/ops/postings?from=0001-01-01", 200, "outside"),
+        ("/ops/settlements/99999999999999999999", 404, "No reconciliation report"),
+        ("/ops/settlements/99999999999999999999/csv", 404, "no report"),
+    ],
+)
+async def test_out_of_range_numbers_and_dates_get_a_reason(web, path, status, text):
+    await sign_in(web, "ann")
+    resp = await web.get(path)
+    assert resp.status_code == status and text in resp.text
+
+
+def test_a_flood_of_made_up_names_does_not_unlock_a_name():
+    throttle = LoginThrottle(limit=5, lock_seconds=60)
+    for _ in range(5):
+        throttle.failed("ann", now=1000)
+    for n in range(MAX_TRACKED_NAMES + 1):
+        throttle.failed(f"junk{n}", now=1001)
+    assert throttle.locked("ann", now=1002)
+    assert not throttle.locked("ann", now=1061)
 
 
 async def test_an_item_that_does_not_wait_says_so(web):

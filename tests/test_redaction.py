@@ -3,7 +3,7 @@
 import io
 import logging
 
-from domain.redaction import luhn_valid, mask_pan, redact
+from domain.redaction import contains_card_number, luhn_valid, mask_pan, redact
 from workers.logging_setup import RedactingFilter
 
 CARD = "4012000098765439"
@@ -35,6 +35,13 @@ def test_redact_masks_cards_secrets_and_tokens_but_keeps_ids():
         assert secret not in out
     assert "xxxxxxxxxxxx5439" in out
     assert "transaction 1000001 amount 125.00 invoice 0000001001" in out
+
+
+def test_pasted_numbers_with_unicode_spaces_or_dashes_are_cards_too():
+    for separator in ("\u00a0", "\u202f", "\u2013", "\t"):
+        typed = separator.join(("4012", "0000", "9876", "5439"))
+        assert contains_card_number(typed) and redact(typed) == "xxxxxxxxxxxx5439"
+    assert not contains_card_number("4012.0000.9876.5439")  # dots: amounts, not cards
 
 
 def test_filter_on_a_handler_redacts_messages_args_and_tracebacks():

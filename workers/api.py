@@ -24,7 +24,7 @@ from workers.codec import codec_from_settings
 from workers.codec_server import install_codec
 from workers.gateway import TemporalGateway, TemporalUnavailableError
 from workers.ops_chargebacks import OpsChargebacks
-from workers.ops_pages import OpsPages, TransactionReader
+from workers.ops_pages import CardNumberInForm, OpsPages, TransactionReader
 from workers.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ def create_api(
     _publish_event_schemas(app)
     ops = OpsPages(settings, store, gateway, read_transaction)
     app.include_router(ops.router())
+    app.add_exception_handler(CardNumberInForm, ops.card_refused)
     app.include_router(OpsChargebacks(ops, settings, store, gateway).router())
     codec = codec_from_settings(settings)
     if codec is not None:

@@ -17,7 +17,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 MAX_TRANSACTION_ID = 2**63
 RETRY_AFTER_SECONDS = "5"
+CARD_REFUSAL = "body contains what looks like a card number; it was not stored"
 _TRANSACTION_ID = re.compile(r"[0-9]{1,19}")
 _NETWORKS = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 
@@ -313,13 +314,13 @@ class WebhookRoutes:
         except UnicodeDecodeError:
             return await self._answer(422, "body is not UTF-8", base=base)
         if contains_card_number(text):
-            return await self._answer(
-                422, "body contains what looks like a card number; it was not stored", base=base
-            )
+            return await self._answer(422, CARD_REFUSAL, base=base)
         try:
             raw = json.loads(text)
         except (ValueError, RecursionError):
             return await self._answer(422, "body is not a JSON object", base=base)
+        if any(contains_card_number(s) for s in _strings(raw)):  # e.g. written with \u escapes
+            return await self._answer(422, CARD_REFUSAL, base=base)
         try:
             envelope = EventEnvelope.model_validate(raw)
         except ValidationError as exc:
@@ -384,9 +385,7 @@ class WebhookRoutes:
         except UnicodeDecodeError:
             return await self._answer(422, "body is not UTF-8 form data", base=base)
         if any(contains_card_number(v) for values in fields.values() for v in values):
-            return await self._answer(
-                422, "body contains what looks like a card number; it was not stored", base=base
-            )
+            return await self._answer(422, CARD_REFUSAL, base=base)
         values = fields.get("TRANSACTIONID", [])
         if len(values) != 1 or not _TRANSACTION_ID.fullmatch(values[0].strip()):
             return await self._answer(
@@ -396,6 +395,8 @@ class WebhookRoutes:
         if not 0 < transaction_id < MAX_TRANSACTION_ID:
             return await self._answer(422, "TRANSACTIONID is out of range", base=base)
         order_id = (fields.get("ORDERID") or [""])[0][:50]
+        if contains_card_number(order_id):  # cut out of a longer run of digits
+            return await self._answer(422, CARD_REFUSAL, base=base)
         base["event_id"] = str(transaction_id)
         base["data"] = {"transaction_id": transaction_id, "order_id": order_id}
         try:
@@ -417,6 +418,20 @@ class WebhookRoutes:
             "silent post: transaction %s order %r %s", transaction_id, order_id, answer.outcome
         )
         return await self._accepted(answer, base)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string of a decoded JSON document, keys included, depth first."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def _retry_after() -> dict[str, str]:

@@ -49,6 +49,8 @@ def _parse_payloads(body: bytes) -> list[Payload]:
         document: Any = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _BadBody(f"the body is not JSON: {exc}") from None
+    except RecursionError:
+        raise _BadBody("the body is nested too deeply to be codec payloads") from None
     if not isinstance(document, dict) or "payloads" not in document:
         raise _BadBody('the body must be an object {"payloads": [...]}')
     items = document["payloads"]
@@ -115,6 +117,9 @@ def install_codec(
     async def serve(
         request: Request, run: Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
     ) -> Response:
+        origin = request.headers.get("origin", "")
+        if origin and origin.rstrip("/") not in origins:  # a browser on a page not the Web UI's
+            return refuse(request, 403, f"origin {origin[:100]!r} may not call the codec server")
         if not (bearer_ok(request) or session_user(request) is not None):
             return refuse(
                 request,

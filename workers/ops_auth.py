@@ -266,6 +266,10 @@ def csrf_ok(expected: str, offered: str) -> bool:
     return bool(expected) and hmac.compare_digest(expected.encode(), offered.encode())
 
 
+MAX_TRACKED_NAMES = 10_000
+"""Names with failed sign-ins the throttle remembers before it forgets the unlocked ones."""
+
+
 class LoginThrottle:
     """Slows password guessing: after ``limit`` failures a name is locked for ``lock_seconds``.
 
@@ -287,10 +291,15 @@ class LoginThrottle:
 
     def failed(self, name: str, now: float | None = None) -> None:
         """Count a failure."""
+        now = time.time() if now is None else now
         count, _ = self._failures.get(name, (0, 0.0))
-        self._failures[name] = (count + 1, time.time() if now is None else now)
-        if len(self._failures) > 10_000:  # a flood of made-up names must not grow without end
-            self._failures.clear()
+        self._failures[name] = (count + 1, now)
+        if len(self._failures) > MAX_TRACKED_NAMES:
+            # A flood of made-up names must not grow the table without end, nor unlock a name:
+            # only names not locked now are forgotten.
+            self._failures = {
+                key: value for key, value in self._failures.items() if self.locked(key, now)
+            }
 
     def succeeded(self, name: str) -> None:
         """Forget the failures of a name."""

@@ -21,15 +21,22 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from pydantic import ValidationError
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import (
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.service import RPCError
 
 from connectors.paytrace.errors import PaytraceError
 from connectors.store import Store
 from connectors.store.ops_queries import PostingQuery
 from domain.activity_io import AttentionInfo, InvoiceAmount, Resolution, ResolutionAction
+from domain.input_bounds import FIRST_DAY, LAST_DAY
 from domain.models import PaytraceTransaction
 from domain.money import MoneyError, to_money
+from domain.redaction import contains_card_number
 from domain.settlement_csv import report_csv
 from workers.attention import ParkedWorkflow, attention_of, list_attention, resolve, web_ui_link
 from workers.gateway import TemporalGateway, TemporalUnavailableError
@@ -49,6 +56,14 @@ from workers.ops_charts import bar_chart
 from workers.settings import Settings
 
 log = logging.getLogger(__name__)
+
+MAX_ID = 2**63 - 1
+"""The largest transaction id or batch number a page looks up (the store's BIGINT)."""
+
+
+class CardNumberInForm(ValueError):
+    """A posted ops form held what looks like a full card number."""
+
 
 TEMPLATES = Path(__file__).with_name("ops_templates")
 TransactionReader = Callable[[int], Awaitable[PaytraceTransaction | None]]
@@ -147,10 +162,33 @@ class OpsPages:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/ops/login?{urlencode({'next': target})}", status_code=303)
 
-    async def form(self, request: Request) -> dict[str, Any]:
-        """A posted form's fields, each a list of its values."""
+    async def form(self, request: Request, *, refuse_cards: bool = True) -> dict[str, Any]:
+        """A posted form's fields, each a list of its values.
+
+        Raises:
+            CardNumberInForm: a field holds what looks like a card number (not checked for the
+                sign-in form, whose password is never stored or shown).
+        """
         form = await request.form()
-        return {key: form.getlist(key) for key in form}
+        fields = {key: form.getlist(key) for key in form}
+        if refuse_cards and any(
+            isinstance(v, str) and contains_card_number(v) for vs in fields.values() for v in vs
+        ):
+            raise CardNumberInForm
+        return fields
+
+    async def card_refused(self, request: Request, exc: Exception) -> Response:
+        """The answer to a form that held a card number: nothing sent, nothing kept."""
+        return self.render(
+            request,
+            "error.html",
+            {
+                "error": "The form held what looks like a card number, so nothing was sent or"
+                " kept. Card numbers never belong in tracepost: PayTrace keeps them."
+            },
+            status=422,
+            session=self.session(request),
+        )
 
     # -- routes ---------------------------------------------------------------------------
 
@@ -188,7 +226,7 @@ class OpsPages:
 
     async def login(self, request: Request) -> Response:
         """Check the name and password; start a session."""
-        form = await self.form(request)
+        form = await self.form(request, refuse_cards=False)
         name = first(form, "username").strip().lower()
         password = first(form, "password")
         target = _safe_next(first(form, "next"))
@@ -242,7 +280,7 @@ class OpsPages:
     async def logout(self, request: Request) -> Response:
         """End the session."""
         session = self.session(request)
-        form = await self.form(request)
+        form = await self.form(request, refuse_cards=False)
         if session is None or not csrf_ok(session.csrf, first(form, "csrf")):
             return RedirectResponse("/ops/login", status_code=303)
         response = RedirectResponse("/ops/login", status_code=303)
@@ -345,6 +383,8 @@ class OpsPages:
             return None, "Temporal is unavailable; try again shortly."
         except RPCError as exc:
             return None, f"This workflow cannot be read ({exc.status.name})."
+        except (WorkflowQueryFailedError, WorkflowQueryRejectedError):
+            return None, "This workflow has no needs-attention queue (it parks nothing)."
         if info is None:
             return None, "This workflow is not waiting for anyone (it may have been resolved)."
         return info, ""
@@ -383,7 +423,12 @@ class OpsPages:
         except WorkflowUpdateFailedError as exc:
             reason = str(exc.cause or exc)
             return RedirectResponse(f"{back}?{urlencode({'error': reason})}", status_code=303)
-        except (TemporalUnavailableError, RPCError, TimeoutError) as exc:
+        except (
+            TemporalUnavailableError,
+            RPCError,
+            TimeoutError,
+            WorkflowUpdateRPCTimeoutOrCancelledError,
+        ) as exc:
             reason = f"Temporal did not take the resolution ({type(exc).__name__}); try again."
             return RedirectResponse(f"{back}?{urlencode({'error': reason})}", status_code=303)
         log.info("ops: %s resolved %s with %s", session.user, workflow_id, resolution.action.value)
@@ -429,7 +474,11 @@ class OpsPages:
         session = self.session(request)
         if session is None:
             return self.login_redirect(request)
-        report = await asyncio.to_thread(self._store.settlement_report, batch)
+        report = (
+            await asyncio.to_thread(self._store.settlement_report, batch)
+            if 0 <= batch <= MAX_ID
+            else None
+        )
         if report is None:
             return self.render(
                 request,
@@ -445,7 +494,11 @@ class OpsPages:
         session = self.session(request)
         if session is None:
             return self.login_redirect(request)
-        report = await asyncio.to_thread(self._store.settlement_report, batch)
+        report = (
+            await asyncio.to_thread(self._store.settlement_report, batch)
+            if 0 <= batch <= MAX_ID
+            else None
+        )
         if report is None:
             return Response(f"no report for batch {batch}\n", status_code=404)
         return Response(
@@ -491,7 +544,7 @@ def _int_or_none(text: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    if not text.isascii() or not text.isdigit() or len(text) > 19:
+    if not text.isascii() or not text.isdigit() or len(text) > 19 or int(text) > MAX_ID:
         raise ValueError("a transaction id is a number")
     return int(text)
 
@@ -501,9 +554,12 @@ def _day_or_none(text: str) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"{text[:20]!r} is not a date (YYYY-MM-DD)") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"{day} is outside {FIRST_DAY}..{LAST_DAY}")
+    return day
 
 
 def _resolution(form: dict[str, list[Any]], operator: str) -> Resolution:
