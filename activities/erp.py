@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import names
 from activities.errors import to_application_error
+from activities.observability import tag_span, tag_written
 from connectors.erp.errors import ErpError
 from connectors.erp.protocol import ErpConnector
 from domain.activity_io import InvoiceLookup, MatchContext, MatchRequest
@@ -178,12 +179,16 @@ class ErpActivities:
     @activity.defn(name=names.FIND_RECEIPT)
     def find_receipt(self, transaction_id: int) -> ReceiptRecord | None:
         """Read back what the ERP already holds for a PayTrace card transaction."""
-        return erp_call(lambda: self._erp.find_receipt(transaction_id))
+        tag_span(transaction_id=transaction_id)
+        return tag_written(erp_call(lambda: self._erp.find_receipt(transaction_id)))
 
     @activity.defn(name=names.FIND_RECEIPT_OF)
     def find_receipt_of(self, query: ReceiptQuery) -> ReceiptRecord | None:
         """Read back the receipt of a card or ACH payment."""
-        return erp_call(lambda: self._erp.find_receipt(query.transaction_id, query.method))
+        tag_span(transaction_id=query.transaction_id)
+        return tag_written(
+            erp_call(lambda: self._erp.find_receipt(query.transaction_id, query.method))
+        )
 
     @activity.defn(name=names.WRITE_RECEIPT)
     def write_receipt(self, receipt: CashReceipt) -> ReceiptRecord:
@@ -199,17 +204,22 @@ class ErpActivities:
             receipt = receipt.model_copy(
                 update={"cash_account": self._mapping.receipts.ach_cash_account}
             )
-        return erp_call(lambda: self._erp.write_receipt(receipt))
+        tag_span(transaction_id=receipt.paytrace_transaction_id)
+        return tag_written(erp_call(lambda: self._erp.write_receipt(receipt)))
 
     @activity.defn(name=names.POST_RECEIPT)
     def post_receipt(self, transaction_id: int) -> ReceiptRecord:
         """Post the card receipt's batch with the configured strategy; idempotent."""
-        return erp_call(lambda: self._erp.post_receipt(transaction_id))
+        tag_span(transaction_id=transaction_id)
+        return tag_written(erp_call(lambda: self._erp.post_receipt(transaction_id)))
 
     @activity.defn(name=names.POST_RECEIPT_OF)
     def post_receipt_of(self, query: ReceiptQuery) -> ReceiptRecord:
         """Post the receipt batch of a card or ACH payment; idempotent."""
-        return erp_call(lambda: self._erp.post_receipt(query.transaction_id, query.method))
+        tag_span(transaction_id=query.transaction_id)
+        return tag_written(
+            erp_call(lambda: self._erp.post_receipt(query.transaction_id, query.method))
+        )
 
     @activity.defn(name=names.OPEN_PERIOD_DATE)
     def open_period_date(self, at: datetime) -> date:

@@ -11,6 +11,7 @@ from temporalio import activity
 from activities import names
 from activities.erp import CustomerResolver, erp_call
 from activities.errors import to_application_error
+from activities.observability import tag_span, tag_written
 from connectors.erp.errors import ErpBusinessError, ErpError
 from connectors.erp.protocol import ErpConnector
 from domain.erp_documents import (
@@ -43,12 +44,12 @@ class ErpDocumentActivities:
     @activity.defn(name=names.FIND_DOCUMENT)
     def find_document(self, query: DocumentQuery) -> ErpDocument | None:
         """Read back the document of a kind written for a business key."""
-        return erp_call(lambda: self._erp.find_document(query.kind, query.key))
+        return tag_written(erp_call(lambda: self._erp.find_document(query.kind, query.key)))
 
     @activity.defn(name=names.POST_DOCUMENT)
     def post_document(self, query: DocumentQuery) -> ErpDocument:
         """Post a written document's batch with the configured strategy; idempotent."""
-        return erp_call(lambda: self._erp.post_document(query.kind, query.key))
+        return tag_written(erp_call(lambda: self._erp.post_document(query.kind, query.key)))
 
     @activity.defn(name=names.LOAD_REFUND_CONTEXT)
     def load_refund_context(self, request: RefundContextRequest) -> RefundContext:
@@ -104,12 +105,14 @@ class ErpDocumentActivities:
     @activity.defn(name=names.WRITE_CREDIT_MEMO)
     def write_credit_memo(self, memo: CreditMemo) -> ErpDocument:
         """Write the pending credit memo of a refund, exactly once."""
-        return erp_call(lambda: self._erp.write_credit_memo(memo))
+        tag_span(transaction_id=memo.paytrace_transaction_id)
+        return tag_written(erp_call(lambda: self._erp.write_credit_memo(memo)))
 
     @activity.defn(name=names.REVERSE_RECEIPT)
     def reverse_receipt(self, reversal: ReceiptReversal) -> ErpDocument:
         """Reverse a posted receipt and reopen what it paid, exactly once."""
-        return erp_call(lambda: self._erp.reverse_receipt(reversal))
+        tag_span(transaction_id=reversal.paytrace_transaction_id)
+        return tag_written(erp_call(lambda: self._erp.reverse_receipt(reversal)))
 
     @activity.defn(name=names.WRITE_DEPOSIT)
     def write_deposit(self, deposit: Deposit) -> ErpDocument:

@@ -10,6 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import names
 from activities.errors import to_application_error
+from activities.observability import tag_span
 from connectors.paytrace.client import PaytraceClient
 from connectors.paytrace.errors import PaytraceError
 from connectors.paytrace.models import ExportedTransaction, parse_timestamp
@@ -79,6 +80,7 @@ class PaytraceActivities:
         Returns:
             The transaction with the masked card number only.
         """
+        tag_span(transaction_id=transaction_id)
         try:
             found = await self._client.export_by_id(transaction_id)
         except PaytraceError as exc:

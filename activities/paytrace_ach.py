@@ -10,6 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import names
 from activities.errors import to_application_error
+from activities.observability import tag_span
 from activities.paytrace import local_days
 from connectors.paytrace.client import PaytraceClient
 from connectors.paytrace.errors import PaytraceError
@@ -44,6 +45,7 @@ class AchActivities:
         Returns:
             The check as a transaction with ``method`` ACH and the masked account only.
         """
+        tag_span(transaction_id=check_id)
         try:
             found = await self._client.export_check(check_id)
         except PaytraceError as exc:

@@ -16,6 +16,12 @@ from temporalio.exceptions import ApplicationError
 
 from activities import names
 from activities.errors import to_application_error
+from activities.observability import (
+    SETTLEMENT_BATCHES,
+    SETTLEMENT_DISCREPANCIES,
+    count,
+    label,
+)
 from connectors.erp.errors import ErpError
 from connectors.erp.protocol import ErpConnector
 from connectors.paytrace.client import PaytraceClient
@@ -200,6 +206,15 @@ class SettlementActivities:
             report.model_copy(
                 update={"notes": plan.notes, "status": status, "settled_at": settled}
             ),
+        )
+        count(
+            SETTLEMENT_BATCHES, "settled batches reconciled, by status", {"status": label(status)}
+        )
+        count(
+            SETTLEMENT_DISCREPANCIES,
+            "discrepancies the settlement reconciliations found",
+            {},
+            plan.discrepancies,
         )
         return plan
 

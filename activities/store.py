@@ -14,6 +14,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import names
+from activities.observability import MATCH_DECISIONS, POSTINGS, count, label, tag_span
 from connectors.store import Store
 from domain.activity_io import (
     AuditEvent,
@@ -73,6 +74,26 @@ def decision_from_audit(event: AuditEvent) -> DecisionRecord | None:
     )
 
 
+def _count_audit(event: AuditEvent) -> None:
+    """Count a workflow's outcome (``finished``) or a matching decision (``matched``)."""
+    outcome = event.detail.get("outcome")
+    if not isinstance(outcome, str) or not outcome:
+        return
+    if event.event == "finished":
+        workflow_type = activity.info().workflow_type if activity.in_activity() else ""
+        count(
+            POSTINGS,
+            "tracepost workflows finished, by workflow type and outcome",
+            {"workflow_type": label(workflow_type or "unknown"), "outcome": label(outcome)},
+        )
+    elif event.event == "matched":
+        count(
+            MATCH_DECISIONS,
+            "matching decisions, by outcome (apply, needs_attention) and rule",
+            {"outcome": label(outcome), "rule": label(event.detail.get("rule", ""))},
+        )
+
+
 def _invariant(message: str) -> ApplicationError:
     """A store record that contradicts another: no retry can fix it, a person must look."""
     return ApplicationError(message, type="store_invariant", non_retryable=True)
@@ -102,16 +123,24 @@ class StoreActivities:
     @activity.defn(name=names.RECORD_AUDIT)
     def record_audit(self, event: AuditEvent) -> bool:
         """Append one audit event (idempotent by its key); a ``matched`` one is a decision too."""
+        tag_span(transaction_id=event.paytrace_transaction_id)
         written = self._store.record_audit(event)
         decision = decision_from_audit(event)
         if decision is not None:
             self._store.record_decision(decision)
+        if written:  # counted once: a retried audit event is not written again
+            _count_audit(event)
         return written
 
     @activity.defn(name=names.RECORD_POSTING)
     def record_posting(self, request: PostingRecordRequest) -> None:
         """Copy an ERP posting into the store for the ops pages and reports."""
         record = request.record
+        tag_span(
+            transaction_id=record.paytrace_transaction_id,
+            erp_document=record.erp_document,
+            erp_batch=record.batch,
+        )
         kind = "ach_receipt" if record.source is PaymentSource.ACH else "receipt"
         self._store.record_posting(record, workflow_id=request.workflow_id, kind=kind)
 

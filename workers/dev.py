@@ -23,15 +23,21 @@ from workers.composition import Components, display_url
 from workers.dev_users import ensure_dev_admin
 from workers.erp_admin import init_erp
 from workers.http import embedded_server
+from workers.logging_setup import secure_handlers
+from workers.observability import Observability, run_observed_workers
 from workers.schedules import ensure_schedules
 from workers.settings import ERP_LABELS, Settings
 from workers.temporal_client import connect
 from workers.temporal_server import TemporalDevServer, TemporalServerError, find_temporal_cli
-from workers.worker import run_workers, verify_mapping
+from workers.worker import verify_mapping
 
 
 class PortInUseError(RuntimeError):
     """A port the dev stack needs is taken."""
+
+
+class DevConfigError(RuntimeError):
+    """A setting the embedded stack cannot honour (it says which)."""
 
 
 def _check_port_free(host: str, port: int, what: str) -> None:
@@ -100,14 +106,32 @@ Then watch the PaymentPosting workflow in the Web UI and the invoice balance wit
 """
 
 
-async def run_dev(settings: Settings, stop: asyncio.Event | None = None) -> None:
+async def run_dev(
+    settings: Settings,
+    stop: asyncio.Event | None = None,
+    *,
+    observability: Observability | None = None,
+) -> None:
     """Run the embedded stack until ``stop`` is set or SIGINT/SIGTERM arrives.
 
     Args:
         settings: tracepost settings.
         stop: an event to stop it from code (tests); signals set it too.
+        observability: the process's tracing and metrics (``start_observability``); None: off.
     """
     stop = stop or asyncio.Event()
+    observability = observability or Observability()
+    production = (
+        settings.temporal_tls,
+        settings.temporal_tls_ca_cert,
+        settings.temporal_tls_client_cert,
+        settings.temporal_api_key.get_secret_value(),
+    )
+    if any(production):
+        raise DevConfigError(
+            "tracepost dev runs its own plaintext Temporal dev server: unset TRACEPOST_TEMPORAL_TLS*"
+            " and TRACEPOST_TEMPORAL_API_KEY (they are for `tracepost worker` and `api`)"
+        )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -160,18 +184,23 @@ async def run_dev(settings: Settings, stop: asyncio.Event | None = None) -> None
             settings.simulator_port,
         )
         api = embedded_server(
-            create_api(
-                settings,
-                components.store,
-                TemporalGateway(settings, client),
-                transaction_reader(components.paytrace),
+            observability.instrument_api(
+                create_api(
+                    settings,
+                    components.store,
+                    TemporalGateway(settings, client),
+                    transaction_reader(components.paytrace),
+                )
             ),
             settings.api_host,
             settings.api_port,
         )
+        secure_handlers(settings.log_format)  # uvicorn's own handlers, added as it was built
         http_servers = [simulator, api]
         tasks = [asyncio.create_task(s.serve()) for s in http_servers]
-        tasks.append(asyncio.create_task(run_workers(client, components, stop)))
+        tasks.append(
+            asyncio.create_task(run_observed_workers(client, components, stop, observability))
+        )
         await ensure_schedules(client, settings)
         if seeded:
             print(
