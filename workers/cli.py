@@ -23,11 +23,13 @@ from workers.cli_common import settings_or_exit as _settings
 from workers.cli_ops import add_ops_commands
 from workers.cli_ops_users import add_ops_user_commands
 from workers.cli_orders import add_order_commands
+from workers.cli_temporal import add_temporal_commands
 from workers.codec import CodecKeyError
 from workers.erp_admin import DEMO_CUSTOMERS, DEMO_INVOICES
 from workers.http import EmbeddedServer
-from workers.logging_setup import configure_logging
+from workers.logging_setup import LOG_FORMATS, configure_logging, secure_handlers
 from workers.settings import SUPPORTED_ERPS
+from workers.temporal_connection import TemporalConnectionError
 
 PUBLISHED_TEST_CARD = "4012000098765439"  # Visa test number published for PayTrace's sandbox
 
@@ -68,26 +70,42 @@ async def _serve(server: EmbeddedServer, stop: asyncio.Event) -> None:
 
 def cmd_dev(args: argparse.Namespace) -> int:
     """Run the embedded stack."""
-    from workers.dev import PortInUseError, run_dev
+    from workers.dev import DevConfigError, PortInUseError, run_dev
+    from workers.metrics import MetricsEndpointError
+    from workers.observability import start_observability
     from workers.temporal_server import TemporalServerError
     from workers.worker import MappingRefusedError
 
     settings = _settings(ui_port=args.ui_port)
     try:
-        asyncio.run(run_dev(settings))
-    except (PortInUseError, TemporalServerError, MappingRefusedError) as exc:
+        observability = start_observability(settings, "dev", settings.metrics_bind)
+    except MetricsEndpointError as exc:
+        print(f"tracepost dev: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(run_dev(settings, observability=observability))
+    except (PortInUseError, DevConfigError, TemporalServerError, MappingRefusedError) as exc:
         print(f"tracepost dev: {exc}", file=sys.stderr)
         return 1
+    finally:
+        observability.close()
     return 0
 
 
 def cmd_worker(_: argparse.Namespace) -> int:
     """Run a worker process (after checking the mapping against the ERP)."""
     from workers.composition import Components
+    from workers.metrics import MetricsEndpointError
+    from workers.observability import run_observed_workers, start_observability
     from workers.temporal_client import connect
-    from workers.worker import MappingRefusedError, run_workers, verify_mapping
+    from workers.worker import MappingRefusedError, verify_mapping
 
     settings = _settings()
+    try:  # before any client: the runtime serves the metrics, httpx is traced
+        observability = start_observability(settings, "worker", settings.metrics_bind)
+    except MetricsEndpointError as exc:
+        print(f"tracepost worker: {exc}", file=sys.stderr)
+        return 2
     components = Components.build(settings)
     components.store.create_schema()  # idempotent: new tables exist whichever process starts first
     try:
@@ -100,11 +118,14 @@ def cmd_worker(_: argparse.Namespace) -> int:
     async def run(stop: asyncio.Event) -> None:
         try:
             client = await connect(settings)
-            await run_workers(client, components, stop)
+            await run_observed_workers(client, components, stop, observability)
         finally:
             await components.aclose()
 
-    asyncio.run(_until_signal(run))
+    try:
+        asyncio.run(_until_signal(run))
+    finally:
+        observability.close()
     return 0
 
 
@@ -114,14 +135,27 @@ def cmd_api(_: argparse.Namespace) -> int:
     from workers.api import TemporalGateway, create_api, transaction_reader
     from workers.composition import build_paytrace, make_engine
     from workers.http import embedded_server
+    from workers.metrics import MetricsEndpointError
+    from workers.observability import start_observability
 
     settings = _settings()
+    try:  # before any client: the runtime serves the metrics, httpx is traced
+        observability = start_observability(settings, "api", settings.api_metrics_bind)
+    except MetricsEndpointError as exc:
+        print(f"tracepost api: {exc}", file=sys.stderr)
+        return 2
     store = Store(make_engine(settings.store_url))
     store.create_schema()
     paytrace = build_paytrace(settings)  # the ops pages re-read transactions (masked card only)
     app = create_api(settings, store, TemporalGateway(settings), transaction_reader(paytrace))
-    server = embedded_server(app, settings.api_host, settings.api_port)
-    asyncio.run(_until_signal(lambda stop: _serve(server, stop)))
+    server = embedded_server(
+        observability.instrument_api(app), settings.api_host, settings.api_port
+    )
+    secure_handlers(settings.log_format)  # uvicorn's own handlers, added as the server was built
+    try:
+        asyncio.run(_until_signal(lambda stop: _serve(server, stop)))
+    finally:
+        observability.close()
     return 0
 
 
@@ -146,6 +180,7 @@ def cmd_simulator(args: argparse.Namespace) -> int:
         )
     )
     server = embedded_server(app, settings.api_host, port)
+    secure_handlers(settings.log_format)  # uvicorn's own handlers, added as the server was built
     print(f"PayTrace simulator on http://{settings.api_host}:{port}", flush=True)
     asyncio.run(_until_signal(lambda stop: _serve(server, stop)))
     return 0
@@ -313,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_ops_user_commands(sub)
     add_alert_commands(sub)
     add_codec_commands(sub)
+    add_temporal_commands(sub)
 
     sale = sub.add_parser("sale", help="make a test sale in the simulator or sandbox")
     sale.add_argument("--amount", required=True)
@@ -330,7 +366,12 @@ def main(argv: list[str] | None = None) -> None:
     a finished command into a failure.
     """
     args = build_parser().parse_args(argv)
-    configure_logging(os.environ.get("TRACEPOST_LOG_LEVEL", "INFO"))
+    log_format = os.environ.get("TRACEPOST_LOG_FORMAT", "text").strip().lower()
+    # an unknown format is refused with the other settings, when the command loads them
+    configure_logging(
+        os.environ.get("TRACEPOST_LOG_LEVEL", "INFO"),
+        log_format if log_format in LOG_FORMATS else "text",
+    )
     code = 1
     try:
         code = int(args.func(args))
@@ -342,7 +383,7 @@ def main(argv: list[str] | None = None) -> None:
             code = int(exc.code or 0)
     except KeyboardInterrupt:
         code = 130
-    except CodecKeyError as exc:  # a configuration problem: the message says what to set
+    except (CodecKeyError, TemporalConnectionError) as exc:  # configuration: says what to set
         print(f"tracepost: {exc}", file=sys.stderr)
         code = 2
     except Exception:  # noqa: BLE001 - printed in full, then the process fails

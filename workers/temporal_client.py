@@ -14,6 +14,8 @@ from temporalio.converter import (
 
 from workers.codec import codec_from_settings
 from workers.settings import Settings
+from workers.telemetry import client_interceptors
+from workers.temporal_connection import connection_options
 
 
 def encrypted_data_converter(codec: PayloadCodec) -> DataConverter:
@@ -64,9 +66,12 @@ async def connect(settings: Settings) -> Client:
 
     Raises:
         CodecKeyError: payload encryption is on and no key is configured.
+        TemporalConnectionError: the TLS / API key settings cannot work (names the setting).
     """
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings),
+        interceptors=client_interceptors(),  # tracing, once configure_tracing ran
+        **connection_options(settings),
     )
