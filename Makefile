@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck pytest e2e clean system-packages
+.PHONY: dev test lint typecheck pytest e2e clean system-packages lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest
+
+## lock: pin pyproject.toml's dependencies with hashes into deploy/requirements.lock and
+## deploy/build-requirements.lock (the image installs only these; needs the package index)
+lock: | $(BIN)/python
+	$(BIN)/python deploy/lock.py
 
 ## system-packages: what the system must have (Debian/Ubuntu, run as root): the ODBC driver manager
 ## and chromium (the ops pages' browser tests)

@@ -15,6 +15,7 @@ from connectors.erp.errors import ErpUnavailableError
 from workers.composition import Components
 from workers.failure_alerts import RepeatedFailureAlerts
 from workers.mapping_file import Problem, check_mapping, errors_of, structural_problems
+from workers.metrics import ActivityMetrics
 from workflows import ALL_WORKFLOWS
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,8 @@ def build_workers(
 
     The main task queue runs workflows and PayTrace/store activities; the ERP task queue runs
     ERP activities under ``max_task_queue_activities_per_second`` to protect the ERP. Both raise
-    a ``repeated_failure`` alert for an activity that keeps failing (workers/failure_alerts.py).
+    a ``repeated_failure`` alert for an activity that keeps failing (workers/failure_alerts.py)
+    and time PayTrace calls and ERP writes (workers/metrics.py).
 
     Args:
         client: the Temporal client.
@@ -76,14 +78,15 @@ def build_workers(
     settings = components.settings
     # an activity failing alert_failure_attempts attempts in a row raises a repeated_failure alert
     failures = RepeatedFailureAlerts(components.store.raise_alert, settings.alert_failure_attempts)
+    timings = ActivityMetrics()  # PayTrace and ERP-write latency and error classes
     main = Worker(
         client,
         task_queue=settings.task_queue,
         workflows=ALL_WORKFLOWS,
         activities=components.workflow_queue_activities(client),
         activity_executor=executor,
-        interceptors=[failures],
-        graceful_shutdown_timeout=timedelta(seconds=20),
+        interceptors=[failures, timings],
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_seconds),
     )
     erp = Worker(
         client,
@@ -91,8 +94,8 @@ def build_workers(
         activities=components.erp_queue_activities(),
         activity_executor=executor,
         max_task_queue_activities_per_second=settings.erp_max_activities_per_second,
-        interceptors=[failures],
-        graceful_shutdown_timeout=timedelta(seconds=20),
+        interceptors=[failures, timings],
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_seconds),
     )
     return [main, erp]
 
