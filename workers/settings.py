@@ -59,6 +59,22 @@ class Settings(BaseSettings):
     # Temporal
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
+    # Temporal connection (production)
+    temporal_tls: bool | None = None
+    """TLS to the frontend; unset: on when a CA, server name, client certificate or API key is set."""
+    temporal_tls_ca_cert: Path | None = None
+    """PEM CA the server's certificate is checked against; unset: the system's roots."""
+    temporal_tls_server_name: str = ""
+    """The name the server's certificate carries, when it is not the host of the address."""
+    temporal_tls_client_cert: Path | None = None
+    """PEM client certificate of mutual TLS (with ``temporal_tls_client_key``)."""
+    temporal_tls_client_key: Path | None = None
+    """Its unencrypted PEM private key (a file only this process's user can read)."""
+    temporal_api_key: SecretStr = SecretStr("")
+    """API key (Temporal Cloud), sent as a bearer token; turns TLS on."""
+    temporal_api_key_allow_plaintext: bool = False
+    """Allow the API key with ``temporal_tls=false`` (a TLS-terminating proxy on a trusted link)."""
+    # Temporal: task queue and the embedded dev server
     task_queue: str = "tracepost"
     ui_port: int = 8233
     temporal_cli: str = ""
@@ -151,12 +167,30 @@ class Settings(BaseSettings):
     autopay_time: time = time(7, 0)
     # customer profile sync (0: no schedule)
     customer_sync_interval_seconds: int = Field(300, ge=0)
+    # observability (docs/operations.md, "Monitoring: traces, metrics, logs")
+    log_format: str = "text"
+    """``text`` (one line per record) or ``json`` (one JSON object per line, with workflow ids)."""
+    otel_exporter: str = "none"
+    """Where trace spans go: ``none``, ``console`` (stdout, for dev) or ``otlp`` (a collector)."""
+    otel_endpoint: str = ""
+    """OTLP/HTTP endpoint, e.g. ``http://otel-collector:4318``; blank: the OTEL_EXPORTER_* default."""
+    otel_service_name: str = ""
+    """``service.name`` of the spans; blank: ``tracepost-worker``, ``tracepost-api``, ``tracepost-dev``."""
+    metrics_bind: str = ""
+    """``host:port`` of the worker's (and ``tracepost dev``'s) Prometheus endpoint; blank: off."""
+    api_metrics_bind: str = ""
+    """``host:port`` of the api process's Prometheus endpoint; blank: off."""
+    metrics_refresh_seconds: int = Field(30, ge=5, le=3600)
+    """How often the worker re-reads the store for the needs-attention, sweep and settlement gauges."""
     # simulator (dev stack)
     simulator_db: str = ""
     simulator_settlement_cutoff: time = time(3, 0)
     simulator_auto_settle: bool = True
     simulator_faults: list[FaultRule] = Field(default_factory=list)
     simulator_fault_seed: int | None = None
+    # deployment
+    worker_shutdown_grace_seconds: float = Field(20.0, gt=0)
+    """On SIGTERM, how long running activities get to finish before they are cancelled."""
 
     @field_validator("erp")
     @classmethod
@@ -173,6 +207,31 @@ class Settings(BaseSettings):
         if value.lower() not in ("on", "off"):
             raise ValueError(f"TRACEPOST_CODEC must be on or off, not {value!r}")
         return value.lower()
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value.strip().lower() not in ("text", "json"):
+            raise ValueError(f"TRACEPOST_LOG_FORMAT must be text or json, not {value!r}")
+        return value.strip().lower()
+
+    @field_validator("otel_exporter")
+    @classmethod
+    def _otel_exporter(cls, value: str) -> str:
+        if value.strip().lower() not in ("none", "console", "otlp"):
+            raise ValueError(
+                f"TRACEPOST_OTEL_EXPORTER must be none, console or otlp, not {value!r}"
+            )
+        return value.strip().lower()
+
+    @field_validator("metrics_bind", "api_metrics_bind")
+    @classmethod
+    def _bind_address(cls, value: str) -> str:
+        value = value.strip()
+        host, sep, port = value.rpartition(":")
+        if value and (not sep or not host or not port.isdigit() or not 0 < int(port) < 65536):
+            raise ValueError(f"a metrics endpoint is host:port (e.g. 0.0.0.0:9464), not {value!r}")
+        return value
 
     @field_validator("erp_isolation_level")
     @classmethod
