@@ -30,7 +30,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -48,6 +47,7 @@ from connectors.paytrace.client import PaytraceClient
 from connectors.paytrace.errors import PaytraceDeclined
 from connectors.paytrace.models import CreditCard, KeyedSaleRequest
 from domain.activity_io import PostingOutcome
+from tests.dbs import throwaway_schema
 from workers.composition import build_erp
 from workers.erp_admin import DemoSize, init_erp
 from workers.settings import Settings
@@ -67,22 +67,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def pg_schema(name: str) -> Iterator[str]:
-    """A throwaway PostgreSQL schema; the URL whose search_path points at it."""
-    schema = f"bench_{name}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @dataclass
@@ -264,7 +248,10 @@ async def run(args: argparse.Namespace) -> list[Round]:
     print(f"logs of the server, simulator and workers: {tmp}", file=sys.stderr)
     address, ui_port, sim_port = f"127.0.0.1:{free_port()}", free_port(), free_port()
     key = base64.b64encode(secrets.token_bytes(32)).decode()
-    with pg_schema("erp") as erp_url, pg_schema("store") as store_url:
+    with (
+        throwaway_schema(PG_URL, "bench_erp") as erp_url,
+        throwaway_schema(PG_URL, "bench_store") as store_url,
+    ):
         env = {
             **os.environ,
             "TRACEPOST_VAR_DIR": str(tmp),

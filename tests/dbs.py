@@ -47,13 +47,25 @@ def require_pg() -> None:
 def pg_schema_url() -> Iterator[str]:
     """Create a throwaway schema and yield a URL whose search_path points at it."""
     require_pg()
-    schema = f"tp_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
+    with throwaway_schema(PG_URL) as url:
+        yield url
+
+
+@contextmanager
+def throwaway_schema(server_url: str, prefix: str = "tp") -> Iterator[str]:
+    """A new PostgreSQL schema, dropped afterwards; yields a URL whose search_path is it.
+
+    Args:
+        server_url: the database's URL.
+        prefix: the start of the schema's name.
+    """
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server_url)
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
+    sep = "&" if "?" in server_url else "?"
     try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+        yield f"{server_url}{sep}options=-csearch_path%3D{schema}"
     finally:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
