@@ -171,3 +171,9 @@ def test_a_metrics_endpoint_is_host_and_port(bad):
     with pytest.raises(ValidationError, match="host:port"):
         Settings(metrics_bind=bad)
     assert Settings(metrics_bind=" 0.0.0.0:9464 ").metrics_bind == "0.0.0.0:9464"
+
+
+def test_a_metrics_endpoint_host_is_an_ip_address_as_the_runtime_wants():
+    with pytest.raises(ValidationError, match="IP address"):
+        Settings(metrics_bind="localhost:9464")
+    assert Settings(api_metrics_bind="[::]:9465").api_metrics_bind == "[::]:9465"

@@ -244,6 +244,20 @@ def test_an_api_key_turns_tls_on_and_is_never_shown(monkeypatch):
     assert API_KEY not in repr(configured) and API_KEY not in str(configured)
 
 
+def test_a_blank_certificate_setting_is_unset_not_the_current_folder(monkeypatch):
+    for name in ("CA_CERT", "CLIENT_CERT", "CLIENT_KEY"):
+        monkeypatch.setenv(f"TRACEPOST_TEMPORAL_TLS_{name}", "")  # as ${VAR:-} writes it
+    assert connection_options(settings()) == {"tls": False, "api_key": None}
+
+
+async def test_a_bad_tls_setting_makes_the_api_answer_503_not_500(tmp_path):
+    from workers.gateway import TemporalGateway, TemporalUnavailableError
+
+    configured = settings(var_dir=tmp_path, temporal_tls_ca_cert=tmp_path / "missing.pem")
+    with pytest.raises(TemporalUnavailableError, match="TRACEPOST_TEMPORAL_TLS_CA_CERT"):
+        await TemporalGateway(configured).client()
+
+
 def test_tls_is_read_from_the_environment(monkeypatch):
     assert settings().temporal_tls is None
     monkeypatch.setenv("TRACEPOST_TEMPORAL_TLS", "false")

@@ -29,7 +29,7 @@ from workers.erp_admin import DEMO_CUSTOMERS, DEMO_INVOICES
 from workers.http import EmbeddedServer
 from workers.logging_setup import LOG_FORMATS, configure_logging, secure_handlers
 from workers.settings import SUPPORTED_ERPS
-from workers.temporal_connection import TemporalConnectionError
+from workers.temporal_connection import TemporalConnectionError, connection_options
 
 PUBLISHED_TEST_CARD = "4012000098765439"  # Visa test number published for PayTrace's sandbox
 
@@ -139,6 +139,7 @@ def cmd_api(_: argparse.Namespace) -> int:
     from workers.observability import start_observability
 
     settings = _settings()
+    connection_options(settings)  # a bad Temporal TLS setting stops the api here (exit 2)
     try:  # before any client: the runtime serves the metrics, httpx is traced
         observability = start_observability(settings, "api", settings.api_metrics_bind)
     except MetricsEndpointError as exc:

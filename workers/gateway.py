@@ -8,6 +8,7 @@ from temporalio.client import Client
 
 from workers.settings import Settings
 from workers.temporal_client import connect
+from workers.temporal_connection import TemporalConnectionError
 
 
 class TemporalUnavailableError(Exception):
@@ -35,6 +36,7 @@ class TemporalGateway:
             if self._client is None:
                 try:
                     self._client = await asyncio.wait_for(connect(self._settings), timeout=5)
-                except (RuntimeError, OSError, TimeoutError) as exc:
+                except (RuntimeError, OSError, TimeoutError, TemporalConnectionError) as exc:
+                    # a bad TLS setting too: the api answers 503 and /readyz says why
                     raise TemporalUnavailableError(str(exc)) from exc
             return self._client

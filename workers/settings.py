@@ -5,6 +5,7 @@ Defaults are those of the embedded stack (``tracepost dev``). docs/configuration
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import time
 from pathlib import Path
@@ -231,7 +232,23 @@ class Settings(BaseSettings):
         host, sep, port = value.rpartition(":")
         if value and (not sep or not host or not port.isdigit() or not 0 < int(port) < 65536):
             raise ValueError(f"a metrics endpoint is host:port (e.g. 0.0.0.0:9464), not {value!r}")
+        if value:
+            try:  # the Temporal runtime binds an IP address literal only, not a host name
+                ipaddress.ip_address(host.strip("[]"))
+            except ValueError:
+                raise ValueError(
+                    f"a metrics endpoint's host is an IP address (0.0.0.0, 127.0.0.1, [::]),"
+                    f" not {host!r}"
+                ) from None
         return value
+
+    @field_validator(
+        "temporal_tls_ca_cert", "temporal_tls_client_cert", "temporal_tls_client_key", mode="before"
+    )
+    @classmethod
+    def _blank_path_is_none(cls, value: object) -> object:
+        # TRACEPOST_TEMPORAL_TLS_CA_CERT= (as ${VAR:-} writes it) means unset, not the folder "."
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("erp_isolation_level")
     @classmethod
