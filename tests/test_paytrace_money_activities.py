@@ -199,20 +199,21 @@ def env_at(n: int, scheduled: datetime) -> ActivityEnvironment:
 async def test_a_slow_first_attempt_is_waited_for_not_repeated(tmp_path):
     """The sale is still being processed when the client gives up: never charge again."""
     from connectors.paytrace.simulator.faults import FaultRule
-    from workers.http import embedded_server
+    from tests.serving import served
 
     config = SimulatorConfig(
         db_path=str(tmp_path / "sim.db"),
         faults=[FaultRule(kind="latency", path="/v1/transactions/sale", latency_ms=1500, count=1)],
     )
-    server = embedded_server(create_app(config), "127.0.0.1", 0)
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    timeout = httpx.Timeout(connect=2.0, read=0.5, write=2.0, pool=2.0)
-    async with PaytraceClient(url, "demo", "demo", timeout=timeout) as client:
-        await client.create_customer(
+    # The activity's client gives up after 1 s, before the 1.5 s sale answers; the setup and the
+    # final count use a client with the default timeouts (a loaded machine must not fail them).
+    timeout = httpx.Timeout(connect=2.0, read=1.0, write=2.0, pool=2.0)
+    async with (
+        served(create_app(config), "simulator") as url,
+        PaytraceClient(url, "demo", "demo") as setup,
+        PaytraceClient(url, "demo", "demo", timeout=timeout) as client,
+    ):
+        await setup.create_customer(
             CustomerRequest(
                 customer_id="C0001",
                 credit_card=CreditCard(
@@ -233,9 +234,7 @@ async def test_a_slow_first_attempt_is_waited_for_not_repeated(tmp_path):
         await asyncio.sleep(2)  # Temporal waits next_retry_delay before attempt 2
         result = await attempt(2).run(acts.charge_customer, request)
         assert result.approved and result.found_by_read_back
-        assert len(await sales_with(client, "slow")) == 1
-    server.should_exit = True
-    await serving
+        assert len(await sales_with(setup, "slow")) == 1
 
 
 async def test_a_voided_charge_reads_back_as_not_approved(sim):
