@@ -497,3 +497,13 @@ async def test_mutual_tls_presents_the_client_certificate(dev_env, pki, quiet_ha
         )
         assert await refusal(stranger) is not None
     assert terminator.clients == ["tracepost-worker"]  # the refused never got through
+
+
+async def test_the_dev_stack_refuses_production_temporal_settings(tmp_path):
+    from workers.dev import DevConfigError, run_dev
+
+    for production in ({"temporal_api_key": API_KEY}, {"temporal_tls_server_name": SERVER_NAME}):
+        with pytest.raises(DevConfigError, match="own plaintext Temporal dev server") as refused:
+            await run_dev(settings(var_dir=tmp_path, **production))
+        assert API_KEY not in str(refused.value)
+    assert not (tmp_path / "temporal.db").exists()  # refused before anything started
