@@ -23,12 +23,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.chargeback_io import DisputeOutcome
-from domain.input_bounds import MAX_AMOUNT, BusinessDate
+from domain.input_bounds import MAX_AMOUNT, MAX_ID, BusinessDate
 from domain.money import exact_cents
 from domain.order_io import OrderPaid
 
 SIGNATURE_VERSION = "v1"
-MAX_TRANSACTION_ID = 2**63 - 1
+MAX_TRANSACTION_ID = MAX_ID
 _EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,99}$")
 _CUSTOMER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@\-]{0,49}$")
 

@@ -13,6 +13,8 @@ from typing import Annotated
 
 from pydantic import Field
 
+MAX_ID = 2**63 - 1
+"""The largest transaction id, check id or batch number accepted (the store's BIGINT)."""
 MAX_AMOUNT = Decimal("999999999.99")
 """The largest amount, quantity or unit price an event or a form may carry."""
 FIRST_DAY = date(2000, 1, 1)

@@ -39,6 +39,7 @@ from domain.events import (
     parse_secrets,
     verify,
 )
+from domain.input_bounds import MAX_ID
 from domain.redaction import contains_card_number
 from workers.event_starts import EventAnswer, dispatch
 from workers.gateway import TemporalGateway, TemporalUnavailableError
@@ -47,7 +48,6 @@ from workers.settings import Settings
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
-MAX_TRANSACTION_ID = 2**63
 RETRY_AFTER_SECONDS = "5"
 CARD_REFUSAL = "body contains what looks like a card number; it was not stored"
 _TRANSACTION_ID = re.compile(r"[0-9]{1,19}")
@@ -392,7 +392,7 @@ class WebhookRoutes:
                 422, "TRANSACTIONID is required and must be a number", base=base
             )
         transaction_id = int(values[0].strip())
-        if not 0 < transaction_id < MAX_TRANSACTION_ID:
+        if not 0 < transaction_id <= MAX_ID:
             return await self._answer(422, "TRANSACTIONID is out of range", base=base)
         order_id = (fields.get("ORDERID") or [""])[0][:50]
         if contains_card_number(order_id):  # cut out of a longer run of digits

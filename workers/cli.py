@@ -28,6 +28,7 @@ from workers.codec import CodecKeyError
 from workers.erp_admin import DEMO_CUSTOMERS, DEMO_INVOICES
 from workers.http import EmbeddedServer
 from workers.logging_setup import LOG_FORMATS, configure_logging, secure_handlers
+from workers.metrics import MetricsEndpointError
 from workers.settings import SUPPORTED_ERPS
 from workers.temporal_connection import TemporalConnectionError, connection_options
 
@@ -71,17 +72,13 @@ async def _serve(server: EmbeddedServer, stop: asyncio.Event) -> None:
 def cmd_dev(args: argparse.Namespace) -> int:
     """Run the embedded stack."""
     from workers.dev import DevConfigError, PortInUseError, run_dev
-    from workers.metrics import MetricsEndpointError
     from workers.observability import start_observability
     from workers.temporal_server import TemporalServerError
     from workers.worker import MappingRefusedError
 
     settings = _settings(ui_port=args.ui_port)
-    try:
-        observability = start_observability(settings, "dev", settings.metrics_bind)
-    except MetricsEndpointError as exc:
-        print(f"tracepost dev: {exc}", file=sys.stderr)
-        return 2
+    # before any client: the runtime serves the metrics (a bad endpoint: exit 2 in main)
+    observability = start_observability(settings, "dev", settings.metrics_bind)
     try:
         asyncio.run(run_dev(settings, observability=observability))
     except (PortInUseError, DevConfigError, TemporalServerError, MappingRefusedError) as exc:
@@ -95,17 +92,13 @@ def cmd_dev(args: argparse.Namespace) -> int:
 def cmd_worker(_: argparse.Namespace) -> int:
     """Run a worker process (after checking the mapping against the ERP)."""
     from workers.composition import Components
-    from workers.metrics import MetricsEndpointError
     from workers.observability import run_observed_workers, start_observability
     from workers.temporal_client import connect
     from workers.worker import MappingRefusedError, verify_mapping
 
     settings = _settings()
-    try:  # before any client: the runtime serves the metrics, httpx is traced
-        observability = start_observability(settings, "worker", settings.metrics_bind)
-    except MetricsEndpointError as exc:
-        print(f"tracepost worker: {exc}", file=sys.stderr)
-        return 2
+    # before any client: the runtime serves the metrics (a bad endpoint: exit 2 in main)
+    observability = start_observability(settings, "worker", settings.metrics_bind)
     components = Components.build(settings)
     components.store.create_schema()  # idempotent: new tables exist whichever process starts first
     try:
@@ -135,16 +128,12 @@ def cmd_api(_: argparse.Namespace) -> int:
     from workers.api import TemporalGateway, create_api, transaction_reader
     from workers.composition import build_paytrace, make_engine
     from workers.http import embedded_server
-    from workers.metrics import MetricsEndpointError
     from workers.observability import start_observability
 
     settings = _settings()
     connection_options(settings)  # a bad Temporal TLS setting stops the api here (exit 2)
-    try:  # before any client: the runtime serves the metrics, httpx is traced
-        observability = start_observability(settings, "api", settings.api_metrics_bind)
-    except MetricsEndpointError as exc:
-        print(f"tracepost api: {exc}", file=sys.stderr)
-        return 2
+    # before any client: the runtime serves the metrics (a bad endpoint: exit 2 in main)
+    observability = start_observability(settings, "api", settings.api_metrics_bind)
     store = Store(make_engine(settings.store_url))
     store.create_schema()
     paytrace = build_paytrace(settings)  # the ops pages re-read transactions (masked card only)
@@ -384,7 +373,7 @@ def main(argv: list[str] | None = None) -> None:
             code = int(exc.code or 0)
     except KeyboardInterrupt:
         code = 130
-    except (CodecKeyError, TemporalConnectionError) as exc:  # configuration: says what to set
+    except (CodecKeyError, TemporalConnectionError, MetricsEndpointError) as exc:  # configuration
         print(f"tracepost: {exc}", file=sys.stderr)
         code = 2
     except Exception:  # noqa: BLE001 - printed in full, then the process fails

@@ -33,11 +33,12 @@ from connectors.paytrace.errors import PaytraceError
 from connectors.store import Store
 from connectors.store.ops_queries import PostingQuery
 from domain.activity_io import AttentionInfo, InvoiceAmount, Resolution, ResolutionAction
-from domain.input_bounds import FIRST_DAY, LAST_DAY
+from domain.input_bounds import FIRST_DAY, LAST_DAY, MAX_ID
 from domain.models import PaytraceTransaction
 from domain.money import MoneyError, to_money
 from domain.redaction import contains_card_number
 from domain.settlement_csv import report_csv
+from domain.store_io import SettlementReport
 from workers.attention import ParkedWorkflow, attention_of, list_attention, resolve, web_ui_link
 from workers.gateway import TemporalGateway, TemporalUnavailableError
 from workers.ops_auth import (
@@ -56,9 +57,6 @@ from workers.ops_charts import bar_chart
 from workers.settings import Settings
 
 log = logging.getLogger(__name__)
-
-MAX_ID = 2**63 - 1
-"""The largest transaction id or batch number a page looks up (the store's BIGINT)."""
 
 
 class CardNumberInForm(ValueError):
@@ -469,16 +467,17 @@ class OpsPages:
         reports = await asyncio.to_thread(self._store.settlement_overview, 100)
         return self.render(request, "settlements.html", {"reports": reports}, session=session)
 
+    async def _settlement_report(self, batch: int) -> SettlementReport | None:
+        if not 0 <= batch <= MAX_ID:  # beyond the store's BIGINT: no such batch
+            return None
+        return await asyncio.to_thread(self._store.settlement_report, batch)
+
     async def settlement(self, request: Request, batch: int) -> Response:
         """One batch's reconciliation, discrepancies first and highlighted."""
         session = self.session(request)
         if session is None:
             return self.login_redirect(request)
-        report = (
-            await asyncio.to_thread(self._store.settlement_report, batch)
-            if 0 <= batch <= MAX_ID
-            else None
-        )
+        report = await self._settlement_report(batch)
         if report is None:
             return self.render(
                 request,
@@ -494,11 +493,7 @@ class OpsPages:
         session = self.session(request)
         if session is None:
             return self.login_redirect(request)
-        report = (
-            await asyncio.to_thread(self._store.settlement_report, batch)
-            if 0 <= batch <= MAX_ID
-            else None
-        )
+        report = await self._settlement_report(batch)
         if report is None:
             return Response(f"no report for batch {batch}\n", status_code=404)
         return Response(
