@@ -14,13 +14,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.common import MetricMeter
 
 from connectors.store import Store
-from connectors.store.schema import sweep_cursors
-from connectors.store.times import utc
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +83,8 @@ class StoreGauges:
         self._applied.set(board.auto_applied_week)
         if board.auto_applied_rate is not None:
             self._ratio.set(board.auto_applied_rate)
-        c = sweep_cursors.c
-        with self._store.engine.connect() as conn:
-            cursors = conn.execute(sa.select(c.name, c.cursor)).all()
-        for name, cursor in cursors:
-            lag = max((now - utc(cursor)).total_seconds(), 0.0)
-            self._sweep.set(lag, {"sweep": str(name)})
+        for name, cursor in self._store.sweep_cursors().items():
+            self._sweep.set(max((now - cursor).total_seconds(), 0.0), {"sweep": name})
 
     def failed(self) -> None:
         """Count a refresh that could not read the store."""

@@ -286,6 +286,13 @@ class Store(
             ).scalar()
         return _utc(value) if value is not None else None
 
+    def sweep_cursors(self) -> dict[str, datetime]:
+        """Where every sweep got to, by name (the metrics' sweep lag)."""
+        c = sweep_cursors.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(c.name, c.cursor)).all()
+        return {str(name): _utc(cursor) for name, cursor in rows}
+
     def save_sweep_cursor(self, name: str, cursor: datetime) -> None:
         """Move the named sweep's cursor forward (never backward)."""
         cursor = _utc(cursor)
