@@ -6,7 +6,12 @@ A payment announced by a Silent Post, found by the sweep and named in a settleme
 
 from __future__ import annotations
 
+import re
+
 from domain.models import PaymentSource
+
+# The ids below that name a PayTrace transaction or check.
+_TRANSACTION_WORKFLOW = re.compile(r"^(?:payment-ach|payment|refund|void|ach-return)-(\d{1,19})$")
 
 
 def payment_workflow_id(transaction_id: int, method: PaymentSource = PaymentSource.CARD) -> str:
@@ -55,3 +60,16 @@ def customer_link_workflow_id(paytrace_customer_id: str) -> str:
 def order_workflow_id(order_id: str) -> str:
     """``order-<order id>``: an eCommerce order's customer, sales order and prepayment."""
     return f"order-{order_id.strip()}"
+
+
+def transaction_of(workflow_id: str) -> int | None:
+    """The PayTrace transaction a business-key workflow id names, if it names one.
+
+    Args:
+        workflow_id: e.g. ``payment-1000123``, ``payment-ach-5000001``, ``void-1000123``.
+
+    Returns:
+        The transaction id, or None (``settlement-77``, ``customer-sync``, …).
+    """
+    found = _TRANSACTION_WORKFLOW.match(workflow_id)
+    return int(found.group(1)) if found else None

@@ -16,6 +16,7 @@ from temporalio import activity, workflow
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Worker
 
+from domain.workflow_ids import transaction_of
 from tests.logging_probe_workflow import LoggingProbe
 from workers.http import embedded_server
 from workers.logging_setup import (
@@ -23,7 +24,6 @@ from workers.logging_setup import (
     RedactingFilter,
     configure_logging,
     secure_handlers,
-    transaction_of,
 )
 
 VISA = "4111111111111111"

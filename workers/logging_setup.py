@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -21,11 +20,10 @@ from opentelemetry import trace
 from temporalio import activity, workflow
 
 from domain.redaction import redact
+from domain.workflow_ids import transaction_of
 
 LOG_FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-# Business-key workflow ids that name a PayTrace transaction (domain/workflow_ids.py).
-_TRANSACTION_WORKFLOW = re.compile(r"^(?:payment-ach|payment|refund|void|ach-return)-(\d{1,19})$")
 _CONTEXT_FIELDS = {
     "workflow_id": "workflow_id",
     "run_id": "run_id",
@@ -55,19 +53,6 @@ class RedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         return True
-
-
-def transaction_of(workflow_id: str) -> int | None:
-    """The PayTrace transaction a business-key workflow id names, if it names one.
-
-    Args:
-        workflow_id: e.g. ``payment-1000123``, ``payment-ach-5000001``, ``void-1000123``.
-
-    Returns:
-        The transaction id, or None (``settlement-77``, ``customer-sync``, …).
-    """
-    found = _TRANSACTION_WORKFLOW.match(workflow_id)
-    return int(found.group(1)) if found else None
 
 
 class JsonFormatter(logging.Formatter):
