@@ -14,7 +14,7 @@ from connectors.paytrace.models import BillingAddress, CreditCard, CustomerReque
 from domain.customer_io import CustomerSyncInput, CustomerSyncResult
 from domain.erp_documents import CustomerDetail, CustomerProfile, PostalAddress
 from tests.stack import Stack
-from workflows import CustomerProfileSync
+from workflows.registry import CustomerProfileSync
 
 VISA = "4111111111111111"
 """The published Visa test number: its full digits must never reach the ERP, store or history."""

@@ -30,8 +30,8 @@ from domain.start_io import StartKind
 from tests.scenarios import company, parked, posted, sweep, today_for
 from tests.stack import Stack, running_stack
 from tests.temporal_envs import start_dev_server
-from workflows import ErpRefundSweep, SettlementSweep, SettlementSync
 from workflows.erp_refund_sweep import ErpRefundSweepInput
+from workflows.registry import ErpRefundSweep, SettlementSweep, SettlementSync
 
 HISTORIES = Path(__file__).parent / "histories"
 Recorder = Callable[[Stack], Awaitable[dict[str, str]]]
@@ -191,7 +191,7 @@ async def customers(stack: Stack) -> dict[str, str]:
     from activities.starter import start_customer_link
     from domain.customer_io import CustomerLinkResult
     from tests.customers import erp_customer, new_id, run_sync, vault_profile
-    from workflows import CustomerLink
+    from workflows.registry import CustomerLink
 
     pt_id, cust_id = new_id("P"), new_id("K")
     await vault_profile(stack, pt_id, name="Old Name", email="old@vault.example")
@@ -264,7 +264,7 @@ async def alerts(stack: Stack) -> dict[str, str]:
     from domain.alert_io import AlertDeliveryInput
     from domain.store_io import AlertKind, AlertRequest
     from tests.alert_receivers import http_receiver, smtp_receiver
-    from workflows import AlertDelivery
+    from workflows.registry import AlertDelivery
 
     now = datetime.now(UTC)
     for key, kind, detail in [

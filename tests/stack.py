@@ -39,7 +39,7 @@ from workers.composition import Components, build_erp
 from workers.mapping_file import load_mapping, starter_path
 from workers.settings import Settings
 from workers.worker import build_workers
-from workflows import PaymentPosting
+from workflows.registry import PaymentPosting
 
 TEST_CARD = "4012000098765439"
 # ACH tests: a routing number with a valid checksum (JPMorgan Chase's published 021000021) and an

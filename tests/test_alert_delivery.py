@@ -25,7 +25,7 @@ from workers.failure_alerts import RepeatedFailureAlerts
 from workers.schedules import ALERTS_SCHEDULE_ID, schedules
 from workers.settings import Settings
 from workers.worker import build_workers
-from workflows import AlertDelivery
+from workflows.registry import AlertDelivery
 
 AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 CARD = "4012000098765439"

@@ -43,7 +43,7 @@ from workers.codec import (
 from workers.codec_server import install_codec
 from workers.settings import Settings
 from workers.temporal_client import data_converter, encrypted_data_converter
-from workflows import OrderSync
+from workflows.registry import OrderSync
 
 UI_ORIGIN = "http://127.0.0.1:8233"
 TOKEN = "codec-token-for-tests-0123456789"

@@ -21,7 +21,7 @@ from domain.activity_io import (
 )
 from domain.models import TransactionType
 from tests.fakes import FakeBackend, txn
-from workflows import PaymentPosting
+from workflows.registry import PaymentPosting
 
 
 @asynccontextmanager

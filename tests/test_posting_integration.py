@@ -11,7 +11,7 @@ from activities.starter import start_payment_posting
 from domain.activity_io import PostingOutcome, Resolution, ResolutionAction
 from tests.stack import running_stack
 from workers.attention import list_attention, parse_invoice, resolve
-from workflows import PaymentPosting, TransactionSweep
+from workflows.registry import PaymentPosting, TransactionSweep
 from workflows.transaction_sweep import SweepInput
 
 # A workflow test: each ERP once, each database once (tests/conftest.py).

@@ -27,7 +27,7 @@ from tests.customers import (
 )
 from tests.scenarios import parked, resolve, result_of, today_for
 from tests.stack import Stack, running_stack
-from workflows import CustomerLink
+from workflows.registry import CustomerLink
 
 pytestmark = pytest.mark.erp_diagonal  # each ERP once, each database once (conftest)
 

@@ -36,7 +36,7 @@ from tests.scenarios import parked, resolve, result_of, sweep
 from tests.stack import Stack, running_stack
 from workers.settings import Settings
 from workers.temporal_client import data_converter
-from workflows import OrderSync, PaymentPosting
+from workflows.registry import OrderSync, PaymentPosting
 
 pytestmark = pytest.mark.erp_diagonal  # each ERP once, each database once (conftest)
 

@@ -16,8 +16,8 @@ from domain.refund_io import MemoRefundInput, MemoRefundOutcome, RefundOutcome
 from domain.start_io import StartKind
 from tests.scenarios import company, parked, posted, resolve, result_of, sweep, today_for
 from tests.stack import running_stack
-from workflows import CreditMemoRefund, ErpRefundSweep, RefundToCreditMemo
 from workflows.erp_refund_sweep import ErpRefundSweepInput
+from workflows.registry import CreditMemoRefund, ErpRefundSweep, RefundToCreditMemo
 
 pytestmark = pytest.mark.erp_diagonal  # each ERP once, each database once (conftest)
 

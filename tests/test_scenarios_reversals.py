@@ -17,7 +17,7 @@ from domain.start_io import StartKind
 from domain.store_io import AlertKind
 from tests.scenarios import parked, posted, resolve, result_of, sweep
 from tests.stack import TEST_CARD, running_stack
-from workflows import PaymentPosting, RefundToCreditMemo, VoidReversal
+from workflows.registry import PaymentPosting, RefundToCreditMemo, VoidReversal
 
 pytestmark = pytest.mark.erp_diagonal  # each ERP once, each database once (conftest)
 

@@ -14,7 +14,7 @@ from domain.store_io import AlertKind, SettlementLineStatus
 from tests.scenarios import parked, posted, resolve, result_of
 from tests.stack import running_stack
 from workers.attention import parse_invoice
-from workflows import SettlementSweep, SettlementSync
+from workflows.registry import SettlementSweep, SettlementSync
 
 pytestmark = pytest.mark.erp_diagonal  # each ERP once, each database once (conftest)
 

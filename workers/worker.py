@@ -16,7 +16,7 @@ from workers.composition import Components
 from workers.failure_alerts import RepeatedFailureAlerts
 from workers.mapping_file import Problem, check_mapping, errors_of, structural_problems
 from workers.metrics import ActivityMetrics
-from workflows import ALL_WORKFLOWS
+from workflows.registry import ALL_WORKFLOWS
 
 log = logging.getLogger(__name__)
 

@@ -1,52 +1,6 @@
-"""Temporal workflows, one module per use case."""
+"""Temporal workflows, one module per use case; ``workflows.registry`` lists them all.
 
-from workflows.alert_delivery import AlertDelivery
-from workflows.autopay import AutopayCharge, AutopaySweep
-from workflows.chargeback import Chargeback
-from workflows.credit_memo_refund import CreditMemoRefund
-from workflows.customer_link import CustomerLink
-from workflows.customer_sync import CustomerProfileSync
-from workflows.erp_refund_sweep import ErpRefundSweep
-from workflows.order_sync import OrderSync
-from workflows.payment_posting import PaymentPosting
-from workflows.refund_to_credit_memo import RefundToCreditMemo
-from workflows.settlement_sync import SettlementSweep, SettlementSync
-from workflows.transaction_sweep import TransactionSweep
-from workflows.void_reversal import VoidReversal
-
-ALL_WORKFLOWS = [
-    PaymentPosting,
-    TransactionSweep,
-    RefundToCreditMemo,
-    CreditMemoRefund,
-    VoidReversal,
-    SettlementSweep,
-    SettlementSync,
-    ErpRefundSweep,
-    Chargeback,
-    AutopaySweep,
-    AutopayCharge,
-    CustomerProfileSync,
-    CustomerLink,
-    OrderSync,
-    AlertDelivery,
-]
-
-__all__ = [
-    "ALL_WORKFLOWS",
-    "AlertDelivery",
-    "AutopayCharge",
-    "AutopaySweep",
-    "Chargeback",
-    "CreditMemoRefund",
-    "CustomerLink",
-    "CustomerProfileSync",
-    "ErpRefundSweep",
-    "OrderSync",
-    "PaymentPosting",
-    "RefundToCreditMemo",
-    "SettlementSweep",
-    "SettlementSync",
-    "TransactionSweep",
-    "VoidReversal",
-]
+This package's ``__init__`` imports nothing on purpose: the workflow sandbox re-imports a
+workflow's module, and the packages above it, for every workflow run, so anything imported here
+would be paid again by every run of every workflow.
+"""
