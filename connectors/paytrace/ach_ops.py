@@ -27,7 +27,8 @@ class AchOperations(PaytraceTransport):
             PaytraceAmbiguousError: the answer was lost; read back before trying again.
         """
         body = request.model_dump(mode="json", exclude_none=True)
-        return CheckResponse.model_validate(await self._money("/v1/checks/sale/by_account", body))
+        path = "/v1/checks/sale/by_account"
+        return self._parse(CheckResponse, await self._money(path, body), path, money_moving=True)
 
     async def check_refund(self, check_id: int, amount: Decimal | None = None) -> CheckResponse:
         """Refund a settled check sale, fully or in part (code 122).
@@ -39,19 +40,20 @@ class AchOperations(PaytraceTransport):
         body: dict[str, Any] = {"check_transaction_id": check_id}
         if amount is not None:
             body["amount"] = format_amount(amount)
-        return CheckResponse.model_validate(
-            await self._money("/v1/checks/refund/by_transaction", body)
-        )
+        path = "/v1/checks/refund/by_transaction"
+        return self._parse(CheckResponse, await self._money(path, body), path, money_moving=True)
 
     async def check_void(self, check_id: int) -> CheckResponse:
         """Void an unsettled check (code 124; settled or unknown: error 80)."""
         body = {"check_transaction_id": check_id}
-        return CheckResponse.model_validate(await self._money("/v1/checks/manage/void", body))
+        path = "/v1/checks/manage/void"
+        return self._parse(CheckResponse, await self._money(path, body), path, money_moving=True)
 
     async def check_hold(self, request: CheckSaleRequest) -> CheckResponse:
         """Hold a debit until it is funded (``/v1/checks/hold/by_account``, code 120)."""
         body = request.model_dump(mode="json", exclude_none=True)
-        return CheckResponse.model_validate(await self._money("/v1/checks/hold/by_account", body))
+        path = "/v1/checks/hold/by_account"
+        return self._parse(CheckResponse, await self._money(path, body), path, money_moving=True)
 
     async def check_fund(self, check_id: int, amount: Decimal | None = None) -> CheckResponse:
         """Fund a held check, fully or for less (``/v1/checks/manage/fund``, code 124).
@@ -63,7 +65,8 @@ class AchOperations(PaytraceTransport):
         body: dict[str, Any] = {"check_transaction_id": check_id}
         if amount is not None:
             body["amount"] = format_amount(amount)
-        return CheckResponse.model_validate(await self._money("/v1/checks/manage/fund", body))
+        path = "/v1/checks/manage/fund"
+        return self._parse(CheckResponse, await self._money(path, body), path, money_moving=True)
 
     async def export_check(self, check_id: int) -> ExportedCheck | None:
         """Read one check; None when PayTrace does not know it (error 80)."""
@@ -74,11 +77,11 @@ class AchOperations(PaytraceTransport):
             if 80 in exc.codes:
                 return None
             raise
-        records = data.get("checks") or []
-        return ExportedCheck.model_validate(records[0]) if records else None
+        records = self._parse_list(ExportedCheck, data, "checks", "/v1/checks/export/by_id")
+        return records[0] if records else None
 
     async def export_checks(self, start: date, end: date) -> list[ExportedCheck]:
         """List the checks created between two merchant-local dates, inclusive."""
         body = {"start_date": start.strftime("%m/%d/%Y"), "end_date": end.strftime("%m/%d/%Y")}
         data = await self._post("/v1/checks/export/by_date_range", body, money_moving=False)
-        return [ExportedCheck.model_validate(r) for r in data.get("checks") or []]
+        return self._parse_list(ExportedCheck, data, "checks", "/v1/checks/export/by_date_range")

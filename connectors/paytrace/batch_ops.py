@@ -30,16 +30,18 @@ class BatchOperations(PaytraceTransport):
             if 90 in exc.codes:
                 return None
             raise
-        return BatchSummary.model_validate(data.get("batch") or {})
+        path = "/v1/batches/export_one"
+        return self._parse(BatchSummary, data.get("batch") or {}, path, money_moving=False)
 
     async def export_batches(self, start: date, end: date) -> list[BatchSummary]:
         """List the batches settled between two merchant-local dates (``/v1/batches/export``)."""
         body = {"start_date": start.strftime("%m/%d/%Y"), "end_date": end.strftime("%m/%d/%Y")}
         data = await self._post("/v1/batches/export", body, money_moving=False)
-        return [BatchSummary.model_validate(b) for b in data.get("batches") or []]
+        return self._parse_list(BatchSummary, data, "batches", "/v1/batches/export")
 
     async def batch_transactions(self, batch_number: int) -> list[ExportedTransaction]:
         """List the transactions settled in a batch (``/v1/batches/transaction_list``)."""
         body = {"batch_number": batch_number}
         data = await self._post("/v1/batches/transaction_list", body, money_moving=False)
-        return [ExportedTransaction.model_validate(r) for r in data.get("transactions") or []]
+        path = "/v1/batches/transaction_list"
+        return self._parse_list(ExportedTransaction, data, "transactions", path)

@@ -59,8 +59,9 @@ class PaytraceClient(AchOperations, VaultOperations, BatchOperations, ReadBack):
             PaytraceAmbiguousError: the answer was lost; read back before trying again.
         """
         body = request.model_dump(mode="json", exclude_none=True)
-        data = await self._post("/v1/transactions/sale/keyed", body, money_moving=True)
-        return SaleResponse.model_validate(data)
+        path = "/v1/transactions/sale/keyed"
+        data = await self._post(path, body, money_moving=True)
+        return self._parse(SaleResponse, data, path, money_moving=True)
 
     async def export_by_id(self, transaction_id: int) -> ExportedTransaction | None:
         """Read one transaction (``/v1/transactions/export/by_id``).
@@ -78,8 +79,9 @@ class PaytraceClient(AchOperations, VaultOperations, BatchOperations, ReadBack):
             if 58 in exc.codes:
                 return None
             raise
-        records = data.get("transactions") or []
-        return ExportedTransaction.model_validate(records[0]) if records else None
+        path = "/v1/transactions/export/by_id"
+        records = self._parse_list(ExportedTransaction, data, "transactions", path)
+        return records[0] if records else None
 
     async def export_by_date_range(
         self,
@@ -118,7 +120,8 @@ class PaytraceClient(AchOperations, VaultOperations, BatchOperations, ReadBack):
         if including_text:
             body["including_text"] = including_text
         data = await self._post("/v1/transactions/export/by_date_range", body, money_moving=False)
-        return [ExportedTransaction.model_validate(r) for r in data.get("transactions") or []]
+        path = "/v1/transactions/export/by_date_range"
+        return self._parse_list(ExportedTransaction, data, "transactions", path)
 
     async def sale_by_customer(self, request: CustomerSaleRequest) -> SaleResponse:
         """Charge a vault customer's stored card (``/v1/transactions/sale/by_customer``).
@@ -128,23 +131,20 @@ class PaytraceClient(AchOperations, VaultOperations, BatchOperations, ReadBack):
             PaytraceAmbiguousError: the answer was lost; read back before trying again.
         """
         body = request.model_dump(mode="json", exclude_none=True)
-        return SaleResponse.model_validate(
-            await self._money("/v1/transactions/sale/by_customer", body)
-        )
+        path = "/v1/transactions/sale/by_customer"
+        return self._parse(SaleResponse, await self._money(path, body), path, money_moving=True)
 
     async def authorize_keyed(self, request: KeyedSaleRequest) -> SaleResponse:
         """Authorize a keyed card without capturing it (``/v1/transactions/authorization/keyed``)."""
         body = request.model_dump(mode="json", exclude_none=True)
-        return SaleResponse.model_validate(
-            await self._money("/v1/transactions/authorization/keyed", body)
-        )
+        path = "/v1/transactions/authorization/keyed"
+        return self._parse(SaleResponse, await self._money(path, body), path, money_moving=True)
 
     async def authorize_by_customer(self, request: CustomerSaleRequest) -> SaleResponse:
         """Authorize a vault customer's card (``/v1/transactions/authorization/by_customer``)."""
         body = request.model_dump(mode="json", exclude_none=True)
-        return SaleResponse.model_validate(
-            await self._money("/v1/transactions/authorization/by_customer", body)
-        )
+        path = "/v1/transactions/authorization/by_customer"
+        return self._parse(SaleResponse, await self._money(path, body), path, money_moving=True)
 
     async def capture(
         self, transaction_id: int, amount: Decimal | None = None
@@ -158,8 +158,9 @@ class PaytraceClient(AchOperations, VaultOperations, BatchOperations, ReadBack):
         body: dict[str, Any] = {"transaction_id": transaction_id}
         if amount is not None:
             body["amount"] = format_amount(amount)
-        data = await self._money("/v1/transactions/authorization/capture", body)
-        return TransactionResponse.model_validate(data)
+        path = "/v1/transactions/authorization/capture"
+        data = await self._money(path, body)
+        return self._parse(TransactionResponse, data, path, money_moving=True)
 
     async def void(self, transaction_id: int) -> TransactionResponse:
         """Void an unsettled transaction (code 109); a settled one must be refunded.
@@ -167,8 +168,9 @@ class PaytraceClient(AchOperations, VaultOperations, BatchOperations, ReadBack):
         Args:
             transaction_id: the sale, authorization, capture or refund.
         """
-        data = await self._money("/v1/transactions/void", {"transaction_id": transaction_id})
-        return TransactionResponse.model_validate(data)
+        path = "/v1/transactions/void"
+        data = await self._money(path, {"transaction_id": transaction_id})
+        return self._parse(TransactionResponse, data, path, money_moving=True)
 
     async def refund_transaction(
         self, transaction_id: int, amount: Decimal | None = None
@@ -185,20 +187,23 @@ class PaytraceClient(AchOperations, VaultOperations, BatchOperations, ReadBack):
         body: dict[str, Any] = {"transaction_id": transaction_id}
         if amount is not None:
             body["amount"] = format_amount(amount)
-        data = await self._money("/v1/transactions/refund/for_transaction", body)
-        return TransactionResponse.model_validate(data)
+        path = "/v1/transactions/refund/for_transaction"
+        data = await self._money(path, body)
+        return self._parse(TransactionResponse, data, path, money_moving=True)
 
     async def refund_keyed(self, request: KeyedRefundRequest) -> TransactionResponse:
         """Refund to a keyed card with no original sale (``/v1/transactions/refund/keyed``)."""
         body = request.model_dump(mode="json", exclude_none=True)
-        data = await self._money("/v1/transactions/refund/keyed", body)
-        return TransactionResponse.model_validate(data)
+        path = "/v1/transactions/refund/keyed"
+        data = await self._money(path, body)
+        return self._parse(TransactionResponse, data, path, money_moving=True)
 
     async def refund_to_customer(self, request: CustomerRefundRequest) -> TransactionResponse:
         """Refund to a vault customer's card (``/v1/transactions/refund/to_customer``)."""
         body = request.model_dump(mode="json", exclude_none=True)
-        data = await self._money("/v1/transactions/refund/to_customer", body)
-        return TransactionResponse.model_validate(data)
+        path = "/v1/transactions/refund/to_customer"
+        data = await self._money(path, body)
+        return self._parse(TransactionResponse, data, path, money_moving=True)
 
     async def settle(self) -> int | None:
         """Settle the open batch now: PayTrace's sandbox (and the simulator) only.
@@ -220,5 +225,6 @@ class PaytraceClient(AchOperations, VaultOperations, BatchOperations, ReadBack):
         if network not in ("visa", "mastercard"):
             raise ValueError(f"level 3 data exists for visa and mastercard, not {network!r}")
         body = request.model_dump(mode="json", exclude_none=True)
-        data = await self._post(f"/v1/level_three/{network}", body, money_moving=False)
-        return SimpleResponse.model_validate(data)
+        path = f"/v1/level_three/{network}"
+        data = await self._post(path, body, money_moving=False)
+        return self._parse(SimpleResponse, data, path, money_moving=False)

@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
+import re
 import time
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from connectors.paytrace.errors import (
     PaytraceAmbiguousError,
@@ -34,6 +37,9 @@ from connectors.paytrace.wire import as_int, json_or_none, retry_after
 log = logging.getLogger(__name__)
 
 AUTH_ERROR_CODES = frozenset({"981"})
+_TOKEN_TEXT = re.compile(r"[\x21-\x7e]{1,4096}")
+"""A bearer token as it can go into an Authorization header: visible ASCII."""
+M = TypeVar("M", bound=BaseModel)
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=10.0)
 TOKEN_REFRESH_MARGIN = 300.0
 
@@ -136,8 +142,11 @@ class PaytraceTransport(PooledClient):
             if resp.status_code != 200 or "access_token" not in body:
                 error = body.get("error", "unknown")
                 raise PaytraceAuthError(f"PayTrace refused the API credentials ({error})")
-            self._token = str(body["access_token"])
-            lifetime = float(body.get("expires_in", 7200))
+            token = body["access_token"]
+            if not isinstance(token, str) or not _TOKEN_TEXT.fullmatch(token):
+                raise PaytraceTransientError("token answer without a usable access_token")
+            self._token = token
+            lifetime = _lifetime(body.get("expires_in", 7200))
             self._token_expires = self._clock() + max(lifetime - TOKEN_REFRESH_MARGIN, 1.0)
             self.token_fetches += 1
             return self._token
@@ -183,6 +192,43 @@ class PaytraceTransport(PooledClient):
     async def _money(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return await self._post(path, body, money_moving=True)
 
+    @staticmethod
+    def _parse(model: type[M], data: Any, path: str, *, money_moving: bool) -> M:
+        """Read a success answer into its model; a malformed one joins the error taxonomy.
+
+        Args:
+            model: the response model.
+            data: the answer (or the part of it the model describes).
+            path: the API path, for the message.
+            money_moving: whether the request charged, refunded, captured or voided.
+
+        Returns:
+            The parsed answer.
+
+        Raises:
+            PaytraceAmbiguousError: a money-moving answer does not have the documented shape:
+                the money may have moved, so read back.
+            PaytraceTransientError: a read's answer does not have the documented shape.
+        """
+        try:
+            return model.model_validate(data)
+        except (ValidationError, TypeError, ValueError, ArithmeticError) as exc:
+            raise malformed_answer(path, exc, money_moving=money_moving) from None
+
+    @classmethod
+    def _parse_list(cls, model: type[M], data: dict[str, Any], key: str, path: str) -> list[M]:
+        """Read the list ``data[key]`` of a read's answer (missing, null or empty: none).
+
+        Raises:
+            PaytraceTransientError: the value is not a list, or an item is malformed.
+        """
+        items = data.get(key)
+        if items is None or items == "" or items == {}:
+            return []
+        if not isinstance(items, list):
+            raise PaytraceTransientError(f"{path}: malformed answer ({key}: not a list)")
+        return [cls._parse(model, item, path, money_moving=False) for item in items]
+
 
 async def send_json(
     http: httpx.AsyncClient, path: str, payload: str, token: str, *, money_moving: bool
@@ -212,6 +258,40 @@ async def send_json(
         if money_moving:
             raise PaytraceAmbiguousError(what) from None
         raise PaytraceTransientError(what) from None
+
+
+def malformed_answer(path: str, exc: Exception, *, money_moving: bool) -> PaytraceError:
+    """The error for a success answer that does not have the documented shape.
+
+    Only the fields and pydantic's error types are named, never the values PayTrace sent.
+
+    Args:
+        path: the API path.
+        exc: what parsing raised.
+        money_moving: whether the request charged, refunded, captured or voided.
+
+    Returns:
+        :class:`PaytraceAmbiguousError` for a money-moving request (read back: the money may
+        have moved), else :class:`PaytraceTransientError` (like an unreadable body).
+    """
+    if isinstance(exc, ValidationError):
+        where = ", ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'answer'}: {e['type']}"
+            for e in exc.errors(include_input=False, include_url=False)[:5]
+        )
+    else:
+        where = type(exc).__name__
+    what = f"{path}: malformed answer ({where})"
+    return PaytraceAmbiguousError(what) if money_moving else PaytraceTransientError(what)
+
+
+def _lifetime(value: Any) -> float:
+    """A token's ``expires_in`` in seconds; 7200 when missing, malformed or not finite."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return 7200.0
+    return seconds if math.isfinite(seconds) else 7200.0
 
 
 _SENSITIVE_KEYS = frozenset(

@@ -26,8 +26,9 @@ class VaultOperations(PaytraceTransport):
         if request.credit_card is None:
             raise ValueError("a new vault customer needs a credit_card")
         body = request.model_dump(mode="json", exclude_none=True)
-        data = await self._post("/v1/customer/create", body, money_moving=False)
-        return CustomerResponse.model_validate(data)
+        path = "/v1/customer/create"
+        data = await self._post(path, body, money_moving=False)
+        return self._parse(CustomerResponse, data, path, money_moving=False)
 
     async def create_customer_from_transaction(
         self, transaction_id: int, customer_id: str, *, email: str = ""
@@ -42,20 +43,23 @@ class VaultOperations(PaytraceTransport):
         body: dict[str, Any] = {"transaction_id": transaction_id, "customer_id": customer_id}
         if email:
             body["email"] = email
-        data = await self._post("/v1/customer/create_from_transaction", body, money_moving=False)
-        return CustomerResponse.model_validate(data)
+        path = "/v1/customer/create_from_transaction"
+        data = await self._post(path, body, money_moving=False)
+        return self._parse(CustomerResponse, data, path, money_moving=False)
 
     async def update_customer(self, request: CustomerRequest) -> CustomerResponse:
         """Update the fields sent of a vault customer; ``new_id`` renames it (161)."""
         body = request.model_dump(mode="json", exclude_none=True)
-        data = await self._post("/v1/customer/update", body, money_moving=False)
-        return CustomerResponse.model_validate(data)
+        path = "/v1/customer/update"
+        data = await self._post(path, body, money_moving=False)
+        return self._parse(CustomerResponse, data, path, money_moving=False)
 
     async def delete_customer(self, customer_id: str) -> CustomerResponse:
         """Delete a vault customer (162; unknown: error 30)."""
         body = {"customer_id": customer_id}
-        data = await self._post("/v1/customer/delete", body, money_moving=False)
-        return CustomerResponse.model_validate(data)
+        path = "/v1/customer/delete"
+        data = await self._post(path, body, money_moving=False)
+        return self._parse(CustomerResponse, data, path, money_moving=False)
 
     async def export_customers(self, customer_id: str = "") -> list[ExportedCustomer]:
         """List vault customers (masked cards only), or just ``customer_id``.
@@ -70,16 +74,18 @@ class VaultOperations(PaytraceTransport):
             if customer_id and 30 in exc.codes:
                 return []
             raise
-        return [ExportedCustomer.model_validate(c) for c in data.get("customers") or []]
+        return self._parse_list(ExportedCustomer, data, "customers", "/v1/customer/export")
 
     async def create_recurrence(self, customer_id: str, spec: RecurrenceRequest) -> Recurrence:
         """Schedule recurring charges of a vault customer (``/v1/recurrence/create``)."""
         body = {"customer_id": customer_id, "recurrence": spec.model_dump(mode="json")}
-        data = await self._post("/v1/recurrence/create", body, money_moving=False)
-        return Recurrence.model_validate(data.get("recurrence") or {})
+        path = "/v1/recurrence/create"
+        data = await self._post(path, body, money_moving=False)
+        return self._parse(Recurrence, data.get("recurrence") or {}, path, money_moving=False)
 
     async def delete_recurrence(self, recurrence_id: int) -> SimpleResponse:
         """Cancel a recurrence (``/v1/recurrence/delete``)."""
         body = {"recurrence": {"id": recurrence_id}}
-        data = await self._post("/v1/recurrence/delete", body, money_moving=False)
-        return SimpleResponse.model_validate(data)
+        path = "/v1/recurrence/delete"
+        data = await self._post(path, body, money_moving=False)
+        return self._parse(SimpleResponse, data, path, money_moving=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
@@ -64,10 +65,24 @@ def json_or_none(resp: httpx.Response) -> dict[str, Any] | None:
         The object, or None when the body is not a JSON object.
     """
     try:
-        data = json.loads(resp.content, parse_float=Decimal, parse_constant=_no_constant)
-    except ValueError:
+        data = json.loads(resp.content, parse_float=_decimal, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
+
+
+MAX_EXPONENT = 1000
+"""Number literals beyond 1e±1000 make a body unreadable: turning ``1E+99999999`` into an int
+(a code or an id) would take the CPU for minutes."""
+MAX_RETRY_AFTER = 86400.0
+"""The longest wait a ``Retry-After`` can ask for (a day); longer is read as that."""
+
+
+def _decimal(text: str) -> Decimal:
+    value = Decimal(text)
+    if abs(value.adjusted()) > MAX_EXPONENT:
+        raise ValueError("number out of range")
+    return value
 
 
 def _no_constant(name: str) -> object:
@@ -75,11 +90,14 @@ def _no_constant(name: str) -> object:
 
 
 def retry_after(resp: httpx.Response) -> float:
-    """Read ``Retry-After`` in seconds (1 when missing or unreadable)."""
+    """Read ``Retry-After`` in seconds: 1 when missing, unreadable or not finite; at most a day."""
     try:
-        return max(float(resp.headers.get("Retry-After", "1")), 0.0)
+        seconds = float(resp.headers.get("Retry-After", "1"))
     except ValueError:
         return 1.0
+    if not math.isfinite(seconds):
+        return 1.0
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
 def as_int(value: Any) -> int:
