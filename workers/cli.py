@@ -134,6 +134,7 @@ def cmd_api(_: argparse.Namespace) -> int:
     connection_options(settings)  # a bad Temporal TLS setting stops the api here (exit 2)
     # before any client: the runtime serves the metrics (a bad endpoint: exit 2 in main)
     observability = start_observability(settings, "api", settings.api_metrics_bind)
+    settings.var_dir.mkdir(parents=True, exist_ok=True)  # the default store lives there
     store = Store(make_engine(settings.store_url))
     store.create_schema()
     paytrace = build_paytrace(settings)  # the ops pages re-read transactions (masked card only)
