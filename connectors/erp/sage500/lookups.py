@@ -49,11 +49,17 @@ def pending_applied() -> sa.ScalarSelect[Any]:
     )
 
 
-def reopened_invoice_keys() -> sa.Select[Any]:
-    """Invoices a pending reversal gives back money to (negative pending applications)."""
+def reopened_by_pending() -> sa.Exists:
+    """Correlated: a pending reversal gives money back to the outer ``tarInvoice`` row.
+
+    Correlated on ``ApplyToInvcKey`` so it is an index search per invoice of the customer,
+    not a scan of every pending application per query (an ``IN`` list of all negative
+    applications cannot use an index: its condition is on a sum of columns).
+    """
     appl = tarPendCustPmtAppl.c
-    return sa.select(appl.ApplyToInvcKey).where(
-        appl.PmtAmt + appl.DiscTakenAmt + appl.WriteOffAmt < 0
+    return sa.exists().where(
+        appl.ApplyToInvcKey == tarInvoice.c.InvcKey,
+        appl.PmtAmt + appl.DiscTakenAmt + appl.WriteOffAmt < 0,
     )
 
 

@@ -74,7 +74,7 @@ def open_invoices(engine: sa.Engine, s: SageSettings, customer_id: str) -> list[
             .where(
                 tarCustomer.c.CompanyID == s.company_id,
                 tarCustomer.c.CustID == customer_id.strip(),
-                sa.or_(inv.Balance > 0, inv.InvcKey.in_(lookups.reopened_invoice_keys())),
+                sa.or_(inv.Balance > 0, lookups.reopened_by_pending()),
             )
             .order_by(inv.DueDate, inv.TranNo)
         ).all()
