@@ -15,7 +15,7 @@ import pytest
 
 from tests.dbs import require_pg
 
-pytestmark = pytest.mark.chaos
+pytestmark = pytest.mark.chaos  # deselected unless TRACEPOST_CHAOS=1 (tests/conftest.py)
 ROOT = Path(__file__).resolve().parent.parent
 
 
