@@ -4,9 +4,10 @@ Sources: databases by SQLAlchemy URL (every table's text, char, JSON and blob co
 PostgreSQL URL whose ``options`` set ``search_path`` is scanned in that schema only, else in
 every non-system schema), log files and directories (recursively), and every workflow history of
 a Temporal namespace, fetched through the API (``list_workflows`` + ``fetch_history_events``):
-each event's raw serialized bytes, and each encrypted payload decrypted with the configured codec
-keys (workers/codec.py), so both what is stored and what it means are checked. The PayTrace
-simulator's own state plays PayTrace and is not a source.
+every string, bytes and integer field of each event as stored ("raw", each field on its own),
+and each encrypted payload decrypted with the configured codec keys (workers/codec.py), so both
+what is stored and what it means are checked. The PayTrace simulator's own state plays PayTrace
+and is not a source.
 
 Rules: ``card:<network>`` is a run of 13-19 digits (single spaces or dashes between groups
 allowed) not touching other digits, Luhn-valid and starting with a card network's IIN (Visa,
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
@@ -391,16 +393,37 @@ def _payloads(message: Message) -> Iterator[Payload]:
     for descriptor, value in message.ListFields():
         if descriptor.message_type is None:
             continue
-        items: Iterable[Any]
-        if isinstance(value, Message):
-            items = (value,)
-        elif hasattr(value, "values"):  # a map field
-            items = value.values()
-        else:  # a repeated field
-            items = value
-        for item in items:
+        for item in _field_items(descriptor, value):
             if isinstance(item, Message):
                 yield from _payloads(item)
+
+
+def _field_items(descriptor: FieldDescriptor, value: Any) -> Iterable[Any]:
+    """The values of one set field: itself, a repeated field's items, or a map's keys and values."""
+    if descriptor.message_type is not None and descriptor.message_type.GetOptions().map_entry:
+        return [part for key in value for part in (key, value[key])]
+    if isinstance(value, Message | str | bytes | int | float):
+        return (value,)
+    return list(value)  # a repeated field
+
+
+def field_texts(message: Message) -> Iterator[str]:
+    """The text of every string, bytes and integer value anywhere in a protobuf message.
+
+    Each value is its own text, so digits of two neighbouring fields, or of a field and the tag
+    or length byte before it (0x30-0x39 are ASCII digits), never join into one digit run: the
+    serialized bytes as a whole would give such false card numbers.
+    """
+    for descriptor, value in message.ListFields():
+        for item in _field_items(descriptor, value):
+            if isinstance(item, Message):
+                yield from field_texts(item)
+            elif isinstance(item, bytes):
+                yield item.decode("utf-8", "replace")
+            elif isinstance(item, str):
+                yield item
+            elif isinstance(item, int) and not isinstance(item, bool):
+                yield str(item)
 
 
 async def scan_temporal(
@@ -413,9 +436,9 @@ async def scan_temporal(
 ) -> list[Finding]:
     """Scan every workflow history of the client's namespace.
 
-    Each event's serialized bytes are scanned ("raw"); each encrypted payload is also decrypted
-    with ``codec`` and scanned ("decoded"). A payload that cannot be decrypted is counted in the
-    source's notes.
+    Every string, bytes and integer field of each event is scanned as stored ("raw"), each on
+    its own; each encrypted payload is also decrypted with ``codec`` and scanned ("decoded"). A
+    payload that cannot be decrypted is counted in the source's notes.
 
     Args:
         client: a client of the namespace.
@@ -439,9 +462,9 @@ async def scan_temporal(
                 where = f"workflow {workflow_id} run {run_id} event {event.event_id}"
                 if count is not None:
                     count.scanned += 1
-                raw = event.SerializeToString().decode("utf-8", "replace")
-                for rule, shown in detector.hits(raw):
-                    findings.append(Finding("temporal", f"{where} (raw)", rule, shown))
+                for text in field_texts(event):
+                    for rule, shown in detector.hits(text):
+                        findings.append(Finding("temporal", f"{where} (raw)", rule, shown))
                 if codec is None:
                     continue
                 for payload in _payloads(event):
@@ -452,9 +475,9 @@ async def scan_temporal(
                     except PayloadDecryptError:
                         undecryptable += 1
                         continue
-                    text = plain.SerializeToString().decode("utf-8", "replace")
-                    for rule, shown in detector.hits(text):
-                        findings.append(Finding("temporal", f"{where} (decoded)", rule, shown))
+                    for text in field_texts(plain):
+                        for rule, shown in detector.hits(text):
+                            findings.append(Finding("temporal", f"{where} (decoded)", rule, shown))
 
     tasks = [one(wf.id, wf.run_id) async for wf in _workflows(client, query)]
     await asyncio.gather(*tasks)

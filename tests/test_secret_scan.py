@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -28,6 +29,7 @@ from bench.secret_scan import (
     Finding,
     ScanArgumentError,
     ScanStats,
+    field_texts,
     find_cards,
     run,
     scan,
@@ -83,6 +85,20 @@ def test_card_numbers_are_found(text: str, shown: str) -> None:
 )
 def test_not_card_numbers(text: str) -> None:
     assert list(find_cards(text)) == []
+
+
+def test_protobuf_fields_are_scanned_each_on_its_own() -> None:
+    # A 52-byte field: its length byte is 0x34, the ASCII digit "4", right before fifteen "1"s,
+    # so the serialized bytes hold "4111111111111111" though no field does.
+    boundary = Payload(metadata={"encoding": b"json/plain"}, data=b"1" * 15 + b"x" * 37)
+    serialized = boundary.SerializeToString().decode("utf-8", "replace")
+    assert [network for network, _ in find_cards(serialized)] == ["visa"]  # the control
+    assert [c for text in field_texts(boundary) for c in find_cards(text)] == []
+
+    nested = Payloads(payloads=[boundary, Payload(metadata={"note": VISA_2.encode()}, data=b"1")])
+    assert [found for text in field_texts(nested) for found in find_cards(text)] == [
+        ("visa", "401200******5439")
+    ]
 
 
 def test_mask_shows_first_six_and_last_four() -> None:
