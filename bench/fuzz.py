@@ -31,7 +31,6 @@ import platform
 import random
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -41,20 +40,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from temporalio.client import Client
 
 from bench.harness import free_port
-from connectors.store import Store
 from tests.fuzz_helpers import OPERATIONS as PAYTRACE_OPERATIONS
-from tests.fuzz_helpers import FuzzResponse, responses, run_case
-from tests.test_api_fuzz import SECRET, SILENT, published_schema, send
-from workers.api import TemporalGateway, create_api
-from workers.http import embedded_server
-from workers.settings import Settings
+from tests.fuzz_helpers import SILENT, FuzzResponse, responses, run_case, served_api
+from tests.test_api_fuzz import published_schema, send
 from workers.temporal_server import TemporalDevServer, find_temporal_cli
 
 TEST_CARD = "4111111111111111"  # Visa's published test number
@@ -227,19 +221,6 @@ _FORM_TYPES = st.sampled_from(
 )
 
 
-def _serve_api(config: Settings, store: Store) -> tuple[Any, threading.Thread, str]:
-    server = embedded_server(create_api(config, store, TemporalGateway(config)), "127.0.0.1", 0)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(),), daemon=True)
-    thread.start()
-    for _ in range(1000):
-        if server.started:
-            break
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return server, thread, f"http://127.0.0.1:{port}"
-
-
 async def _connect(address: str, server: TemporalDevServer, seconds: float = 60) -> Client:
     deadline = time.monotonic() + seconds
     while True:
@@ -274,22 +255,8 @@ def api_under_test(tmp: Path) -> Iterator[tuple[str, str]]:
     temporal.start()
     try:
         asyncio.run(_connect(address, temporal))
-        config = Settings(
-            var_dir=tmp,
-            codec="off",
-            temporal_address=address,
-            event_secrets=SECRET,
-            silent_post_secret=SILENT,
-            task_queue=f"fuzz-{random.randrange(10**9)}",  # nothing polls it: starts only
-        )
-        store = Store(sa.create_engine(f"sqlite:///{tmp}/store.db"))
-        store.create_schema()
-        server, thread, base = _serve_api(config, store)
-        try:
+        with served_api(tmp, address) as (base, _store):
             yield base, address
-        finally:
-            server.should_exit = True
-            thread.join(10)
     finally:
         asyncio.run(temporal.stop())
 

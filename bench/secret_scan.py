@@ -12,7 +12,9 @@ and is not a source.
 Rules: ``card:<network>`` is a run of 13-19 digits (single spaces or dashes between groups
 allowed) not touching other digits, Luhn-valid and starting with a card network's IIN (Visa,
 Mastercard, Amex, Discover, JCB, Diners), so timestamps, ids and masked numbers
-(``xxxxxxxxxxxx5439``) are not findings. ``secret:<name>`` is an exact occurrence of a known
+(``xxxxxxxxxxxx5439``) are not findings; neither are digits inside a hex token of 32 or more
+characters with a letter a-f (a UUID such as ``12345678-4111-1111-1111-9bcd...``, a digest),
+where a card-shaped run of digits turns up by chance. ``secret:<name>`` is an exact occurrence of a known
 secret (also in its JSON-escaped form); secrets shorter than 8 characters are refused. A finding
 names where (database URL without its password, table, column, row key / file and line /
 workflow, run and event id) and the rule, never the value: a card shows its first 6 and last 4
@@ -29,14 +31,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import re
 import sys
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from google.protobuf.descriptor import FieldDescriptor
@@ -58,8 +69,15 @@ MIN_SECRET_LENGTH = 8
 _SEPARATOR = "[ \u00a0\u2010-\u2015\u2212-]"
 _DIGIT_RUN = re.compile(rf"(?<![0-9])[0-9]+(?:{_SEPARATOR}[0-9]+)*(?![0-9])")
 _GROUP_SPLIT = re.compile(_SEPARATOR)
+_HEX_TOKEN = re.compile(
+    r"(?<![0-9A-Za-z])(?=[0-9a-fA-F-]*[a-fA-F])[0-9a-fA-F]+(?:-[0-9a-fA-F]+)*(?![0-9A-Za-z])"
+)
+_HEX_TOKEN_MIN = 32
+"""Hex tokens this long (UUIDs, digests) are not searched: their digit runs are chance."""
 _SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog", "pg_toast"})
 _HISTORY_CONCURRENCY = 8
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class ScanArgumentError(ValueError):
@@ -156,12 +174,18 @@ def mask_card(digits: str) -> str:
     return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
 
 
+def _blank_long_hex(match: re.Match[str]) -> str:
+    token = match.group(0)
+    return "x" * len(token) if len(token) >= _HEX_TOKEN_MIN else token
+
+
 def find_cards(text: str) -> Iterator[tuple[str, str]]:
     """Find full card numbers in a text.
 
     A run of digit groups (single separators between) is tried in every window of whole groups
     holding 13-19 digits, so a card typed after a date (``2024-12-03 4111 1111 ...``) is still
-    seen; a window must be Luhn-valid and start with a network's IIN.
+    seen; a window must be Luhn-valid and start with a network's IIN. Hex tokens of
+    ``_HEX_TOKEN_MIN`` or more characters (UUIDs, digests) are skipped.
 
     Args:
         text: any text.
@@ -169,6 +193,7 @@ def find_cards(text: str) -> Iterator[tuple[str, str]]:
     Yields:
         ``(network, masked number)`` for each card found.
     """
+    text = _HEX_TOKEN.sub(_blank_long_hex, text)
     for match in _DIGIT_RUN.finditer(text):
         run = match.group(0)
         if len(run) < 13:
@@ -585,44 +610,19 @@ async def scan_async(
     return findings
 
 
-def scan(
-    db_urls: Sequence[str] = (),
-    paths: Sequence[str | Path] = (),
-    *,
-    temporal_target: str | None = None,
-    temporal_namespace: str = "default",
-    temporal_query: str | None = None,
-    secrets: Mapping[str, str] | None = None,
-    codec_keys: str | None = None,
-    stats: ScanStats | None = None,
-) -> list[Finding]:
-    """Synchronous :func:`scan_async` (not from inside a running event loop: await that one).
+def _synchronous(function: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
+    """A coroutine function made a plain one that runs it in a fresh event loop."""
 
-    Args:
-        db_urls: SQLAlchemy URLs.
-        paths: log files or directories.
-        temporal_target: ``host:port`` of a Temporal frontend, or None.
-        temporal_namespace: the namespace there.
-        temporal_query: a visibility query narrowing the workflows.
-        secrets: known secrets by name.
-        codec_keys: the payload codec's key ring text.
-        stats: filled with per-source counts when given.
+    @functools.wraps(function)
+    def run_it(*args: P.args, **kwargs: P.kwargs) -> T:
+        return asyncio.run(function(*args, **kwargs))
 
-    Returns:
-        Every finding.
-    """
-    return asyncio.run(
-        scan_async(
-            db_urls,
-            paths,
-            temporal_target=temporal_target,
-            temporal_namespace=temporal_namespace,
-            temporal_query=temporal_query,
-            secrets=secrets,
-            codec_keys=codec_keys,
-            stats=stats,
-        )
-    )
+    return run_it
+
+
+scan = _synchronous(scan_async)
+"""Synchronous :func:`scan_async`, with the same arguments (not from inside a running event
+loop: await that one)."""
 
 
 # -- command line ---------------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""Generated PayTrace answers fed to the v1 client, shared by tests and ``bench/fuzz.py``.
+"""Fuzzing helpers shared by tests and ``bench/fuzz.py``: the api served for fuzzing, and
+generated PayTrace answers fed to the v1 client.
+
+:func:`served_api` runs the api under uvicorn in a thread of its own (its own event loop and
+Temporal client) against a given Temporal server, with the event and Silent Post secrets below.
 
 An httpx ``MockTransport`` answers the client's requests: the token endpoint with a valid token
 (except for the ``token`` operation, whose token answer is the generated one), the operation's
@@ -11,25 +15,77 @@ in a parsed result, a non-finite Retry-After).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import math
-from collections.abc import Awaitable, Callable
+import random
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import httpx
+import sqlalchemy as sa
 from hypothesis import strategies as st
 from pydantic import BaseModel, SecretStr
 
 from connectors.paytrace.client import PaytraceClient
 from connectors.paytrace.errors import PaytraceError, PaytraceRateLimited
 from connectors.paytrace.models import CreditCard, KeyedSaleRequest
+from connectors.store import Store
 from tests import paytrace_fixtures as fx
+from workers.api import TemporalGateway, create_api
+from workers.http import embedded_server
+from workers.settings import Settings
 
 BASE = "https://api.paytrace.test"
 TEST_CARD = "4012000098765439"  # Visa's published test number
+SECRET = "fuzz-secret-0123456789"
+"""The api's event signing secret while fuzzed."""
+SILENT = "fuzz-silent-post-token"
+"""The api's Silent Post token while fuzzed."""
+
+
+@contextlib.contextmanager
+def served_api(tmp: Path, temporal_address: str) -> Iterator[tuple[str, Store]]:
+    """The api served on a free loopback port, starting workflows on a queue nobody polls.
+
+    Args:
+        tmp: where its store database goes.
+        temporal_address: ``host:port`` of the Temporal frontend it starts workflows on.
+
+    Yields:
+        ``(base URL, its store)``.
+    """
+    config = Settings(
+        var_dir=tmp,
+        codec="off",
+        temporal_address=temporal_address,
+        event_secrets=SECRET,
+        silent_post_secret=SILENT,
+        task_queue=f"fuzz-{random.randrange(10**9)}",  # nothing polls it: starts only
+    )
+    store = Store(sa.create_engine(f"sqlite:///{tmp}/store.db"))
+    store.create_schema()
+    server = embedded_server(create_api(config, store, TemporalGateway(config)), "127.0.0.1", 0)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(),), daemon=True)
+    thread.start()
+    try:
+        for _ in range(1000):
+            if server.started:
+                break
+            time.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}", store
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 @dataclass(frozen=True)
@@ -228,38 +284,13 @@ def _sale() -> KeyedSaleRequest:
     )
 
 
-BATCH = {
-    "success": True,
-    "response_code": 1,
-    "status_message": "Your request has been successfully completed.",
+BATCH = {  # the documented batch, with amounts as strings and floats both
+    **fx.BATCH_ONE,
     "batch": {
-        "number": 7,
-        "settled": "11/23/2026 11:00:00 PM",
-        "transaction_count": 2,
+        **cast(dict[str, Any], fx.BATCH_ONE["batch"]),
         "net_amount": "100.00",
-        "sales_count": 2,
-        "sales_amount": "125.00",
-        "refund_count": 1,
         "refund_amount": 25.00,
     },
-}
-CUSTOMERS = {
-    "success": True,
-    "response_code": 1,
-    "status_message": "Your request has been successfully completed.",
-    "customers": [
-        {
-            "customer_id": "C0001",
-            "credit_card": {
-                "masked_number": "xxxxxxxxxxxx5439",
-                "expiration_month": "12",
-                "expiration_year": "2030",
-            },
-            "billing_address": {"name": "Acme Supply", "zip": "99201"},
-            "email": "ap@example.com",
-            "phone": "5095551234",
-        }
-    ],
 }
 Call = Callable[[PaytraceClient], Awaitable[Any]]
 
@@ -296,7 +327,7 @@ OPERATIONS: dict[str, Operation] = {
         "/v1/batches/transaction_list", fx.EXPORT_ONE, lambda c: c.batch_transactions(7)
     ),
     "export_customers": Operation(
-        "/v1/customer/export", CUSTOMERS, lambda c: c.export_customers("C0001")
+        "/v1/customer/export", fx.CUSTOMER_EXPORT, lambda c: c.export_customers("C0001")
     ),
     "token": Operation("/oauth/token", fx.TOKEN, lambda c: c.export_by_id(1000123)),
 }

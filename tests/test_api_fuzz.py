@@ -1,14 +1,11 @@
 """schemathesis against the api's published OpenAPI schema: no generated request gets a 5xx.
 
-The api runs under uvicorn in a thread of its own (its own event loop and Temporal client),
+The api runs under uvicorn in a thread of its own (tests/fuzz_helpers.py ``served_api``),
 against the session's Temporal dev server. Events are signed with the configured secret, so
 generated bodies reach validation and, when valid, Temporal; unsigned ones test the 401 path.
 """
 
-import asyncio
 import json
-import random
-import threading
 import time
 
 import httpx
@@ -20,40 +17,16 @@ from hypothesis import strategies as st
 
 from connectors.store import Store
 from domain.events import sign
+from tests.fuzz_helpers import SECRET, SILENT, served_api
 from workers.api import TemporalGateway, create_api
-from workers.http import embedded_server
 from workers.settings import Settings
-
-SECRET = "fuzz-secret-0123456789"
-SILENT = "fuzz-silent-post-token"
 
 
 @pytest.fixture(scope="module")
 def api_base(dev_env, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("fuzz")
     target = dev_env.client.service_client.config.target_host
-    config = Settings(
-        var_dir=tmp,
-        codec="off",
-        temporal_address=target,
-        event_secrets=SECRET,
-        silent_post_secret=SILENT,
-        task_queue=f"fuzz-{random.randrange(10**9)}",  # nothing polls it: starts only
-    )
-    store = Store(sa.create_engine(f"sqlite:///{tmp}/store.db"))
-    store.create_schema()
-    server = embedded_server(create_api(config, store, TemporalGateway(config)), "127.0.0.1", 0)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(),), daemon=True)
-    thread.start()
-    for _ in range(500):
-        if server.started:
-            break
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}", store
-    server.should_exit = True
-    thread.join(10)
+    with served_api(tmp_path_factory.mktemp("fuzz"), target) as served:
+        yield served
 
 
 def published_schema():

@@ -64,6 +64,8 @@ def _shown(findings: list[Finding]) -> str:
         ("5555555555554444", "555555******4444"),  # Mastercard
         ("378282246310005", "378282*****0005"),  # Amex
         ("6011111111111117", "601111******1117"),  # Discover
+        (f"run abcd-{VISA}", "411111******1111"),  # a short hex word before it
+        (f"{VISA}-0bcd", "411111******1111"),
     ],
 )
 def test_card_numbers_are_found(text: str, shown: str) -> None:
@@ -81,6 +83,10 @@ def test_card_numbers_are_found(text: str, shown: str) -> None:
         "0000000000000000",  # Luhn-valid, no network
         "id 1000000000000000009",
         "41111111111111111111",  # 20 digits: a card inside a longer number is not a card
+        # a UUID whose groups hold the Luhn-valid "4111111111119" by chance (a request id)
+        "abcd4111-1111-1111-9bcd-0123456789ab",
+        "request_id=abcd4111-1111-1111-9bcd-0123456789ab;",
+        "sha256 " + "e" * 24 + "4111111111111111" + "f" * 24,  # a digest
     ],
 )
 def test_not_card_numbers(text: str) -> None:
