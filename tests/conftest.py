@@ -11,7 +11,8 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from connectors.erp.standin import ERP_NAMES
-from tests.dbs import db_url
+from tests.chaos_run import ChaosRun, start_chaos_run
+from tests.dbs import db_url, pg_available
 from tests.temporal_envs import start_dev_server, start_time_skipping
 
 ERP_DIAGONAL = {("sage500", "postgresql"), ("dynamics_sl", "sqlite")}
@@ -28,10 +29,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
-    run_chaos = os.environ.get("TRACEPOST_CHAOS") == "1"
+    chaos: list[pytest.Item] = []
     for item in items:
-        if item.get_closest_marker("chaos") and not run_chaos:
-            dropped.append(item)  # bench/chaos.py's short run: TRACEPOST_CHAOS=1 selects it
+        if item.get_closest_marker("chaos"):
+            chaos.append(item)  # last: it waits for the run started when collection ends
             continue
         callspec = getattr(item, "callspec", None)
         if item.get_closest_marker("erp_diagonal") and callspec is not None:
@@ -45,7 +46,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         kept.append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = kept
+    items[:] = kept + chaos
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the short chaos run in the background when its test is among those to run.
+
+    It mostly waits for activity timeouts after killing workers, so it overlaps the rest of the
+    suite; tests/test_chaos.py (run last) waits for it. Not under ``--collect-only``.
+    """
+    if session.config.option.collectonly:
+        return
+    if any(item.get_closest_marker("chaos") for item in session.items) and pg_available() is None:
+        session.config.stash[ChaosRun.KEY] = start_chaos_run()
 
 
 @pytest.fixture(params=ERP_NAMES)
@@ -88,6 +101,10 @@ _exit_status: dict[str, int] = {}
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop a chaos run still going (its test was not reached); keep the exit status."""
+    run = session.config.stash.get(ChaosRun.KEY, None)
+    if run is not None:
+        run.stop()
     _exit_status["code"] = int(exitstatus)
 
 

@@ -305,7 +305,9 @@ async def test_cancelling_a_posting_cancels_it_and_does_not_park(skipping_env):
         await handle.cancel()
         with pytest.raises(WorkflowFailureError) as info:
             await handle.result()
-        backend.write_blocks = False
+    # The write stays blocked until the worker is gone: a cancelled workflow does not wait for
+    # its activity, and unblocking it earlier raced its cancellation (the fake would write).
+    backend.write_blocks = False
     assert isinstance(info.value.cause, CancelledError)
     assert backend.dead_letters == {} and backend.writes == []
 
