@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio.api.enums.v1 import IndexedValueType
@@ -13,6 +14,8 @@ from temporalio.testing import WorkflowEnvironment
 from domain.search_attributes import ALL_KEYS
 
 BIN = Path(sys.executable).parent
+STARTUP = timedelta(seconds=30)
+"""How long a server may take to answer; the SDK's 5 s default is missed on a loaded machine."""
 
 
 def _binary(name: str) -> str:
@@ -26,6 +29,7 @@ async def start_dev_server() -> WorkflowEnvironment:
     """A real Temporal dev server with tracepost's search attributes registered."""
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=_binary("temporal"),
+        dev_server_startup_timeout=STARTUP,
         search_attributes=ALL_KEYS,
         data_converter=pydantic_data_converter,
         dev_server_extra_args=[
@@ -39,6 +43,7 @@ async def start_time_skipping() -> WorkflowEnvironment:
     """The time-skipping test server, with tracepost's search attributes registered."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=_binary("temporal-test-server"),
+        test_server_startup_timeout=STARTUP,
         data_converter=pydantic_data_converter,
     )
     await env.client.operator_service.add_search_attributes(
