@@ -14,11 +14,11 @@ allowed) not touching other digits, Luhn-valid and starting with a card network'
 Mastercard, Amex, Discover, JCB, Diners), so timestamps, ids and masked numbers
 (``xxxxxxxxxxxx5439``) are not findings; neither are digits inside a hex token of 32 or more
 characters with a letter a-f (a UUID such as ``12345678-4111-1111-1111-9bcd...``, a digest),
-where a card-shaped run of digits turns up by chance. ``secret:<name>`` is an exact occurrence of a known
-secret (also in its JSON-escaped form); secrets shorter than 8 characters are refused. A finding
-names where (database URL without its password, table, column, row key / file and line /
-workflow, run and event id) and the rule, never the value: a card shows its first 6 and last 4
-digits, a secret only its name.
+where a card-shaped run of digits turns up by chance. ``secret:<name>`` is an exact occurrence
+of a known secret (also in its JSON-escaped form); secrets shorter than 8 characters are
+refused. A finding names where (database URL without its password, table, column, row key / file
+and line / workflow, run and event id) and the rule, never the value: a card shows its first 6
+and last 4 digits, a secret only its name.
 
     .venv/bin/python -m bench.secret_scan [--db URL]... [--path FILE_OR_DIR]...
         [--temporal-target HOST:PORT [--namespace NS] [--temporal-query QUERY]]
@@ -193,7 +193,8 @@ def find_cards(text: str) -> Iterator[tuple[str, str]]:
     Yields:
         ``(network, masked number)`` for each card found.
     """
-    text = _HEX_TOKEN.sub(_blank_long_hex, text)
+    if len(text) >= _HEX_TOKEN_MIN:  # shorter texts hold no long hex token
+        text = _HEX_TOKEN.sub(_blank_long_hex, text)
     for match in _DIGIT_RUN.finditer(text):
         run = match.group(0)
         if len(run) < 13:

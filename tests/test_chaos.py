@@ -41,3 +41,4 @@ def test_the_short_chaos_run_keeps_every_invariant(request: pytest.FixtureReques
     assert "violations: 0" in report and "secret scan: 0 findings" in report, report
     kills = re.search(r"(\d+) worker SIGKILLs, 1 Temporal restart", report)
     assert kills is not None and int(kills.group(1)) >= 1, report
+    run.output.unlink()  # kept only when the run failed, for its report
