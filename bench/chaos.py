@@ -52,11 +52,12 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -77,6 +78,8 @@ from workers.mapping_file import starter_path
 from workers.settings import Settings
 from workflows.erp_refund_sweep import ErpRefundSweepInput
 from workflows.registry import ErpRefundSweep
+
+T = TypeVar("T")
 
 ERP_APP = "tracepost-chaos-erp"
 FLAG = "REFUND PT"
@@ -185,7 +188,7 @@ class Chaos:
 
     def __init__(
         self, stack: BenchStack, queue: str, worker_env: dict[str, str], seed: int, kills: int
-    ):
+    ) -> None:
         self.stack = stack
         self.queue = queue
         self.worker_env = worker_env
@@ -259,7 +262,7 @@ class Chaos:
 # --- the run -----------------------------------------------------------------------------------
 
 
-async def patiently(call, what: str, seconds: float = 600) -> Any:
+async def patiently(call: Callable[[], Awaitable[T]], what: str, seconds: float = 600) -> T:
     """Retry a Temporal call through the server's restart."""
     deadline = time.monotonic() + seconds
     while True:
@@ -271,7 +274,9 @@ async def patiently(call, what: str, seconds: float = 600) -> Any:
             await asyncio.sleep(1)
 
 
-async def start_all(client_of, queue: str, starts: list[WorkflowStart]) -> None:
+async def start_all(
+    client_of: Callable[[], Client], queue: str, starts: list[WorkflowStart]
+) -> None:
     """Start (or join) each workflow, through a restart of the server if need be."""
     gate = asyncio.Semaphore(32)
 
@@ -282,7 +287,9 @@ async def start_all(client_of, queue: str, starts: list[WorkflowStart]) -> None:
     await asyncio.gather(*(one(s) for s in starts))
 
 
-async def wait_closed(client_of, workflow_ids: list[str], seconds: float) -> dict[str, str]:
+async def wait_closed(
+    client_of: Callable[[], Client], workflow_ids: list[str], seconds: float
+) -> dict[str, str]:
     """Wait until each workflow has closed; its status name (or RUNNING at the deadline)."""
     deadline = time.monotonic() + seconds
     status: dict[str, str] = {}
@@ -307,7 +314,7 @@ async def wait_closed(client_of, workflow_ids: list[str], seconds: float) -> dic
     return status
 
 
-def merchant_today(settings: Settings) -> Any:
+def merchant_today(settings: Settings) -> date:
     """Today in the merchant's time zone."""
     return datetime.now(UTC).astimezone(ZoneInfo(settings.paytrace_timezone)).date()
 
@@ -449,7 +456,10 @@ async def operate(args: argparse.Namespace, stack: BenchStack, chaos: Chaos, que
         ),
         "ERP refund sweep",
     )
-    print(f"ERP refund sweep: found {sweep.found}, started {sweep.started}")
+    print(
+        f"ERP refund sweep: found {sweep.found}, started {sweep.started},"
+        f" {sweep.already} existed already (started by an earlier attempt)"
+    )
     memo_ids = [
         e.id async for e in stack.client.list_workflows("WorkflowId STARTS_WITH 'memo-refund-'")
     ]

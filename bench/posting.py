@@ -33,11 +33,13 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 from activities.starter import start_payment_posting
 from bench.harness import (
@@ -150,7 +152,7 @@ async def skeleton_round(stack: BenchStack, count: int, steps: Steps) -> float:
         gate = asyncio.Semaphore(64)
         run = uuid.uuid4().hex[:6]
 
-        async def start(n: int):
+        async def start(n: int) -> WorkflowHandle[Any, Any]:
             async with gate:
                 return await stack.client.start_workflow(
                     BenchSkeleton.run,
@@ -181,7 +183,7 @@ def event_request(txn: int) -> tuple[bytes, dict[str, str]]:
     return body, headers
 
 
-async def offered(rate: float, count: int, send) -> list[float]:
+async def offered(rate: float, count: int, send: Callable[[int], Awaitable[object]]) -> list[float]:
     """Call ``send(n)`` every 1/rate seconds without waiting for answers; each one's start time."""
     began = time.monotonic()
     sent: list[float] = [0.0] * count

@@ -6,14 +6,14 @@ worker: the starts only have to be accepted). The second round is the same comma
 stubbed out at its narrowest point: the gateway ``create_api`` is given hands out a real
 ``temporalio`` client (same data converter with the AES-GCM codec, same interceptors, same request
 building and protobuf encoding) whose service client answers ``start_workflow_execution`` at once
-instead of sending it (:class:`StubServiceClient`). Everything else (signature check, card-number
+instead of sending it (bench/stub_temporal.py). Everything else (signature check, card-number
 screening, validation, the event-log write to the store, logging) runs in both rounds.
 
 Each request is a signed ``payment.completed`` event with its own transaction id, so each one
 starts a new PaymentPosting workflow; the requests are generated and signed before a round
 (HMAC over ``<ts>.<body>``, inside the 5-minute window) and cycled through by the load generator:
-``wrk`` when it is on PATH (a Lua script feeds it the pre-signed requests), else a Python process
-with asyncio and raw sockets at the same fixed concurrency. Both rounds have the same concurrency,
+``wrk`` when it is on PATH (bench/ingest.lua feeds it the pre-signed requests), else a Python
+process with asyncio and raw sockets at the same fixed concurrency (bench/ingest_load.py). Both rounds have the same concurrency,
 warm-up and duration. Afterwards the workflows on the Temporal server are counted against the
 202s of the real round. The store is SQLite in a temp folder, the codec is on as in production.
 Prints figures; asserts nothing about time.
@@ -29,50 +29,28 @@ import asyncio
 import base64
 import contextlib
 import importlib.util
-import json
 import math
 import os
 import platform
-import re
 import secrets
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections import Counter, deque
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import google.protobuf.message
 from pydantic import SecretStr
-from temporalio.api.workflowservice.v1 import StartWorkflowExecutionResponse
-from temporalio.bridge.proto.health.v1 import HealthCheckResponse
 from temporalio.client import Client
-from temporalio.service import (
-    ConnectConfig,
-    RPCError,
-    RPCStatusCode,
-    ServiceClient,
-    ServiceResponse,
-)
+from temporalio.service import RPCError
 
-from activities.starter import payment_workflow_id
 from bench.harness import free_port, start_process, stop_processes, wait_http
-from domain.events import sign
-from workers.gateway import TemporalGateway
+from bench.ingest_load import PATH, Load, run_load, write_pool, wrk_version
 from workers.settings import Settings
-from workers.telemetry import client_interceptors
-from workers.temporal_client import connect, data_converter
+from workers.temporal_client import connect
 from workers.temporal_server import TemporalDevServer, find_temporal_cli
 
-ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PATH = "/webhooks/events"
 EVENT_SECRET = "bench-event-secret-" + "0" * 16  # a throwaway secret of the run
 PREFIX_REAL_WARMUP = 6_000_000_000
 PREFIX_REAL = 7_000_000_000
@@ -81,382 +59,6 @@ PREFIX_STUB = 9_000_000_000
 MEASURED_QUERY = 'WorkflowId STARTS_WITH "payment-7"'
 WARMUP_POOL_RATE = 4000  # requests/s the warm-up pool is sized for (it has no rate to go by yet)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-# wrk's Lua: every thread loads its share of the pre-signed requests (one per line: workflow id,
-# timestamp, signature, body) and cycles through it; response() counts statuses and keeps the
-# workflow ids answered; done() writes what the bench reads as JSON.
-WRK_SCRIPT = r"""
-local threads = {}
-local counter = 0
-
-function setup(thread)
-  thread:set("thread_index", counter)
-  table.insert(threads, thread)
-  counter = counter + 1
-end
-
-reqs, wfids, n, i, sent = {}, {}, 0, 0, 0
-statuses, answered, wrapped = {}, {}, false
-
-function init(args)
-  pool_path, out_path = args[1], args[2]
-  local nthreads, host = tonumber(args[3]), args[4]
-  local k = 0
-  for line in io.lines(pool_path) do
-    if k % nthreads == thread_index then
-      local wf, ts, sig, body = line:match("^([^\t]+)\t(%d+)\t([^\t]+)\t(.*)$")
-      n = n + 1
-      wfids[n] = wf
-      reqs[n] = wrk.format("POST", "/webhooks/events", {
-        ["Host"] = host,
-        ["Content-Type"] = "application/json",
-        ["X-Tracepost-Timestamp"] = ts,
-        ["X-Tracepost-Signature"] = sig,
-      }, body)
-    end
-    k = k + 1
-  end
-end
-
-function request()
-  if i == n then
-    i = 0
-    wrapped = true
-  end
-  i = i + 1
-  sent = sent + 1
-  return reqs[i]
-end
-
-function response(status, headers, body)
-  statuses[status] = (statuses[status] or 0) + 1
-  local wf = body:match('"workflow_id":"([^"]+)"')
-  if wf then
-    answered[#answered + 1] = wf
-  end
-end
-
-local function quoted(list, upto)
-  local out = {}
-  for j = 1, upto do
-    out[#out + 1] = '"' .. list[j] .. '"'
-  end
-  return table.concat(out, ",")
-end
-
-function done(summary, latency, requests)
-  local path = threads[1]:get("out_path")
-  local status_parts, sent_parts, answered_parts = {}, {}, {}
-  local any_wrapped = false
-  local merged = {}
-  for _, thread in ipairs(threads) do
-    for code, count in pairs(thread:get("statuses")) do
-      merged[code] = (merged[code] or 0) + count
-    end
-    local ids, count = thread:get("wfids"), thread:get("sent")
-    sent_parts[#sent_parts + 1] = quoted(ids, math.min(count, #ids))
-    local got = thread:get("answered")
-    answered_parts[#answered_parts + 1] = quoted(got, #got)
-    any_wrapped = any_wrapped or thread:get("wrapped")
-  end
-  for code, count in pairs(merged) do
-    status_parts[#status_parts + 1] = string.format('"%d":%d', code, count)
-  end
-  local function nonempty(parts)
-    local kept = {}
-    for _, p in ipairs(parts) do
-      if p ~= "" then kept[#kept + 1] = p end
-    end
-    return table.concat(kept, ",")
-  end
-  local e = summary.errors
-  local f = io.open(path, "w")
-  f:write(string.format(
-    '{"requests":%d,"seconds":%.6f,"p50_ms":%.3f,"p95_ms":%.3f,"p99_ms":%.3f,"max_ms":%.3f,'
-      .. '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},'
-      .. '"wrapped":%s,"statuses":{%s},"sent_ids":[%s],"answered_ids":[%s]}',
-    summary.requests, summary.duration / 1e6,
-    latency:percentile(50) / 1e3, latency:percentile(95) / 1e3,
-    latency:percentile(99) / 1e3, latency.max / 1e3,
-    e.connect, e.read, e.write, e.status, e.timeout,
-    tostring(any_wrapped), table.concat(status_parts, ","),
-    nonempty(sent_parts), nonempty(answered_parts)))
-  f:close()
-end
-"""
-
-
-# --- Temporal stubbed out at the RPC ----------------------------------------------------------
-
-
-class StubServiceClient(ServiceClient):
-    """A Temporal service client that accepts every workflow start at once, without a server.
-
-    It replaces only the bridge call: the request the SDK built is serialized as the bridge
-    serializes it, and the answer is parsed from bytes as the bridge parses it, so the stubbed
-    round pays for everything the real path does except the RPC to the server.
-    """
-
-    @property
-    def worker_service_client(self) -> Any:
-        """There is no bridge client: a stubbed client cannot run workers."""
-        raise NotImplementedError("the stubbed Temporal client cannot run workers")
-
-    def update_rpc_metadata(self, metadata: Mapping[str, str | bytes]) -> None:
-        """Nothing to update: no connection."""
-
-    def update_api_key(self, api_key: str | None) -> None:
-        """Nothing to update: no connection."""
-
-    async def _rpc_call(
-        self,
-        rpc: str,
-        req: google.protobuf.message.Message,
-        resp_type: type[ServiceResponse],
-        *,
-        service: str,
-        retry: bool,
-        metadata: Mapping[str, str | bytes],
-        timeout: timedelta | None,  # noqa: ASYNC109 - the SDK's signature
-    ) -> ServiceResponse:
-        req.SerializeToString()  # what the bridge does with the request before sending it
-        answer: google.protobuf.message.Message
-        if service == "workflow" and rpc == "start_workflow_execution":
-            answer = StartWorkflowExecutionResponse(run_id=str(uuid.uuid4()), started=True)
-        elif service == "health" and rpc == "check":
-            answer = HealthCheckResponse(status=HealthCheckResponse.ServingStatus.SERVING)
-        else:
-            raise RPCError(
-                f"stubbed Temporal has no {service}.{rpc}", RPCStatusCode.UNIMPLEMENTED, b""
-            )
-        resp = resp_type()
-        resp.ParseFromString(answer.SerializeToString())
-        return resp
-
-
-class StubGateway(TemporalGateway):
-    """The api's Temporal gateway with the stubbed service client under a real ``Client``.
-
-    The client is built on first use with what ``workers.temporal_client.connect`` gives a real
-    one (namespace, data converter with the codec, interceptors), as the real gateway does.
-
-    Args:
-        settings: tracepost settings.
-        client: ignored (the stubbed client is always built here).
-    """
-
-    def __init__(self, settings: Settings, client: Client | None = None) -> None:
-        super().__init__(settings, None)
-
-    async def client(self) -> Client:
-        """The client on the stubbed service client."""
-        if self._client is None:
-            service = StubServiceClient(ConnectConfig(target_host=self._settings.temporal_address))
-            self._client = Client(
-                service,
-                namespace=self._settings.temporal_namespace,
-                data_converter=data_converter(self._settings),
-                interceptors=client_interceptors(),
-            )
-        return self._client
-
-
-def serve_stubbed() -> None:
-    """Run ``tracepost api`` exactly as in production, with the stub as its Temporal gateway.
-
-    ``cmd_api`` passes ``workers.api.TemporalGateway(settings)`` to ``create_api``; that name is
-    the only thing replaced, so settings, store, logging, observability and the uvicorn server
-    are those of the real command. Ends the process (``workers.cli.main`` calls ``os._exit``).
-    """
-    import workers.api
-    import workers.cli
-
-    workers.api.TemporalGateway = StubGateway  # type: ignore[misc]
-    workers.cli.main(["api"])
-
-
-# --- the pre-signed requests ------------------------------------------------------------------
-
-
-def write_pool(path: Path, secret: bytes, first_txn: int, count: int) -> None:
-    """Write ``count`` signed ``payment.completed`` events, one line each, for the generator.
-
-    Args:
-        path: the file (lines of workflow id, timestamp, signature, body, tab separated).
-        secret: the event secret.
-        first_txn: the first transaction id (the others follow it).
-        count: how many requests.
-    """
-    ts = int(time.time())
-    occurred = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    with path.open("w") as out:
-        for txn in range(first_txn, first_txn + count):
-            body = json.dumps(
-                {
-                    "id": f"evt-{txn}",
-                    "type": "payment.completed",
-                    "occurred_at": occurred,
-                    "data": {"transaction_id": txn, "method": "card"},
-                },
-                separators=(",", ":"),
-            ).encode()
-            signature = sign(secret, ts, body)
-            out.write(f"{payment_workflow_id(txn)}\t{ts}\t{signature}\t{body.decode()}\n")
-
-
-# --- the load generators ----------------------------------------------------------------------
-
-
-@dataclass
-class Load:
-    """What a load generator measured in one run.
-
-    Attributes:
-        requests: responses received.
-        seconds: how long the run took.
-        p50_ms: median latency.
-        p95_ms: 95th percentile latency.
-        p99_ms: 99th percentile latency.
-        max_ms: slowest response.
-        statuses: responses by HTTP status.
-        errors: socket errors and timeouts by kind (wrk's counters; the Python generator's own).
-        wrapped: the pool ran out and requests were sent again.
-        sent_ids: workflow ids of the requests sent.
-        answered_ids: workflow ids of the 202 answers.
-    """
-
-    requests: int
-    seconds: float
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
-    max_ms: float
-    statuses: dict[int, int]
-    errors: dict[str, int]
-    wrapped: bool
-    sent_ids: list[str] = field(repr=False)
-    answered_ids: list[str] = field(repr=False)
-
-    @property
-    def rate(self) -> float:
-        """Responses a second."""
-        return self.requests / self.seconds if self.seconds else 0.0
-
-    @classmethod
-    def from_file(cls, path: Path) -> Load:
-        """Read a generator's JSON result."""
-        raw = json.loads(path.read_text())
-        return cls(
-            requests=int(raw["requests"]),
-            seconds=float(raw["seconds"]),
-            p50_ms=float(raw["p50_ms"]),
-            p95_ms=float(raw["p95_ms"]),
-            p99_ms=float(raw["p99_ms"]),
-            max_ms=float(raw["max_ms"]),
-            statuses={int(k): int(v) for k, v in raw["statuses"].items()},
-            errors={str(k): int(v) for k, v in raw["errors"].items()},
-            wrapped=bool(raw["wrapped"]),
-            sent_ids=list(raw["sent_ids"]),
-            answered_ids=list(raw["answered_ids"]),
-        )
-
-
-def _percentile(sorted_ms: Sequence[float], pct: float) -> float:
-    if not sorted_ms:
-        return 0.0
-    rank = max(0, math.ceil(pct / 100 * len(sorted_ms)) - 1)
-    return sorted_ms[rank]
-
-
-async def _python_load(
-    host: str, port: int, lines: list[str], concurrency: int, seconds: float
-) -> dict[str, Any]:
-    """Keep ``concurrency`` keep-alive connections busy for ``seconds``; one request in flight each.
-
-    No new request is sent after the deadline and those in flight are waited for, so every
-    request sent is answered (unlike wrk, which drops the ones in flight when it stops).
-    """
-    queue: deque[tuple[str, bytes]] = deque()
-    for line in lines:
-        wf, ts, sig, body = line.split("\t", 3)
-        head = (
-            f"POST {PATH} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body.encode())}\r\nX-Tracepost-Timestamp: {ts}\r\n"
-            f"X-Tracepost-Signature: {sig}\r\n\r\n"
-        )
-        queue.append((wf, head.encode() + body.encode()))
-    latencies: list[int] = []
-    statuses: Counter[int] = Counter()
-    errors: Counter[str] = Counter()
-    sent: list[str] = []
-    answered: list[str] = []
-    wf_pattern = re.compile(rb'"workflow_id":"([^"]+)"')
-    started = time.perf_counter()
-    deadline = started + seconds
-
-    async def connection() -> None:
-        reader, writer = await asyncio.open_connection(host, port)
-        try:
-            while queue and time.perf_counter() < deadline:
-                wf, raw = queue.popleft()
-                sent.append(wf)
-                t0 = time.perf_counter_ns()
-                writer.write(raw)
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                    length = 0
-                    close = False
-                    for header in head.split(b"\r\n")[1:]:
-                        name, _, value = header.partition(b":")
-                        if name.strip().lower() == b"content-length":
-                            length = int(value)
-                        elif name.strip().lower() == b"connection":
-                            close = value.strip().lower() == b"close"
-                    body = await reader.readexactly(length)
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    errors["read"] += 1
-                    writer.close()
-                    reader, writer = await asyncio.open_connection(host, port)
-                    continue
-                latencies.append(time.perf_counter_ns() - t0)
-                status = int(head[9:12])
-                statuses[status] += 1
-                found = wf_pattern.search(body)
-                if status == 202 and found:
-                    answered.append(found.group(1).decode())
-                if close:
-                    writer.close()
-                    reader, writer = await asyncio.open_connection(host, port)
-        finally:
-            writer.close()
-
-    await asyncio.gather(*(connection() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    ms = sorted(ns / 1e6 for ns in latencies)
-    return {
-        "requests": len(latencies),
-        "seconds": elapsed,
-        "p50_ms": _percentile(ms, 50),
-        "p95_ms": _percentile(ms, 95),
-        "p99_ms": _percentile(ms, 99),
-        "max_ms": ms[-1] if ms else 0.0,
-        "errors": {"connect": 0, "read": errors["read"], "write": 0, "status": 0, "timeout": 0},
-        "wrapped": not queue and time.perf_counter() < deadline,
-        "statuses": {str(k): v for k, v in statuses.items()},
-        "sent_ids": sent,
-        "answered_ids": answered,
-    }
-
-
-def python_generator_main(args: argparse.Namespace) -> None:
-    """The Python generator's own process: load, then write the result as JSON."""
-    pool, out = (Path(p) for p in args.load_generator)
-    result = asyncio.run(
-        _python_load(
-            "127.0.0.1", args.port, pool.read_text().splitlines(), args.concurrency, args.seconds
-        )
-    )
-    out.write_text(json.dumps(result))
 
 
 def server_stack() -> str:
@@ -472,80 +74,6 @@ def temporal_version() -> str:
         [find_temporal_cli(), "--version"], capture_output=True, text=True, check=False
     )
     return done.stdout.strip() or "temporal (version unknown)"
-
-
-def wrk_version() -> str | None:
-    """``wrk x.y.z`` when wrk is on PATH, else None."""
-    path = shutil.which("wrk")
-    if path is None:
-        return None
-    done = subprocess.run([path, "-v"], capture_output=True, text=True, check=False)
-    first = (done.stdout or done.stderr).strip().splitlines()
-    return " ".join(first[0].split()[:2]) if first else "wrk"
-
-
-def run_load(
-    generator: str,
-    port: int,
-    pool: Path,
-    concurrency: int,
-    seconds: int,
-    threads: int,
-    work: Path,
-) -> Load:
-    """Run one load generator process against the api and read what it measured.
-
-    Args:
-        generator: ``wrk`` or ``python``.
-        port: the api's port on 127.0.0.1.
-        pool: the pre-signed requests.
-        concurrency: connections, each with one request in flight.
-        seconds: how long.
-        threads: wrk threads.
-        work: where the script and the result go.
-
-    Returns:
-        The measurement.
-    """
-    out = work / f"{pool.stem}.result.json"
-    if generator == "wrk":
-        script = work / "ingest.lua"
-        script.write_text(WRK_SCRIPT)
-        command = [
-            "wrk",
-            f"-t{threads}",
-            f"-c{concurrency}",
-            f"-d{seconds}s",
-            "--timeout",
-            "30s",
-            "-s",
-            str(script),
-            f"http://127.0.0.1:{port}{PATH}",
-            "--",
-            str(pool),
-            str(out),
-            str(threads),
-            f"127.0.0.1:{port}",
-        ]
-    else:
-        command = [
-            sys.executable,
-            "-m",
-            "bench.webhook_ingest",
-            "--load-generator",
-            str(pool),
-            str(out),
-            "--port",
-            str(port),
-            "--concurrency",
-            str(concurrency),
-            "--seconds",
-            str(seconds),
-        ]
-    log = work / f"{pool.stem}.generator.log"
-    with log.open("wb") as sink:
-        subprocess.run(command, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, check=True)
-    return Load.from_file(out)
 
 
 # --- rounds -----------------------------------------------------------------------------------
@@ -769,7 +297,7 @@ async def run(bench: Bench) -> tuple[Round, Round, Check]:
     stubbed = await one_round(
         bench,
         "stubbed",
-        [sys.executable, "-m", "bench.webhook_ingest", "--serve-stubbed"],
+        [sys.executable, "-m", "bench.stub_temporal"],
         stub_env,
         (PREFIX_STUB_WARMUP, PREFIX_STUB),
     )
@@ -848,7 +376,7 @@ def report(bench: Bench, real: Round, stubbed: Round, check: Check) -> None:
 
 
 def main() -> None:
-    """Parse the command line and run the bench (or one of its child processes)."""
+    """Parse the command line and run the bench."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=32, help="connections, 1 request each")
     parser.add_argument("--seconds", type=int, default=20, help="measured seconds a round")
@@ -863,18 +391,7 @@ def main() -> None:
     parser.add_argument(
         "--log-level", default="INFO", help="TRACEPOST_LOG_LEVEL of the api (production: INFO)"
     )
-    # the child processes: the stubbed api, and the Python load generator
-    parser.add_argument("--serve-stubbed", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--load-generator", nargs=2, help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve_stubbed:
-        serve_stubbed()
-        return
-    if args.load_generator:
-        python_generator_main(args)
-        sys.stdout.flush()
-        os._exit(0)
     wrk = wrk_version()
     if args.generator == "wrk" and wrk is None:
         parser.error("--generator wrk: wrk is not on PATH (apt-get install wrk)")
