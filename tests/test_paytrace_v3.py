@@ -335,6 +335,51 @@ async def test_expired_token_is_renewed_once_on_401(http, sim_clock, v3):
     assert len(await v3.export_by_date_range(TODAY, TODAY)) == 3  # nothing sent twice
 
 
+def _token_answers(*tokens: dict[str, Any]) -> tuple[httpx.MockTransport, list[int]]:
+    """A transport that hands out the given token answers in turn; the count of token calls."""
+    calls = [0]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls[0] += 1
+        return httpx.Response(201, json={"data": tokens[min(calls[0], len(tokens)) - 1]})
+
+    return httpx.MockTransport(answer), calls
+
+
+@pytest.mark.parametrize("token", ["tok\u00b4", "tok en", "tok\n", 12345, "x" * 5000])
+async def test_a_token_that_cannot_go_into_a_header_is_transient_not_a_crash(token: object):
+    transport, _ = _token_answers({"access_token": token, "expires_in": 900})
+    client = PaytraceV3Client(
+        "http://v3", "demo", "demo", merchant_id=1, integrator_id="t", transport=transport
+    )
+    with pytest.raises(PaytraceTransientError, match="usable access_token"):
+        await client.ping()
+    await client.aclose()
+
+
+@pytest.mark.parametrize("lifetime", ["nan", "inf", "-5", "soon", None, 0])
+async def test_a_malformed_token_lifetime_falls_back_to_the_v3_default(lifetime: object):
+    clock = Monotonic()
+    transport, calls = _token_answers({"access_token": "tok-1", "expires_in": lifetime})
+    client = PaytraceV3Client(
+        "http://v3",
+        "demo",
+        "demo",
+        merchant_id=1,
+        integrator_id="t",
+        transport=transport,
+        clock=clock,
+    )
+    await client.ping()
+    clock.value += 500  # inside the 900 s default less its 5-minute margin: reused
+    await client.ping()
+    assert calls[0] == 1
+    clock.value += 101  # past it: renewed (the refresh-token grant is not offered: none given)
+    await client.ping()
+    assert calls[0] == 2
+    await client.aclose()
+
+
 async def test_wrong_secret_is_an_auth_error(app):
     client = make_v3(app, client_secret="nope")
     with pytest.raises(PaytraceAuthError) as refused:

@@ -56,9 +56,11 @@ from connectors.paytrace.transport import (
     AUTH_ERROR_CODES,
     DEFAULT_TIMEOUT,
     TOKEN_REFRESH_MARGIN,
+    TOKEN_TEXT,
     PooledClient,
     send_json,
     sensitive_values,
+    token_lifetime,
 )
 from connectors.paytrace.wire import as_int, dumps, json_or_none, retry_after
 
@@ -152,13 +154,13 @@ class PaytraceV3Client(PooledClient, ReadBack):
                 form["client_secret"] = self._client_secret
                 data = await self._grant(form, refreshing=False)
             assert data is not None
-            self._token = str(data["access_token"])
-            refresh = data.get("refresh_token")
-            self._refresh_token = str(refresh) if refresh else None
-            try:
-                lifetime = float(data.get("expires_in", DEFAULT_TOKEN_LIFETIME))
-            except (TypeError, ValueError):
-                lifetime = DEFAULT_TOKEN_LIFETIME
+            token, refresh = data["access_token"], data.get("refresh_token")
+            if not isinstance(token, str) or not TOKEN_TEXT.fullmatch(token):
+                raise PaytraceTransientError("token answer without a usable access_token")
+            self._token = token
+            usable_refresh = isinstance(refresh, str) and TOKEN_TEXT.fullmatch(refresh)
+            self._refresh_token = refresh if usable_refresh else None
+            lifetime = token_lifetime(data.get("expires_in"), DEFAULT_TOKEN_LIFETIME)
             margin = min(TOKEN_REFRESH_MARGIN, lifetime / 3)
             self._token_expires = self._clock() + max(lifetime - margin, 1.0)
             self.token_fetches += 1

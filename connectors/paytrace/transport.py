@@ -37,7 +37,7 @@ from connectors.paytrace.wire import as_int, json_or_none, retry_after
 log = logging.getLogger(__name__)
 
 AUTH_ERROR_CODES = frozenset({"981"})
-_TOKEN_TEXT = re.compile(r"[\x21-\x7e]{1,4096}")
+TOKEN_TEXT = re.compile(r"[\x21-\x7e]{1,4096}")
 """A bearer token as it can go into an Authorization header: visible ASCII."""
 M = TypeVar("M", bound=BaseModel)
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=10.0)
@@ -143,10 +143,10 @@ class PaytraceTransport(PooledClient):
                 error = body.get("error", "unknown")
                 raise PaytraceAuthError(f"PayTrace refused the API credentials ({error})")
             token = body["access_token"]
-            if not isinstance(token, str) or not _TOKEN_TEXT.fullmatch(token):
+            if not isinstance(token, str) or not TOKEN_TEXT.fullmatch(token):
                 raise PaytraceTransientError("token answer without a usable access_token")
             self._token = token
-            lifetime = _lifetime(body.get("expires_in", 7200))
+            lifetime = token_lifetime(body.get("expires_in"), 7200.0)
             self._token_expires = self._clock() + max(lifetime - TOKEN_REFRESH_MARGIN, 1.0)
             self.token_fetches += 1
             return self._token
@@ -285,13 +285,22 @@ def malformed_answer(path: str, exc: Exception, *, money_moving: bool) -> Paytra
     return PaytraceAmbiguousError(what) if money_moving else PaytraceTransientError(what)
 
 
-def _lifetime(value: Any) -> float:
-    """A token's ``expires_in`` in seconds; 7200 when missing, malformed or not finite."""
+def token_lifetime(value: Any, default: float) -> float:
+    """A token's ``expires_in`` in seconds.
+
+    Args:
+        value: what the token answer held (None when it held nothing).
+        default: the lifetime to assume when the value is missing, malformed, not finite or not
+            positive.
+
+    Returns:
+        The lifetime in seconds.
+    """
     try:
         seconds = float(value)
     except (TypeError, ValueError, OverflowError):
-        return 7200.0
-    return seconds if math.isfinite(seconds) else 7200.0
+        return default
+    return seconds if math.isfinite(seconds) and seconds > 0 else default
 
 
 _SENSITIVE_KEYS = frozenset(
