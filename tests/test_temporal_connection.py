@@ -502,7 +502,14 @@ async def test_mutual_tls_presents_the_client_certificate(dev_env, pki, quiet_ha
 async def test_the_dev_stack_refuses_production_temporal_settings(tmp_path):
     from workers.dev import DevConfigError, run_dev
 
-    for production in ({"temporal_api_key": API_KEY}, {"temporal_tls_server_name": SERVER_NAME}):
+    for production in (
+        {"temporal_api_key": API_KEY},
+        {"temporal_tls_server_name": SERVER_NAME},
+        {"temporal_tls": True},
+        # TLS switched off explicitly but TLS options given: still not a dev-server setting
+        {"temporal_tls": False, "temporal_tls_server_name": SERVER_NAME},
+        {"temporal_tls": False, "temporal_api_key": API_KEY},
+    ):
         with pytest.raises(DevConfigError, match="own plaintext Temporal dev server") as refused:
             await run_dev(settings(var_dir=tmp_path, **production))
         assert API_KEY not in str(refused.value)

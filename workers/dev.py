@@ -28,7 +28,7 @@ from workers.observability import Observability, run_observed_workers
 from workers.schedules import ensure_schedules
 from workers.settings import ERP_LABELS, Settings
 from workers.temporal_client import connect
-from workers.temporal_connection import tls_enabled
+from workers.temporal_connection import tls_configured
 from workers.temporal_server import TemporalDevServer, TemporalServerError, find_temporal_cli
 from workers.worker import verify_mapping
 
@@ -122,7 +122,7 @@ async def run_dev(
     """
     stop = stop or asyncio.Event()
     observability = observability or Observability()
-    if tls_enabled(settings) or settings.temporal_api_key.get_secret_value().strip():
+    if tls_configured(settings):
         raise DevConfigError(
             "tracepost dev runs its own plaintext Temporal dev server: unset TRACEPOST_TEMPORAL_TLS*"
             " and TRACEPOST_TEMPORAL_API_KEY (they are for `tracepost worker` and `api`)"

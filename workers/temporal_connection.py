@@ -129,6 +129,22 @@ def tls_enabled(settings: Settings) -> bool:
     """
     if settings.temporal_tls is not None:
         return settings.temporal_tls
+    return _tls_options_set(settings)
+
+
+def tls_configured(settings: Settings) -> bool:
+    """Tell whether any TLS or API-key setting is given, whatever ``TRACEPOST_TEMPORAL_TLS`` says.
+
+    Args:
+        settings: tracepost settings.
+
+    Returns:
+        True when ``TRACEPOST_TEMPORAL_TLS`` is true or any TLS option or the API key is set.
+    """
+    return bool(settings.temporal_tls) or _tls_options_set(settings)
+
+
+def _tls_options_set(settings: Settings) -> bool:
     return bool(
         settings.temporal_tls_ca_cert
         or settings.temporal_tls_server_name
