@@ -1,4 +1,4 @@
-"""``tracepost api`` as operators start it: a fresh var folder is created, not a crash."""
+"""`tracepost api` and `tracepost worker` as operators start them: a fresh var folder is created."""
 
 import os
 import socket
@@ -47,3 +47,25 @@ def test_the_api_creates_its_var_folder_for_the_default_store(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_the_worker_creates_its_var_folder_for_the_default_store(tmp_path):
+    """It gets past the store to the Temporal connection (nobody listens), not a SQLite error."""
+    var = tmp_path / "fresh" / "var"
+    env = {
+        **os.environ,
+        "TRACEPOST_VAR_DIR": str(var),
+        "TRACEPOST_ERP": "sage500",
+        "TRACEPOST_ERP_URL": f"sqlite:///{tmp_path / 'erp.db'}",
+        "TRACEPOST_CODEC": "off",
+        "TRACEPOST_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+    }
+    env.pop("TRACEPOST_STORE_URL", None)
+    tracepost = Path(sys.executable).parent / "tracepost"
+    done = subprocess.run(
+        [str(tracepost), "worker"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0  # no Temporal to connect to
+    assert "unable to open database file" not in done.stderr, done.stderr
+    assert "Failed client connect" in done.stderr, done.stderr
+    assert (var / "store.db").is_file()  # the store was created there

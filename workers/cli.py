@@ -99,6 +99,7 @@ def cmd_worker(_: argparse.Namespace) -> int:
     settings = _settings()
     # before any client: the runtime serves the metrics (a bad endpoint: exit 2 in main)
     observability = start_observability(settings, "worker", settings.metrics_bind)
+    settings.var_dir.mkdir(parents=True, exist_ok=True)  # the default store lives there
     components = Components.build(settings)
     components.store.create_schema()  # idempotent: new tables exist whichever process starts first
     try:
