@@ -292,6 +292,14 @@ BATCH = {  # the documented batch, with amounts as strings and floats both
         "refund_amount": 25.00,
     },
 }
+SETTLE: dict[str, Any] = {
+    "success": True,
+    "response_code": 1,
+    "status_message": "Your request has been successfully completed.",
+    "batch_number": 7,
+    "transaction_count": 3,
+}
+"""The sandbox's answer to a manual settlement (the simulator's shape)."""
 Call = Callable[[PaytraceClient], Awaitable[Any]]
 
 
@@ -330,6 +338,7 @@ OPERATIONS: dict[str, Operation] = {
         "/v1/customer/export", fx.CUSTOMER_EXPORT, lambda c: c.export_customers("C0001")
     ),
     "token": Operation("/oauth/token", fx.TOKEN, lambda c: c.export_by_id(1000123)),
+    "settle": Operation("/v1/transactions/settle", SETTLE, lambda c: c.settle()),
 }
 """Each operation, the endpoint whose answer is generated, and how it is called."""
 

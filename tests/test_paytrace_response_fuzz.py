@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 
 from tests import paytrace_fixtures as fx
-from tests.fuzz_helpers import OPERATIONS, FuzzResponse, responses, run_case
+from tests.fuzz_helpers import OPERATIONS, SETTLE, FuzzResponse, responses, run_case
 
 EXAMPLES_PER_OPERATION = 200
 
@@ -102,6 +102,9 @@ def test_generated_answers_parse_or_raise_paytrace_errors(name: str) -> None:
         ("export_by_id", NAN_RETRY, "PaytraceRateLimited"),
         ("token", BAD_TOKEN, "PaytraceTransientError"),
         ("token", BAD_LIFETIME, "ok"),
+        ("settle", _json({**SETTLE, "batch_number": "1.5"}), "PaytraceTransientError"),
+        ("settle", _json({**SETTLE, "batch_number": [7]}), "PaytraceTransientError"),
+        ("settle", _json({**SETTLE, "batch_number": None}), "ok"),
     ],
 )
 def test_found_crashes_now_join_the_taxonomy(

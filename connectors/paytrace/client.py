@@ -24,6 +24,7 @@ from connectors.paytrace.models import (
     KeyedSaleRequest,
     LevelThreeRequest,
     SaleResponse,
+    SettleResponse,
     SimpleResponse,
     TransactionResponse,
 )
@@ -211,9 +212,9 @@ class PaytraceClient(AchOperations, VaultOperations, BatchOperations, ReadBack):
         Returns:
             The new batch number, or None when nothing was waiting.
         """
-        data = await self._post("/v1/transactions/settle", {}, money_moving=False)
-        number = data.get("batch_number")
-        return None if number is None else int(number)
+        path = "/v1/transactions/settle"
+        data = await self._post(path, {}, money_moving=False)
+        return self._parse(SettleResponse, data, path, money_moving=False).batch_number
 
     async def add_level_three(self, network: str, request: LevelThreeRequest) -> SimpleResponse:
         """Add level 3 data to an approved, unsettled Visa or Mastercard sale (code 170).

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, SecretStr, field_validator
 
+from domain.input_bounds import MAX_ID
 from domain.models import PaymentSource, PaytraceTransaction, TransactionType
 from domain.money import format_amount, to_money
 
@@ -481,3 +482,11 @@ class SimpleResponse(BaseModel):
     success: bool
     response_code: int
     status_message: str = ""
+
+
+class SettleResponse(BaseModel):
+    """The sandbox's answer to a manual settlement: the new batch, or none when nothing waited."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    batch_number: int | None = Field(None, ge=1, le=MAX_ID)
