@@ -28,7 +28,6 @@ from domain.money import exact_cents
 from domain.order_io import OrderPaid
 
 SIGNATURE_VERSION = "v1"
-MAX_TRANSACTION_ID = MAX_ID
 _EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,99}$")
 _CUSTOMER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@\-]{0,49}$")
 
@@ -53,21 +52,21 @@ class _Data(BaseModel):
 class PaymentCompleted(_Data):
     """A card sale or ACH debit completed in PayTrace."""
 
-    transaction_id: int = Field(gt=0, le=MAX_TRANSACTION_ID, strict=True)
+    transaction_id: int = Field(gt=0, le=MAX_ID, strict=True)
     method: Literal["card", "ach"] = "card"
 
 
 class RefundCompleted(_Data):
     """A card refund completed in PayTrace (its own transaction id)."""
 
-    transaction_id: int = Field(gt=0, le=MAX_TRANSACTION_ID, strict=True)
+    transaction_id: int = Field(gt=0, le=MAX_ID, strict=True)
 
 
 class ChargebackOpened(_Data):
     """The processor reported a dispute against a card sale."""
 
     case_id: str = Field(min_length=1, max_length=20)
-    transaction_id: int = Field(gt=0, le=MAX_TRANSACTION_ID, strict=True)
+    transaction_id: int = Field(gt=0, le=MAX_ID, strict=True)
     amount: Decimal = Field(description="what the network took back, a decimal string")
     fee: Decimal | None = Field(None, description="blank: the mapping's chargebacks.default_fee")
     reason: str = Field("", max_length=200)

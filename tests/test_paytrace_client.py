@@ -279,3 +279,20 @@ async def test_a_non_finite_number_is_not_an_amount(mock, client):
     )
     with pytest.raises(PaytraceTransientError):  # unreadable, never a float NaN in the books
         await client.export_by_id(1)
+
+
+def test_a_malformed_answer_names_fields_not_the_keys_paytrace_sent() -> None:
+    from pydantic import BaseModel, ValidationError
+
+    from connectors.paytrace.transport import malformed_answer
+
+    class Answer(BaseModel):
+        counts: dict[str, int]
+        items: list[int]
+
+    with pytest.raises(ValidationError) as invalid:
+        Answer.model_validate({"counts": {"4111111111111111": "x"}, "items": [1, "y"]})
+    error = malformed_answer("/v1/x", invalid.value, money_moving=False)
+    text = str(error)
+    assert "4111111111111111" not in text
+    assert "counts.?: int_parsing" in text and "items.1: int_parsing" in text

@@ -71,13 +71,14 @@ class AchOperations(PaytraceTransport):
     async def export_check(self, check_id: int) -> ExportedCheck | None:
         """Read one check; None when PayTrace does not know it (error 80)."""
         body = {"check_transaction_id": check_id}
+        path = "/v1/checks/export/by_id"
         try:
-            data = await self._post("/v1/checks/export/by_id", body, money_moving=False)
+            data = await self._post(path, body, money_moving=False)
         except PaytraceValidationError as exc:
             if 80 in exc.codes:
                 return None
             raise
-        records = self._parse_list(ExportedCheck, data, "checks", "/v1/checks/export/by_id")
+        records = self._parse_list(ExportedCheck, data, "checks", path)
         return records[0] if records else None
 
     async def export_checks(self, start: date, end: date) -> list[ExportedCheck]:

@@ -24,13 +24,13 @@ class BatchOperations(PaytraceTransport):
             The batch, or None when PayTrace has no such batch.
         """
         body = {} if batch_number is None else {"batch_number": batch_number}
+        path = "/v1/batches/export_one"
         try:
-            data = await self._post("/v1/batches/export_one", body, money_moving=False)
+            data = await self._post(path, body, money_moving=False)
         except PaytraceValidationError as exc:
             if 90 in exc.codes:
                 return None
             raise
-        path = "/v1/batches/export_one"
         return self._parse(BatchSummary, data.get("batch") or {}, path, money_moving=False)
 
     async def export_batches(self, start: date, end: date) -> list[BatchSummary]:

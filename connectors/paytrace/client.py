@@ -74,13 +74,13 @@ class PaytraceClient(AchOperations, VaultOperations, BatchOperations, ReadBack):
             The transaction, or None when PayTrace does not know it (error 58).
         """
         body = {"transaction_id": transaction_id, "include_bin": False}
+        path = "/v1/transactions/export/by_id"
         try:
-            data = await self._post("/v1/transactions/export/by_id", body, money_moving=False)
+            data = await self._post(path, body, money_moving=False)
         except PaytraceValidationError as exc:
             if 58 in exc.codes:
                 return None
             raise
-        path = "/v1/transactions/export/by_id"
         records = self._parse_list(ExportedTransaction, data, "transactions", path)
         return records[0] if records else None
 

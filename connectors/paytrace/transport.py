@@ -276,13 +276,26 @@ def malformed_answer(path: str, exc: Exception, *, money_moving: bool) -> Paytra
     """
     if isinstance(exc, ValidationError):
         where = ", ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'answer'}: {e['type']}"
+            f"{'.'.join(_loc_part(p) for p in e['loc']) or 'answer'}: {e['type']}"
             for e in exc.errors(include_input=False, include_url=False)[:5]
         )
     else:
         where = type(exc).__name__
     what = f"{path}: malformed answer ({where})"
     return PaytraceAmbiguousError(what) if money_moving else PaytraceTransientError(what)
+
+
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
+
+
+def _loc_part(part: str | int) -> str:
+    """One step of a pydantic error location: a field name or list index; any other key is ``?``.
+
+    A key of a dict-typed field is text PayTrace sent, so it is not repeated.
+    """
+    if isinstance(part, int) or _FIELD_NAME.fullmatch(part):
+        return str(part)
+    return "?"
 
 
 def token_lifetime(value: Any, default: float) -> float:

@@ -82,6 +82,7 @@ from connectors.paytrace.simulator.sales import (
 from connectors.paytrace.simulator.settlement import settle_due
 from connectors.paytrace.simulator.state import TransactionRecord
 from connectors.paytrace.simulator.transactions import refund_of
+from domain.input_bounds import MAX_ID
 from domain.money import CENT
 
 ACCESS_TOKEN_TTL = 900
@@ -89,7 +90,6 @@ REFRESH_TOKEN_TTL = 86_400
 MAX_INTEGRATOR_ID = 12
 MAX_TEXT = 50
 MAX_BATCH_ITEMS = 100
-MAX_ID = 2**63 - 1  # SQLite's largest integer
 INVALID_DATA = "The given data was invalid."
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
