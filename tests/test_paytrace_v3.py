@@ -335,13 +335,13 @@ async def test_expired_token_is_renewed_once_on_401(http, sim_clock, v3):
     assert len(await v3.export_by_date_range(TODAY, TODAY)) == 3  # nothing sent twice
 
 
-def _token_answers(*tokens: dict[str, Any]) -> tuple[httpx.MockTransport, list[int]]:
-    """A transport that hands out the given token answers in turn; the count of token calls."""
+def _token_answers(token: dict[str, Any]) -> tuple[httpx.MockTransport, list[int]]:
+    """A transport that answers every token request with ``token``; the count of those calls."""
     calls = [0]
 
     def answer(request: httpx.Request) -> httpx.Response:
         calls[0] += 1
-        return httpx.Response(201, json={"data": tokens[min(calls[0], len(tokens)) - 1]})
+        return httpx.Response(201, json={"data": token})
 
     return httpx.MockTransport(answer), calls
 
